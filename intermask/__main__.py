@@ -1,0 +1,3 @@
+from intermask.cli import main
+
+raise SystemExit(main())

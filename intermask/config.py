@@ -1,0 +1,196 @@
+"""Dataclass configurations, the ``tiny`` and ``paper`` presets, JSON I/O and argparse derived from them.
+
+One configuration system for the whole project: every script builds its parser with
+:func:`add_dataclass_arguments` from these classes, so no option list is written twice.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from intermask.errors import InterMaskError
+
+
+@dataclass
+class VQConfig:
+    """2D VQ-VAE over a person's (12 features × 22 joints × T) map (spec §2)."""
+    nb_code: int = 1024
+    code_dim: int = 512
+    width: int = 512
+    down_t: int = 2
+    depth: int = 2
+    dilation_growth_rate: int = 3
+    dropout: float = 0.2
+    mu: float = 0.99  # EMA decay of the codebook
+    sample_codebook_temp: float = 0.5  # Gumbel temperature of training-time code assignment
+    gcn: bool = True  # graph-conv stem and head (edges offset per frame, see models/vqvae.py)
+    window_size: int = 64
+    window_stride: int = 10
+    # loss weights (spec §2.5)
+    commit: float = 0.02
+    explicit: float = 1.0
+    vel: float = 100.0
+    bn: float = 5.0
+    geo: float = 0.01
+    fc: float = 500.0
+
+
+@dataclass
+class TransformerConfig:
+    """Inter-M transformer (spec §3) plus word-motion cross-attention (spec §6.1)."""
+    latent_dim: int = 384
+    n_heads: int = 6
+    n_layers: int = 6
+    ff_size: int = 1024
+    dropout: float = 0.2
+    text_head_layers: int = 2  # the trainable transformer over frozen text features ("clipTrans")
+    text_head_heads: int = 8
+    text_head_ff: int = 2048
+    cond_drop_prob: float = 0.1
+    interaction_mask_prob: float = 0.2
+    step_unroll: float = 1.0
+    word_xattn: str = "every_block"  # none | pre | every_block
+    max_motion_frames: int = 300
+
+
+@dataclass
+class TextConfig:
+    encoder: str = "minilm"  # minilm | clip
+    clip_path: str = ""  # local directory of a transformers CLIP model; empty → the hub id where a network exists
+    clip_hub_id: str = "openai/clip-vit-large-patch14-336"
+    max_words: int = 32
+
+
+@dataclass
+class DataConfig:
+    dataset: str = "interhuman"  # interhuman | interx (InterSynth uses the InterHuman layout)
+    data_root: str = ""
+    max_frames: int = 300  # crop length of the transformer dataset (spec §1.4)
+    min_frames: int = 15
+    train_frames: int = 0  # >0: random windows of this many frames for the transformer (CPU budget)
+    cache: bool = True
+
+
+@dataclass
+class ModelConfig:
+    """Everything a checkpoint needs to rebuild its networks; written to ``config.json``."""
+    name: str = "tiny"
+    vq: VQConfig = field(default_factory=VQConfig)
+    transformer: TransformerConfig = field(default_factory=TransformerConfig)
+    text: TextConfig = field(default_factory=TextConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+
+
+def paper() -> ModelConfig:
+    """The official sizes: VQ ≈ 43M, transformer ≈ 54M parameters with the CLIP ViT-L/14@336px encoder."""
+    return ModelConfig(name="paper", text=TextConfig(encoder="clip"))
+
+
+def tiny() -> ModelConfig:
+    """Small enough to train on a 2-core CPU and to generate a 3 s interaction in well under a second."""
+    return ModelConfig(
+        name="tiny",
+        vq=VQConfig(nb_code=512, code_dim=64, width=96, depth=2, dropout=0.1),
+        transformer=TransformerConfig(latent_dim=128, n_heads=4, n_layers=3, ff_size=256, dropout=0.1,
+                                      text_head_layers=1, text_head_heads=4, text_head_ff=512),
+        text=TextConfig(encoder="minilm"),
+        data=DataConfig(train_frames=120),
+    )
+
+
+PRESETS = {"paper": paper, "tiny": tiny}
+
+
+# ----------------------------------------------------------------------------------------------------
+# JSON I/O
+# ----------------------------------------------------------------------------------------------------
+
+def to_dict(cfg) -> dict:
+    return dataclasses.asdict(cfg)
+
+
+def from_dict(cls, data: dict):
+    """Build a (nested) dataclass from a dict, rejecting unknown keys with a clear message."""
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(data) - names
+    if unknown:
+        raise InterMaskError(f"Unknown {cls.__name__} settings: {sorted(unknown)}. Known: {sorted(names)}.")
+    kwargs = {}
+    for key, value in data.items():
+        typ = hints[key]
+        kwargs[key] = from_dict(typ, value) if dataclasses.is_dataclass(typ) and isinstance(value, dict) else value
+    return cls(**kwargs)
+
+
+def save_json(cfg, path: str | os.PathLike) -> None:
+    Path(path).write_text(json.dumps(to_dict(cfg), indent=2, sort_keys=True) + "\n")
+
+
+def load_json(cls, path: str | os.PathLike):
+    try:
+        data = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise InterMaskError(f"Configuration file {path} does not exist.") from None
+    except json.JSONDecodeError as exc:
+        raise InterMaskError(f"Configuration file {path} is not valid JSON: {exc}.") from None
+    return from_dict(cls, data)
+
+
+def resolve_model_config(name_or_path: str) -> ModelConfig:
+    """``tiny``, ``paper`` or a path to a ``config.json``."""
+    if name_or_path in PRESETS:
+        return PRESETS[name_or_path]()
+    path = Path(name_or_path)
+    if path.is_dir():
+        path = path / "config.json"
+    if not path.exists():
+        raise InterMaskError(f"--config must be one of {sorted(PRESETS)} or a config.json path; got {name_or_path!r}.")
+    return load_json(ModelConfig, path)
+
+
+# ----------------------------------------------------------------------------------------------------
+# argparse from dataclasses
+# ----------------------------------------------------------------------------------------------------
+
+def _flag(prefix: str, name: str) -> str:
+    return "--" + (prefix + name).replace("_", "-")
+
+
+def add_dataclass_arguments(parser: argparse.ArgumentParser, cls, prefix: str = "",
+                            only: typing.Iterable[str] | None = None, defaults_from=None) -> None:
+    """Add one ``--flag`` per scalar field of ``cls``. Defaults are None so that only the flags a user
+    gives override a preset (see :func:`apply_arguments`); help shows the class default."""
+    hints = typing.get_type_hints(cls)
+    base = defaults_from if defaults_from is not None else cls()
+    group = parser.add_argument_group(cls.__name__)
+    for f in dataclasses.fields(cls):
+        if only is not None and f.name not in only:
+            continue
+        typ = hints[f.name]
+        if dataclasses.is_dataclass(typ):
+            continue
+        default = getattr(base, f.name)
+        flag = _flag(prefix, f.name)
+        dest = (prefix + f.name).replace("-", "_")
+        if typ is bool:
+            group.add_argument(flag, dest=dest, action=argparse.BooleanOptionalAction, default=None,
+                               help=f"(default: {default})")
+        else:
+            group.add_argument(flag, dest=dest, type=typ, default=None, help=f"(default: {default})")
+
+
+def apply_arguments(cfg, args: argparse.Namespace, prefix: str = ""):
+    """Return a copy of ``cfg`` with every field whose flag was given replaced."""
+    changes = {}
+    for f in dataclasses.fields(cfg):
+        dest = (prefix + f.name).replace("-", "_")
+        value = getattr(args, dest, None)
+        if value is not None and not dataclasses.is_dataclass(getattr(cfg, f.name)):
+            changes[f.name] = value
+    return dataclasses.replace(cfg, **changes)
