@@ -1,0 +1,122 @@
+"""Masked iterative decoding of both persons' token maps (spec §4.2–4.4).
+
+One loop serves text-to-interaction, reaction (person A's tokens fixed) and temporal in/out-painting (any subset of
+tokens fixed): tokens that are given are never masked, the rest start as [MASK] and are filled over ``time_steps``
+rounds following the cosine schedule, re-masking the least confident predictions each round.
+
+Differences from the official code, on purpose:
+- the conditional and unconditional passes of classifier-free guidance run as one batched forward;
+- the temperature really changes sampling: tokens are drawn from softmax(top-k(logits) / temperature) with
+  Gumbel-max noise from a local generator (the official categorical mode divides probabilities, which the
+  renormalisation undoes — spec §4.2); temperature 0 means greedy;
+- the unconditional pass drops the word features as well as the sentence vector (spec §6.1 bug).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from intermask.text.base import TextFeatures
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class SamplingConfig:
+    time_steps: int = 20
+    cond_scale: float = 2.0
+    topk_ratio: float = 0.9
+    temperature: float = 1.0
+
+
+def cosine_schedule(t: torch.Tensor) -> torch.Tensor:
+    """Fraction of free tokens still masked at progress t ∈ [0, 1]."""
+    return torch.cos(t * math.pi / 2)
+
+
+def valid_token_mask(token_lengths: torch.Tensor, num_time: int, groups: int = 5) -> torch.Tensor:
+    """(B, 2, groups, T') True where the time index is inside each sample's length."""
+    t = torch.arange(num_time, device=token_lengths.device)
+    valid = t[None, :] < token_lengths[:, None]
+    return valid[:, None, None, :].expand(-1, 2, groups, -1)
+
+
+def top_k_filter(logits: torch.Tensor, ratio: float) -> torch.Tensor:
+    """Keep the ⌈(1 − ratio)·K⌉ largest logits along the last axis; the rest become −inf."""
+    k = max(1, math.ceil((1.0 - ratio) * logits.shape[-1]))
+    if k >= logits.shape[-1]:
+        return logits
+    kth = torch.topk(logits, k, dim=-1).values[..., -1:]
+    return logits.masked_fill(logits < kth, float("-inf"))
+
+
+def _gumbel(shape: torch.Size, generator: torch.Generator) -> torch.Tensor:
+    u = torch.rand(shape, generator=generator).clamp_(1e-10, 1 - 1e-10)
+    return -torch.log(-torch.log(u))
+
+
+def guided_logits(model, ids: torch.Tensor, token_lengths: torch.Tensor, text: TextFeatures,
+                  cond_scale: float) -> torch.Tensor:
+    """u + s·(c − u) with both branches in one forward pass; s = 1 skips the unconditional branch."""
+    b = ids.shape[0]
+    if cond_scale == 1.0:
+        return model(ids, token_lengths, text, torch.zeros(b, dtype=torch.bool))
+    both = model(torch.cat([ids, ids]), torch.cat([token_lengths, token_lengths]), TextFeatures.cat([text, text]),
+                 torch.cat([torch.zeros(b, dtype=torch.bool), torch.ones(b, dtype=torch.bool)]))
+    cond, uncond = both[:b], both[b:]
+    return uncond + cond_scale * (cond - uncond)
+
+
+@torch.no_grad()
+def masked_decode(model, text: TextFeatures, token_lengths: torch.Tensor, num_time: int,
+                  cfg: SamplingConfig, generator: torch.Generator, fixed: torch.Tensor | None = None,
+                  progress: Progress | None = None) -> torch.Tensor:
+    """Fill every free, valid token of a (B, 2, 5, T') map.
+
+    fixed: optional (B, 2, 5, T') long tensor holding given codes and −1 where the model must decide.
+    Returns codes (B, 2, 5, T') with −1 at padded positions.
+    """
+    b = token_lengths.shape[0]
+    groups = 5
+    valid = valid_token_mask(token_lengths, num_time, groups)
+    given = valid & (fixed >= 0) if fixed is not None else torch.zeros_like(valid)
+    free = valid & ~given
+    ids = torch.full((b, 2, groups, num_time), model.pad_id, dtype=torch.long)
+    ids[free] = model.mask_id
+    if fixed is not None:
+        ids[given] = fixed[given]
+    flat_free = free.reshape(b, -1)
+    n_free = flat_free.sum(1)
+    scores = torch.where(flat_free, 0.0, 1e5)
+    steps = max(1, cfg.time_steps)
+    for step, tau in enumerate(torch.linspace(0, 1, steps)):
+        # Re-mask the k least confident free tokens of each sample (k follows the cosine schedule).
+        k = torch.clamp(torch.round(cosine_schedule(tau) * n_free), min=1).long()
+        k = torch.minimum(k, n_free)
+        rank = scores.argsort(dim=1).argsort(dim=1)
+        remask = (rank < k[:, None]) & flat_free
+        flat = ids.reshape(b, -1)
+        flat[remask] = model.mask_id
+        ids = flat.reshape(ids.shape)
+
+        logits = guided_logits(model, ids, token_lengths, text, cfg.cond_scale).float()
+        logits = logits.reshape(b, -1, logits.shape[-1])
+        filtered = top_k_filter(logits, cfg.topk_ratio)
+        if cfg.temperature <= 0:
+            pred = filtered.argmax(-1)
+        else:
+            pred = (filtered / cfg.temperature + _gumbel(filtered.shape, generator)).argmax(-1)
+        probs = torch.softmax(logits, dim=-1)
+        conf = probs.gather(-1, pred[..., None])[..., 0]
+
+        flat = ids.reshape(b, -1)
+        flat[remask] = pred[remask]
+        ids = flat.reshape(ids.shape)
+        # As in MaskGIT and the official code, a token that survives a round is final.
+        scores = torch.where(remask, conf, torch.full_like(conf, 1e5))
+        if progress is not None:
+            progress(step + 1, steps)
+    return ids.masked_fill(~valid, -1)
