@@ -5,6 +5,9 @@ so joints and rotations are exactly consistent, bone lengths are constant and fe
 
 Typical use::
 
+    from tests.fixtures import ...   # under `python -m pytest` from the repo root
+    from fixtures import ...         # also works: pytest puts tests/ on sys.path (no __init__.py there)
+
     from tests.fixtures import random_person, random_interaction, write_interhuman_tree, write_interx_tree
 
     joints, rot6d = random_person(seed=1, frames=40)                  # (40, 22, 3) Y-up, (40, 21, 6)
@@ -128,13 +131,14 @@ def random_interaction(seed: int = 0, frames: int = 40, text: str = "two people 
 
 def make_label(rng: np.random.Generator, frames: int) -> dict:
     """A machine-readable label in the shape InterSynth writes (category, actor, side, limb, count, segments)."""
+    category = str(rng.choice(["handshake", "wave", "push", "hug"]))
     return {
-        "category": str(rng.choice(["handshake", "wave", "push", "hug"])),
+        "category": category,
         "actor": int(rng.integers(0, 2)),
         "side": str(rng.choice(["left", "right"])),
         "limb": "hand",
         "count": int(rng.integers(1, 4)),
-        "segments": [[0, int(frames)]],
+        "segments": [{"category": category, "start_frame": 0, "end_frame": int(frames)}],
     }
 
 

@@ -1,12 +1,99 @@
-"""`python -m intermask generate`: not implemented yet (see the open issues)."""
+"""`python -m intermask generate`: text → interactions written as sample_XX.npz (+ optional BVH / MP4)."""
+from __future__ import annotations
+
 import argparse
+from pathlib import Path
 
 from intermask.errors import InterMaskError
 
 
+def add_sampling_arguments(parser: argparse.ArgumentParser, time_steps: int | None = 20) -> None:
+    """The sampling knobs shared by generate, react and compose (one definition, three commands)."""
+    parser.add_argument("--checkpoint", default=None, help="transformer checkpoint directory (default: bundled)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--cond-scale", type=float, default=2.0, help="classifier-free guidance scale [0, 20]")
+    parser.add_argument("--time-steps", type=int, default=time_steps,
+                        help="decoding rounds [1, 100]" + ("" if time_steps else " (default: 10 for reactions)"))
+    parser.add_argument("--topk-ratio", type=float, default=0.9, help="drop this fraction of codes [0, 1)")
+    parser.add_argument("--temperature", type=float, default=1.0, help="sampling temperature [0, 10]; 0 = greedy")
+    parser.add_argument("--foot-cleanup", action="store_true", help="lock feet during contacts (keeps bone lengths)")
+    parser.add_argument("--bvh", action="store_true", help="also write BVH (both persons, and one file each)")
+    parser.add_argument("--video", action="store_true", help="also render an MP4 per motion")
+    parser.add_argument("--style", choices=["mesh", "stick"], default="stick", help="video style")
+    parser.add_argument("--out", required=True, help="output directory")
+
+
+def sampling_kwargs(args: argparse.Namespace) -> dict:
+    return dict(seed=args.seed, cond_scale=args.cond_scale, time_steps=args.time_steps,
+                topk_ratio=args.topk_ratio, temperature=args.temperature, foot_cleanup=args.foot_cleanup)
+
+
+def progress_bar(desc: str):
+    from tqdm import tqdm
+
+    bar = tqdm(total=1, desc=desc, unit="step", leave=False)
+
+    def update(i: int, n: int) -> None:
+        bar.total = n
+        bar.n = i
+        bar.refresh()
+
+    return bar, update
+
+
+def write_outputs(clip, out_dir: Path, stem: str, args: argparse.Namespace) -> list[Path]:
+    """The npz always; BVH and video when asked. Returns the written paths."""
+    written = [clip.save(out_dir / f"{stem}.npz")]
+    if args.bvh:
+        from intermask.motion.bvh import write_bvh
+
+        written += [Path(p) for p in _as_list(write_bvh(out_dir / f"{stem}.bvh", clip))]
+        written += [Path(p) for p in _as_list(write_bvh(out_dir / f"{stem}.bvh", clip, per_person=True))]
+    if args.video:
+        from intermask.render import render_video
+
+        written.append(Path(render_video(clip, out_dir / f"{stem}.mp4", style=args.style, caption=clip.text)))
+    return written
+
+
+def _as_list(x):
+    return x if isinstance(x, (list, tuple)) else [x]
+
+
+def load_model(args: argparse.Namespace):
+    from intermask.api import InterMask
+
+    return InterMask.from_pretrained(args.checkpoint)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+    src = parser.add_mutually_exclusive_group(required=True)
+    src.add_argument("--text", help="the description (\"\" samples without text)")
+    src.add_argument("--prompts", help="a text file with one description per line")
+    parser.add_argument("--seconds", type=float, default=3.0, help="duration [1, 10]")
+    parser.add_argument("--samples", type=int, default=1, help="samples per description")
+    add_sampling_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    raise InterMaskError("The 'generate' command is not available in this version yet.")
+    if args.prompts is not None:
+        path = Path(args.prompts)
+        if not path.is_file():
+            raise InterMaskError(f"Prompts file {path} does not exist.")
+        texts = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+        if not texts:
+            raise InterMaskError(f"Prompts file {path} has no non-empty line.")
+    else:
+        texts = [args.text]
+    model = load_model(args)
+    bar, update = progress_bar("generating")
+    clips = model.generate(texts, seconds=args.seconds, num_samples=args.samples, progress=update,
+                           **sampling_kwargs(args))
+    bar.close()
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for i, clip in enumerate(clips):
+        stem = f"sample_{i:02d}" if args.prompts is None else f"prompt_{i // args.samples:02d}_sample_{i % args.samples:02d}"
+        for p in write_outputs(clip, out_dir, stem, args):
+            print(p)
+    return 0
