@@ -1,0 +1,190 @@
+"""Checkpoint directories: write atomically, load without unpickling (DESIGN.md §3).
+
+A checkpoint directory holds
+
+- ``config.json``: the :class:`ModelConfig` plus the keys ``kind`` ("vq" | "transformer"), ``dataset``,
+  ``text_encoder``, ``text_dim``, ``stats`` (file name of the normaliser) and, for transformers, ``vq_dir`` (a
+  path relative to the checkpoint directory);
+- ``model.safetensors``: the weights (buffers such as the VQ codebook and its EMA statistics included);
+- ``stats.npz``: the :class:`Normalizer`;
+- ``card.md``: what the model was trained on, how long, with which command, and its metrics;
+- optionally ``train_state.safetensors`` + ``train_state.json``: optimiser state and step, for resuming.
+
+Every write goes to a temporary sibling directory that is renamed into place, so a reader never sees a half
+written checkpoint and an interrupted write leaves the previous one intact.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from intermask import config as C
+from intermask.errors import InterMaskError
+from intermask.motion.normalize import Normalizer
+
+CONFIG = "config.json"
+WEIGHTS = "model.safetensors"
+STATS = "stats.npz"
+CARD = "card.md"
+TRAIN_STATE = "train_state.safetensors"
+TRAIN_META = "train_state.json"
+
+
+def _tensors(module_or_dict) -> dict[str, torch.Tensor]:
+    sd = module_or_dict.state_dict() if hasattr(module_or_dict, "state_dict") else module_or_dict
+    return {k: v.detach().to("cpu").contiguous().clone() for k, v in sd.items()}
+
+
+def _flatten_optimizer(opt_state: dict) -> tuple[dict[str, torch.Tensor], dict]:
+    tensors, scalars = {}, {}
+    for pid, st in opt_state["state"].items():
+        for name, value in st.items():
+            if torch.is_tensor(value):
+                tensors[f"opt.{pid}.{name}"] = value.detach().cpu().contiguous().clone()
+            else:
+                scalars[f"{pid}.{name}"] = value
+    groups = [{k: (list(v) if isinstance(v, tuple) else v) for k, v in g.items()} for g in opt_state["param_groups"]]
+    return tensors, {"param_groups": groups, "scalars": scalars}
+
+
+def _unflatten_optimizer(tensors: dict[str, torch.Tensor], meta: dict) -> dict:
+    state: dict[int, dict[str, Any]] = {}
+    for key, value in tensors.items():
+        if key.startswith("opt."):
+            _, pid, name = key.split(".", 2)
+            state.setdefault(int(pid), {})[name] = value
+    for key, value in meta["scalars"].items():
+        pid, name = key.split(".", 1)
+        state.setdefault(int(pid), {})[name] = value
+    groups = [{k: (tuple(v) if k == "betas" else v) for k, v in g.items()} for g in meta["param_groups"]]
+    return {"state": state, "param_groups": groups}
+
+
+def save_checkpoint(directory: str | os.PathLike, model: torch.nn.Module, cfg: C.ModelConfig, kind: str,
+                    normalizer: Normalizer, *, text_dim: int = 0, vq_dir: str | os.PathLike | None = None,
+                    card: str = "", optimizer: torch.optim.Optimizer | None = None,
+                    train_state: dict | None = None) -> Path:
+    """Write a complete checkpoint directory atomically (replacing an existing one) and return its path."""
+    if kind not in ("vq", "transformer"):
+        raise ValueError(f"kind must be 'vq' or 'transformer', not {kind!r}")
+    directory = Path(directory)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    tmp = directory.parent / f".{directory.name}.tmp-{os.getpid()}-{time.monotonic_ns()}"
+    tmp.mkdir()
+    try:
+        meta = C.to_dict(cfg)
+        meta.update(kind=kind, dataset=cfg.data.dataset, text_encoder=cfg.text.encoder, text_dim=int(text_dim),
+                    stats=STATS)
+        if vq_dir is not None:
+            meta["vq_dir"] = os.path.relpath(Path(vq_dir).resolve(), directory.resolve())
+        (tmp / CONFIG).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+        save_file(_tensors(model), str(tmp / WEIGHTS))
+        normalizer.save(tmp / STATS)
+        (tmp / CARD).write_text(card or f"# {cfg.name} {kind} checkpoint\n")
+        if optimizer is not None or train_state is not None:
+            tensors, opt_meta = _flatten_optimizer(optimizer.state_dict()) if optimizer else ({}, None)
+            save_file(tensors, str(tmp / TRAIN_STATE))
+            (tmp / TRAIN_META).write_text(json.dumps({"optimizer": opt_meta, **(train_state or {})}, indent=2) + "\n")
+        old = None
+        if directory.exists():
+            old = directory.parent / f".{directory.name}.old-{os.getpid()}-{time.monotonic_ns()}"
+            directory.rename(old)
+        tmp.rename(directory)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return directory
+
+
+def read_config(directory: str | os.PathLike) -> tuple[C.ModelConfig, dict]:
+    """(ModelConfig, checkpoint metadata: kind, dataset, text_encoder, text_dim, stats, vq_dir)."""
+    directory = Path(directory)
+    path = directory / CONFIG
+    if not path.exists():
+        raise InterMaskError(f"{directory} is not a checkpoint directory: it has no {CONFIG}.")
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise InterMaskError(f"{path} is not valid JSON: {exc}.") from None
+    meta = {k: data.pop(k) for k in C.CHECKPOINT_META_KEYS if k in data}
+    return C.from_dict(C.ModelConfig, data), meta
+
+
+def _load_weights(model: torch.nn.Module, directory: Path) -> None:
+    path = directory / WEIGHTS
+    if not path.exists():
+        raise InterMaskError(f"Checkpoint {directory} has no {WEIGHTS}.")
+    state = load_file(str(path))
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise InterMaskError(f"Checkpoint {directory} does not match its config.json: missing weights "
+                             f"{missing[:5]}, unexpected {unexpected[:5]}.")
+
+
+def _expect(meta: dict, kind: str, directory: Path) -> None:
+    if meta.get("kind") != kind:
+        raise InterMaskError(f"{directory} holds a {meta.get('kind', 'unknown')!r} checkpoint, not a {kind!r} one.")
+
+
+def load_normalizer(directory: str | os.PathLike) -> Normalizer:
+    directory = Path(directory)
+    _, meta = read_config(directory)
+    return Normalizer.load(directory / meta.get("stats", STATS))
+
+
+def load_vq(directory: str | os.PathLike, device: str | torch.device = "cpu"):
+    """→ (VQVAE in eval mode, ModelConfig, Normalizer)."""
+    from intermask.models.vqvae import VQVAE
+
+    directory = Path(directory)
+    cfg, meta = read_config(directory)
+    _expect(meta, "vq", directory)
+    norm = Normalizer.load(directory / meta.get("stats", STATS))
+    model = VQVAE(cfg.vq, norm.mean, norm.std)
+    _load_weights(model, directory)
+    return model.to(device).eval(), cfg, norm
+
+
+def load_transformer(directory: str | os.PathLike, text_encoder: str | None = None,
+                     device: str | torch.device = "cpu"):
+    """→ (InterMTransformer in eval mode, ModelConfig, Normalizer, path of its VQ checkpoint or None).
+
+    ``text_encoder``: the name of the encoder the caller will feed; a mismatch with the recorded one is an error.
+    """
+    from intermask.models.transformer import InterMTransformer
+
+    directory = Path(directory)
+    cfg, meta = read_config(directory)
+    _expect(meta, "transformer", directory)
+    recorded = meta.get("text_encoder", cfg.text.encoder)
+    if text_encoder is not None and text_encoder != recorded:
+        raise InterMaskError(f"Checkpoint {directory} was trained with the {recorded!r} text encoder; it cannot "
+                             f"be used with {text_encoder!r}. Use --text-encoder {recorded} or another checkpoint.")
+    norm = Normalizer.load(directory / meta.get("stats", STATS))
+    state = load_file(str(directory / WEIGHTS))
+    text_dim = int(meta.get("text_dim") or state["cond_emb.weight"].shape[1])
+    model = InterMTransformer(cfg.transformer, cfg.vq.nb_code, text_dim)
+    _load_weights(model, directory)
+    vq_dir = (directory / meta["vq_dir"]).resolve() if meta.get("vq_dir") else None
+    return model.to(device).eval(), cfg, norm, vq_dir
+
+
+def load_train_state(directory: str | os.PathLike) -> tuple[dict | None, dict]:
+    """(optimiser state dict or None, the rest of train_state.json: step, epoch, best, ...)."""
+    directory = Path(directory)
+    meta_path = directory / TRAIN_META
+    if not meta_path.exists():
+        raise InterMaskError(f"{directory} holds no training state to resume from ({TRAIN_META} is missing).")
+    meta = json.loads(meta_path.read_text())
+    opt_meta = meta.pop("optimizer", None)
+    opt = _unflatten_optimizer(load_file(str(directory / TRAIN_STATE)), opt_meta) if opt_meta else None
+    return opt, meta

@@ -1,0 +1,194 @@
+"""The Inter-M transformer (spec §3) with optional word-motion cross-attention (spec §6.1).
+
+Token layout: ids (B, 2, 5, T') — two persons, 5 spatial groups, T' time tokens — plus one SEP token. Each
+block runs a combined stage over all tokens of both persons (self-attention + FFN) and a split stage with
+weights shared by the persons: spatial attention over the 5 groups at each time, temporal attention over T'
+within each group, cross-attention to the other person, FFN. Every residual is AdaLN-modulated by the
+sentence condition and gated (gates start at zero).
+
+Generation lives in ``intermask/sampling.py``; it calls :meth:`InterMTransformer.forward`, where one batch can
+hold both branches of classifier-free guidance (``drop_cond`` selects the unconditional rows).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from intermask.config import TransformerConfig
+from intermask.errors import InterMaskError
+from intermask.models.collective import LOCAL, Collective
+from intermask.models.layers import (AdaLN, Dropout, FeedForward, MultiheadAttention, TextHead, layer_norm,
+                                     modulate)
+from intermask.models.word_xattn import (PreWordCrossAttention, WordCrossAttention, in_block_word_attention,
+                                         word_keys)
+from intermask.text.base import TextFeatures
+
+GROUPS = 5
+WORD_XATTN = ("none", "pre", "every_block")
+
+
+def positional_encoding_2d(groups: int, times: int, d: int) -> torch.Tensor:
+    """(groups, times, d) fixed encoding: interleaved sin/cos of the group index in the first half of the
+    channels and of the time index in the second (the layout of positional-encodings' PositionalEncoding2D)."""
+    ch = int(math.ceil(d / 4) * 2)
+    inv_freq = 1.0 / (10000 ** (torch.arange(0, ch, 2).float() / ch))
+
+    def emb(n: int) -> torch.Tensor:
+        s = torch.arange(n).float()[:, None] * inv_freq[None]
+        return torch.stack([s.sin(), s.cos()], dim=-1).flatten(-2)  # (n, ch)
+
+    pe = torch.zeros(groups, times, 2 * ch)
+    pe[:, :, :ch] = emb(groups)[:, None]
+    pe[:, :, ch:] = emb(times)[None]
+    return pe[..., :d]
+
+
+class InterMBlock(nn.Module):
+    def __init__(self, cfg: TransformerConfig):
+        super().__init__()
+        d, h = cfg.latent_dim, cfg.n_heads
+        self.word = cfg.word_xattn == "every_block"
+        self.ada_combined = AdaLN(d, 9 if self.word else 6)
+        if self.word:
+            self.word_attn = WordCrossAttention(d, h, cfg.dropout, cfg.attn_dropout)
+        self.self_attn = MultiheadAttention(d, h, cfg.attn_dropout)
+        self.ffn = FeedForward(d, cfg.ff_size, cfg.dropout)
+        self.ada_split = AdaLN(d, 14)
+        self.spatial_attn = MultiheadAttention(d, h, cfg.attn_dropout)
+        self.temporal_attn = MultiheadAttention(d, h, cfg.attn_dropout)
+        self.cross_attn = MultiheadAttention(d, h, cfg.attn_dropout)
+        self.ffn_split = FeedForward(d, cfg.ff_size, cfg.dropout)
+        self.drops = nn.ModuleList([Dropout(cfg.dropout) for _ in range(6)])
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor, valid: torch.Tensor, words) -> torch.Tensor:
+        """x (B, 2·5·T' + 1, d) with SEP last; valid (B, 2, 5, T') bool; words = (keys, mask, weight) or None."""
+        b, _, d = x.shape
+        t = valid.shape[-1]
+        n = GROUPS * t
+        mods = self.ada_combined(cond)
+        if self.word:
+            sw, cw, gw = mods[:3]
+            mods = mods[3:]
+            x = in_block_word_attention(self.word_attn, x, sw, cw, gw, *words)
+        s1, c1, g1, s2, c2, g2 = mods
+        key_valid = torch.cat([valid.reshape(b, -1), valid.new_ones(b, 1)], dim=1)
+        x = x + g1 * self.drops[0](self.self_attn(modulate(layer_norm(x), s1, c1), key_valid=key_valid))
+        x = x + g2 * self.drops[1](self.ffn(modulate(layer_norm(x), s2, c2)))
+
+        (ss, cs, gs, st, ct, gt, sq, cq, skv, ckv, gx, sf, cf, gf) = [m[:, None] for m in self.ada_split(cond)]
+        p, sep = x[:, :2 * n].view(b, 2, n, d), x[:, 2 * n:]
+        # spatial: the 5 groups at each (person, time); no padding mask
+        h = modulate(layer_norm(p), ss, cs).view(b, 2, GROUPS, t, d).transpose(2, 3).reshape(b * 2 * t, GROUPS, d)
+        spa = self.spatial_attn(h).view(b, 2, t, GROUPS, d).transpose(2, 3).reshape(b, 2, n, d)
+        # temporal: the T' steps of each (person, group), time pads masked
+        h = modulate(layer_norm(p), st, ct).reshape(b * 2 * GROUPS, t, d)
+        tmp = self.temporal_attn(h, key_valid=valid.reshape(b * 2 * GROUPS, t)).view(b, 2, n, d)
+        p1 = (p + gs * self.drops[2](spa)) + (p + gt * self.drops[3](tmp))
+        # cross: each person queries the other's tokens from before the spatio-temporal step
+        q = modulate(layer_norm(p1), sq, cq).reshape(b * 2, n, d)
+        kv = modulate(layer_norm(p), skv, ckv).flip(1).reshape(b * 2, n, d)
+        other_valid = valid.flip(1).reshape(b * 2, n)
+        p2 = p1 + gx * self.drops[4](self.cross_attn(q, kv, other_valid).view(b, 2, n, d))
+        p3 = p2 + gf * self.drops[5](self.ffn_split(modulate(layer_norm(p2), sf, cf)))
+        return torch.cat([p3.reshape(b, 2 * n, d), sep], dim=1)
+
+
+class InterMTransformer(nn.Module):
+    """``forward(ids, token_lengths, text, drop_cond) → logits (B, 2, 5, T', num_codes)``.
+
+    - ids (B, 2, 5, T') long: codes in [0, num_codes), ``mask_id`` = num_codes, ``pad_id`` = num_codes + 1;
+    - token_lengths (B,) long: valid time tokens per sample (positions t ≥ length are padding);
+    - text: TextFeatures(sentence (B, text_dim), words (B, W, text_dim), mask (B, W));
+    - drop_cond (B,) bool: True gives the unconditional branch (no sentence, no words).
+    """
+
+    def __init__(self, cfg: TransformerConfig, num_codes: int, text_dim: int):
+        super().__init__()
+        if cfg.word_xattn not in WORD_XATTN:
+            raise InterMaskError(f"word_xattn must be one of {WORD_XATTN}; got {cfg.word_xattn!r}.")
+        self.cfg = cfg
+        self.num_codes = num_codes
+        self.text_dim = text_dim
+        self.mask_id, self.pad_id, self.sep_id = num_codes, num_codes + 1, num_codes + 2
+        d = cfg.latent_dim
+        self.token_emb = nn.Embedding(num_codes + 3, cfg.token_emb_dim)
+        self.token_proj = nn.Linear(cfg.token_emb_dim, d)
+        self.input_dropout = Dropout(cfg.dropout)
+        self.cond_emb = nn.Linear(text_dim, d)
+        self.blocks = nn.ModuleList([InterMBlock(cfg) for _ in range(cfg.n_layers)])
+        self.head_dense = nn.Linear(d, d)
+        self.head_ada = AdaLN(d, 2)
+        self.head_out = nn.Linear(d, num_codes)
+        self.word_proj = nn.Linear(text_dim, d) if cfg.word_xattn != "none" else None
+        self.pre_word = (PreWordCrossAttention(d, cfg.n_heads, cfg.dropout, cfg.attn_dropout)
+                         if cfg.word_xattn == "pre" else None)
+        self.apply(self._init)
+        for m in self.modules():
+            if isinstance(m, AdaLN):
+                m.zero_()
+            if isinstance(m, MultiheadAttention):  # the packed projection keeps nn.MultiheadAttention's init
+                nn.init.xavier_uniform_(m.in_proj.weight)
+        # built after the init pass, so it keeps PyTorch's default init (spec §3.7)
+        self.text_head = TextHead(text_dim, cfg.text_head_layers, cfg.text_head_heads, cfg.text_head_ff, 0.1)
+        self.register_buffer("pe", positional_encoding_2d(GROUPS, max(1, cfg.max_motion_frames // 4), d),
+                             persistent=False)
+        self.collective: Collective = LOCAL
+
+    @staticmethod
+    def _init(m: nn.Module) -> None:
+        if isinstance(m, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(m.weight, std=0.02)
+            if getattr(m, "bias", None) is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.LayerNorm):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+
+    def set_collective(self, collective: Collective) -> None:
+        self.collective = collective
+
+    def valid_mask(self, token_lengths: torch.Tensor, t: int) -> torch.Tensor:
+        """(B,) lengths → (B, 2, 5, T') bool, True at real (non-pad) positions."""
+        v = torch.arange(t, device=token_lengths.device)[None] < token_lengths[:, None]
+        return v[:, None, None, :].expand(-1, 2, GROUPS, -1)
+
+    def condition(self, text: TextFeatures, drop_cond: torch.Tensor):
+        """Sentence condition (B, d) and word keys for the cross-attention (or None)."""
+        keep = ~drop_cond.to(torch.bool)
+        sentence, words = self.text_head(text.sentence, text.words, text.mask)
+        cond = self.cond_emb(sentence * keep[:, None].to(sentence.dtype))  # null condition = cond_emb.bias
+        if self.word_proj is None:
+            return cond, None
+        return cond, word_keys(self.word_proj(words), text.mask.to(torch.bool), keep)
+
+    def forward(self, ids: torch.Tensor, token_lengths: torch.Tensor, text: TextFeatures,
+                drop_cond: torch.Tensor) -> torch.Tensor:
+        b, persons, groups, t = ids.shape
+        if persons != 2 or groups != GROUPS:
+            raise ValueError(f"ids must be (B, 2, {GROUPS}, T'); got {tuple(ids.shape)}")
+        if t > self.pe.shape[1]:
+            self.pe = positional_encoding_2d(GROUPS, t, self.cfg.latent_dim).to(self.pe)
+        valid = self.valid_mask(token_lengths, t)
+        cond, words = self.condition(text, drop_cond)
+        x = self.token_proj(self.token_emb(ids)) + self.pe[:, :t]
+        x = x.reshape(b, 2 * GROUPS * t, -1)
+        sep = self.token_proj(self.token_emb.weight[self.sep_id])[None, None].expand(b, 1, -1)
+        x = self.input_dropout(torch.cat([x, sep], dim=1))
+        if self.pre_word is not None:
+            x = self.pre_word(x, *words)
+        for block in self.blocks:
+            x = block(x, cond, valid, words)
+        x = x[:, :-1]
+        shift, scale = self.head_ada(cond)
+        x = modulate(layer_norm(F.gelu(self.head_dense(x))), shift, scale)
+        return self.head_out(x).view(b, 2, GROUPS, t, self.num_codes)
+
+    def training_loss(self, ids: torch.Tensor, token_lengths: torch.Tensor, text: TextFeatures,
+                      keys: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Masked-token loss with BERT corruption and the step-unroll pass; see ``masking.py``."""
+        from intermask.models.masking import masked_training_loss
+
+        return masked_training_loss(self, ids, token_lengths, text, keys)

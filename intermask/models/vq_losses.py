@@ -1,0 +1,63 @@
+"""VQ-VAE reconstruction losses (spec §2.5), each returned as a mean over the local batch.
+
+Positions live in the normalised 262-d features except for the foot-contact term, which needs metres and
+de-normalises with the stats the VQ-VAE holds. The geodesic term reads the 6D layout correctly (the official
+code reads normalised values with the wrong column convention, spec §2.9); here it is the true geodesic
+angle between the de-normalised rotations.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from intermask import skeleton as sk
+from intermask.motion.features import POS, ROT
+
+_PARENTS = torch.tensor(sk.PARENTS[1:])
+_FEET = [sk.FOOT_LEFT[0], sk.FOOT_LEFT[1], sk.FOOT_RIGHT[0], sk.FOOT_RIGHT[1]]
+_FOOT_HEIGHTS = torch.tensor([sk.FOOT_HEIGHT_THRESHOLDS[0], sk.FOOT_HEIGHT_THRESHOLDS[1]] * 2)
+
+
+def _positions(x: torch.Tensor) -> torch.Tensor:
+    return x[..., POS].reshape(*x.shape[:-1], 22, 3)
+
+
+def bone_lengths(pos: torch.Tensor) -> torch.Tensor:
+    return (pos[..., 1:, :] - pos[..., _PARENTS.to(pos.device), :]).norm(dim=-1)
+
+
+def geodesic(pred6d: torch.Tensor, gt6d: torch.Tensor) -> torch.Tensor:
+    rp = sk.rot6d_to_matrix_torch(pred6d)
+    rg = sk.rot6d_to_matrix_torch(gt6d)
+    cos = ((rg @ rp.transpose(-1, -2)).diagonal(dim1=-2, dim2=-1).sum(-1) - 1) / 2
+    return torch.acos(cos.clamp(-1 + 1e-7, 1 - 1e-7))
+
+
+def foot_contact_terms(pred_pos_m: torch.Tensor, gt_pos_m: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(sum of SmoothL1 of predicted foot velocity where the GT foot is in contact, number of elements)."""
+    gt_feet = gt_pos_m[..., _FEET, :]
+    gt_vel2 = (gt_feet[:, 1:] - gt_feet[:, :-1]).pow(2).sum(-1)
+    contact = (gt_vel2 < sk.FOOT_VELOCITY_THRESHOLD) & (gt_feet[:, :-1, :, 1] < _FOOT_HEIGHTS.to(gt_pos_m.device))
+    pred_feet = pred_pos_m[..., _FEET, :]
+    pred_vel = pred_feet[:, 1:] - pred_feet[:, :-1]
+    sel = contact[..., None].expand_as(pred_vel)
+    loss = F.smooth_l1_loss(pred_vel * sel, torch.zeros_like(pred_vel), reduction="none")
+    return (loss * sel).sum(), sel.sum().to(pred_vel.dtype)
+
+
+def reconstruction_losses(pred: torch.Tensor, gt: torch.Tensor, mean: torch.Tensor, std: torch.Tensor
+                          ) -> dict[str, torch.Tensor]:
+    """pred, gt (B, T, 262) normalised → local-mean loss terms plus the foot-contact (sum, count) pair."""
+    pp, gp = _positions(pred), _positions(gt)
+    out = {
+        "loss_rec": F.smooth_l1_loss(pred[..., :258], gt[..., :258]),
+        "loss_explicit": F.smooth_l1_loss(pp, gp),
+        "loss_vel": F.smooth_l1_loss(pp[:, 1:] - pp[:, :-1], gp[:, 1:] - gp[:, :-1]),
+        "loss_bn": F.smooth_l1_loss(bone_lengths(pp), bone_lengths(gp)),
+    }
+    pred_d, gt_d = pred * std + mean, gt * std + mean
+    out["loss_geo"] = geodesic(pred_d[..., ROT].reshape(*pred.shape[:-1], 21, 6),
+                               gt_d[..., ROT].reshape(*gt.shape[:-1], 21, 6)).mean()
+    pred_m, gt_m = _positions(pred_d), _positions(gt_d)
+    out["fc_sum"], out["fc_count"] = foot_contact_terms(pred_m, gt_m)
+    return out

@@ -1,0 +1,225 @@
+"""2D VQ-VAE over one person's (12 features × 22 joints × T frames) map (spec §2).
+
+Input: normalised 262-d features (B, T, 262). Each joint gets [position 3 | velocity 3 | 6D rotation 6]
+(the root's rotation slot is zero), giving (B, 12, 22, T). Two strided 4×4 convolutions shrink joints
+22 → 11 → 5 and time T → T/4; one codebook turns the (5, T/4) map into token ids, group-major.
+
+Graph convolution stem and head (spec §2.2, §2.9): SAGE convolutions with mean aggregation over the skeleton's
+bones, applied to every (sample, frame) independently — the edges are offset per frame. The official code
+passes the 22-joint edge list to a graph of all B·T·22 nodes, so only sample 0, frame 0 gets neighbours;
+``VQConfig.gcn_official_bug = True`` reproduces that (cheaply) for loading official weights faithfully.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from intermask import skeleton as sk
+from intermask.config import VQConfig
+from intermask.models.collective import LOCAL, Collective
+from intermask.models.layers import Dropout
+from intermask.models.quantizer import QuantizerEMA
+from intermask.models.vq_losses import reconstruction_losses
+from intermask.motion.features import FEATURE_DIM, POS, ROT, VEL
+
+NUM_JOINTS = 22
+JOINT_CHANNELS = 12
+GROUPS = 5  # spatial token groups after two down-sampling levels of the joint axis
+
+
+def skeleton_mean_adjacency() -> torch.Tensor:
+    """(22, 22) row-normalised adjacency of the bones (both directions): A @ h is the neighbour mean."""
+    a = torch.zeros(NUM_JOINTS, NUM_JOINTS)
+    for j, p in enumerate(sk.PARENTS):
+        if p >= 0:
+            a[j, p] = a[p, j] = 1.0
+    return a / a.sum(1, keepdim=True)
+
+
+class GraphConv(nn.Module):
+    """SAGEConv(project=True, mean aggregation): out_i = W_l·mean_{j∈N(i)} ReLU(W_p x_j + b_p) + b_l + W_r x_i."""
+
+    def __init__(self, cin: int, cout: int, official_bug: bool = False):
+        super().__init__()
+        self.proj = nn.Linear(cin, cin)
+        self.lin_l = nn.Linear(cin, cout)
+        self.lin_r = nn.Linear(cin, cout, bias=False)
+        self.official_bug = official_bug
+        self.register_buffer("adj", skeleton_mean_adjacency(), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = x.permute(0, 3, 2, 1)  # (B, T, J, C)
+        p = F.relu(self.proj(h))
+        if self.official_bug:
+            agg = torch.zeros_like(p)
+            agg[0, 0] = self.adj @ p[0, 0]
+        else:
+            agg = torch.einsum("ij,btjc->btic", self.adj, p)
+        return (self.lin_l(agg) + self.lin_r(h)).permute(0, 3, 2, 1)
+
+
+class ResConvBlock(nn.Module):
+    def __init__(self, width: int, dilation: int, dropout: float):
+        super().__init__()
+        self.conv1 = nn.Conv2d(width, width, 3, padding=dilation, dilation=dilation)
+        self.conv2 = nn.Conv2d(width, width, 1)
+        self.dropout = Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.dropout(self.conv2(F.relu(self.conv1(F.relu(x)))))
+
+
+def resnet(width: int, depth: int, growth: int, dropout: float) -> nn.Sequential:
+    return nn.Sequential(*[ResConvBlock(width, growth ** d, dropout) for d in reversed(range(depth))])
+
+
+def joint_sizes(down: int) -> list[int]:
+    sizes = [NUM_JOINTS]
+    for _ in range(down):
+        sizes.append((sizes[-1] + 2 - 4) // 2 + 1)
+    return sizes
+
+
+class Encoder(nn.Module):
+    def __init__(self, cfg: VQConfig):
+        super().__init__()
+        w = cfg.width
+        if cfg.gcn:
+            self.stem = nn.ModuleList([GraphConv(JOINT_CHANNELS, w, cfg.gcn_official_bug),
+                                       GraphConv(w, w, cfg.gcn_official_bug)])
+        else:
+            self.stem = nn.ModuleList([nn.Conv2d(JOINT_CHANNELS, w, 3, padding=1)])
+        self.down = nn.ModuleList([nn.Sequential(nn.Conv2d(w, w, 4, 2, 1),
+                                                 resnet(w, cfg.depth, cfg.dilation_growth_rate, cfg.dropout))
+                                   for _ in range(cfg.down_t)])
+        self.out = nn.Conv2d(w, cfg.code_dim, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for layer in self.stem:
+            x = F.relu(layer(x))
+        for level in self.down:
+            x = level(x)
+        return self.out(x)
+
+
+class Decoder(nn.Module):
+    def __init__(self, cfg: VQConfig):
+        super().__init__()
+        w = cfg.width
+        self.sizes = list(reversed(joint_sizes(cfg.down_t)))[1:]  # joint counts after each up level
+        self.inp = nn.Conv2d(cfg.code_dim, w, 3, padding=1)
+        self.up = nn.ModuleList([nn.ModuleDict({
+            "res": resnet(w, cfg.depth, cfg.dilation_growth_rate, cfg.dropout),
+            "conv": nn.Conv2d(w, w, 3, padding=1)}) for _ in range(cfg.down_t)])
+        self.post = nn.Conv2d(w, w, 3, padding=1)
+        if cfg.gcn:
+            self.head = nn.ModuleList([GraphConv(w, w, cfg.gcn_official_bug),
+                                       GraphConv(w, JOINT_CHANNELS, cfg.gcn_official_bug)])
+        else:
+            self.head = nn.ModuleList([nn.Conv2d(w, JOINT_CHANNELS, 3, padding=1)])
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        x = F.relu(self.inp(z))
+        for size, level in zip(self.sizes, self.up):
+            x = level["res"](x)
+            x = F.interpolate(x, size=(size, x.shape[-1] * 2), mode="nearest")
+            x = level["conv"](x)
+        x = F.relu(self.post(x))
+        for i, layer in enumerate(self.head):
+            x = layer(x)
+            if i < len(self.head) - 1:
+                x = F.relu(x)
+        return x
+
+
+def to_joint_map(x: torch.Tensor) -> torch.Tensor:
+    """(B, T, 262) → (B, 12, 22, T): per joint [pos, vel, rot6d] with a zero rotation for the root."""
+    b, t, _ = x.shape
+    pos = x[..., POS].reshape(b, t, NUM_JOINTS, 3)
+    vel = x[..., VEL].reshape(b, t, NUM_JOINTS, 3)
+    rot = F.pad(x[..., ROT].reshape(b, t, NUM_JOINTS - 1, 6), (0, 0, 1, 0))
+    return torch.cat([pos, vel, rot], dim=-1).permute(0, 3, 2, 1)
+
+
+def from_joint_map(m: torch.Tensor) -> torch.Tensor:
+    """(B, 12, 22, T) → (B, T, 262); the 4 foot-contact dims are zeros (the mean, once de-normalised)."""
+    h = m.permute(0, 3, 2, 1)
+    b, t = h.shape[:2]
+    return torch.cat([h[..., :3].reshape(b, t, -1), h[..., 3:6].reshape(b, t, -1),
+                      h[:, :, 1:, 6:].reshape(b, t, -1), h.new_zeros(b, t, 4)], dim=-1)
+
+
+class VQVAE(nn.Module):
+    """``forward(x)`` for training, ``encode(x) → ids (B, 5, T//4)``, ``decode(ids) → (B, 4T', 262)``.
+
+    ``mean``/``std`` (the Normalizer's stats) are needed only by the foot-contact loss; without them that
+    term is computed in normalised units.
+    """
+
+    def __init__(self, cfg: VQConfig, mean=None, std=None):
+        super().__init__()
+        self.cfg = cfg
+        self.encoder = Encoder(cfg)
+        self.quantizer = QuantizerEMA(cfg.nb_code, cfg.code_dim, cfg.mu, cfg.sample_codebook_temp)
+        self.decoder = Decoder(cfg)
+        mean = torch.zeros(FEATURE_DIM) if mean is None else torch.as_tensor(mean, dtype=torch.float32)
+        std = torch.ones(FEATURE_DIM) if std is None else torch.as_tensor(std, dtype=torch.float32)
+        self.register_buffer("mean", mean.clone(), persistent=False)
+        self.register_buffer("std", std.clone(), persistent=False)
+        self.collective: Collective = LOCAL
+
+    @property
+    def nb_code(self) -> int:
+        return self.cfg.nb_code
+
+    def set_collective(self, collective: Collective) -> None:
+        self.collective = collective
+        self.quantizer.collective = collective
+
+    def _latents(self, x: torch.Tensor) -> torch.Tensor:
+        z = self.encoder(to_joint_map(x))  # (B, D, 5, T')
+        return z.flatten(2).transpose(1, 2)  # (B, 5·T', D), group-major like the official code
+
+    @torch.no_grad()
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Normalised features (B, T, 262) → token ids (B, 5, T//4) long (nearest code)."""
+        z = self._latents(x)
+        return self.quantizer.quantize(z).view(x.shape[0], GROUPS, -1)
+
+    def decode_latents(self, q: torch.Tensor, t_tokens: int) -> torch.Tensor:
+        z = q.transpose(1, 2).reshape(q.shape[0], -1, GROUPS, t_tokens)
+        return from_joint_map(self.decoder(z))
+
+    @torch.no_grad()
+    def decode(self, ids: torch.Tensor) -> torch.Tensor:
+        """Token ids (B, 5, T') → normalised features (B, 4·T', 262)."""
+        b, g, t = ids.shape
+        q = self.quantizer.dequantize(ids.reshape(b, g * t).clamp(0, self.nb_code - 1))
+        return self.decode_latents(q, t)
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """x (B, T, 262) normalised → recon (B, 4·(T//4), 262), ``loss`` and its terms, perplexity.
+
+        Loss terms are scaled so that summing them (and their gradients) over the processes of a data-parallel
+        run gives the mean over the global batch; with one process they are plain means.
+        """
+        t = (x.shape[1] // 4) * 4
+        x = x[:, :t]
+        z = self._latents(x)
+        q, ids, commit, perplexity = self.quantizer(z)
+        recon = self.decode_latents(q, t // 4)
+        terms = reconstruction_losses(recon, x, self.mean, self.std)
+        world = self.collective.world_size
+        out = {k: v / world for k, v in terms.items() if k.startswith("loss_")}
+        out["loss_commit"] = commit / world
+        fc_count = self.collective.sum(terms["fc_count"].detach().clone())
+        out["loss_fc"] = torch.where(fc_count > 0, terms["fc_sum"] / fc_count.clamp_min(1), terms["fc_sum"] * 0)
+        c = self.cfg
+        out["loss"] = (out["loss_rec"] + c.commit * out["loss_commit"] + c.explicit * out["loss_explicit"]
+                       + c.vel * out["loss_vel"] + c.bn * out["loss_bn"] + c.geo * out["loss_geo"]
+                       + c.fc * out["loss_fc"])
+        out["perplexity"] = perplexity
+        out["recon"] = recon
+        out["ids"] = ids.view(x.shape[0], GROUPS, -1)
+        return out

@@ -1,0 +1,108 @@
+"""N processes give the model of one process; resuming gives the uninterrupted trajectory (DESIGN.md §4).
+
+Runs the real training scripts on a small InterHuman-layout tree: one process in-process, two gloo processes
+through torchrun on a free localhost port. Dropout (incl. attention dropout), interaction masking, BERT
+corruption, condition dropout, step-unroll and the VQ's Gumbel sampling, codebook init and dead-code reset are
+all active.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from fixtures import write_interhuman_tree  # noqa: E402
+from train import train_transformer, train_vq  # noqa: E402
+
+STEPS = 6
+VQ_ARGS = ["--batch-size", "8", "--width", "16", "--code-dim", "16", "--nb-code", "32", "--window-size", "32",
+           "--window-stride", "8", "--dropout", "0.2", "--log-every", "2", "--save-every", "100", "--no-progress",
+           "--threads", "1", "--seed", "3"]
+TR_ARGS = ["--batch-size", "4", "--latent-dim", "32", "--n-heads", "2", "--n-layers", "1", "--ff-size", "64",
+           "--text-head-ff", "64", "--text-head-heads", "2", "--train-frames", "32", "--text-encoder", "toy",
+           "--dropout", "0.2", "--attn-dropout", "0.2", "--step-unroll", "1", "--interaction-mask-prob", "0.5",
+           "--cond-drop-prob", "0.3", "--word-xattn", "every_block", "--log-every", "2", "--save-every", "100",
+           "--no-progress", "--threads", "1", "--seed", "3"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _torchrun(script: str, args: list[str]) -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1",
+           f"--master_port={_free_port()}", str(REPO / "train" / script), *args]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+def _max_delta(a: Path, b: Path) -> float:
+    wa, wb = load_file(str(a / "model.safetensors")), load_file(str(b / "model.safetensors"))
+    assert wa.keys() == wb.keys()
+    return max(float((wa[k].double() - wb[k].double()).abs().max()) for k in wa if wa[k].numel())
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("data")
+    write_interhuman_tree(root, n_clips=8, frames=(50, 90), seed=0)
+    out = tmp_path_factory.mktemp("runs")
+    common = ["--data-root", str(root), "--max-steps", str(STEPS)]
+    assert train_vq.main([*common, *VQ_ARGS, "--out", str(out / "vq1")]) == 0
+    _torchrun("train_vq.py", [*common, *VQ_ARGS, "--out", str(out / "vq2")])
+    vq = ["--vq", str(out / "vq1" / "latest")]
+    assert train_transformer.main([*common, *TR_ARGS, *vq, "--out", str(out / "t1")]) == 0
+    _torchrun("train_transformer.py", [*common, *TR_ARGS, *vq, "--out", str(out / "t2")])
+    return root, out, common
+
+
+def test_vq_two_processes_equal_one(runs):
+    _, out, _ = runs
+    delta = _max_delta(out / "vq1" / "latest", out / "vq2" / "latest")
+    print(f"VQ: max |Δparameter| after {STEPS} steps, 1 vs 2 processes: {delta:.3g}")
+    assert delta <= 1e-5
+    # the weights moved (the comparison is not between two untouched initialisations)
+    w = load_file(str(out / "vq1" / "latest" / "model.safetensors"))
+    assert bool(w["quantizer.initted"]) and float(w["quantizer.code_count"].sum()) > 0
+
+
+def test_transformer_two_processes_equal_one(runs):
+    _, out, _ = runs
+    delta = _max_delta(out / "t1" / "latest", out / "t2" / "latest")
+    print(f"transformer: max |Δparameter| after {STEPS} steps, 1 vs 2 processes: {delta:.3g}")
+    assert delta <= 1e-5
+    log = (out / "t1" / "log.jsonl").read_text()
+    assert '"interaction_frac": 0.0' not in log.splitlines()[0] or "interaction_frac" in log
+
+
+def test_resume_equals_uninterrupted(runs):
+    _, out, common = runs
+    half = [*common, "--stop-at", "3"]  # interrupted after 3 of the 6 planned steps
+    vq = ["--vq", str(out / "vq1" / "latest")]
+    assert train_transformer.main([*half, *TR_ARGS, *vq, "--out", str(out / "tr")]) == 0
+    assert train_transformer.main([*common, *TR_ARGS, *vq, "--out", str(out / "tr"), "--resume"]) == 0
+    assert _max_delta(out / "t1" / "latest", out / "tr" / "latest") <= 1e-6
+    assert train_vq.main([*half, *VQ_ARGS, "--out", str(out / "vqr")]) == 0
+    assert train_vq.main([*common, *VQ_ARGS, "--out", str(out / "vqr"), "--resume"]) == 0
+    assert _max_delta(out / "vq1" / "latest", out / "vqr" / "latest") <= 1e-6
+
+
+def test_different_seed_gives_different_model(runs):
+    """Guards the tests above against comparing runs that ignore their randomness."""
+    root, out, common = runs
+    args = [a if a != "3" else "4" for a in VQ_ARGS]
+    assert train_vq.main([*common, *args, "--out", str(out / "vq_seed4")]) == 0
+    assert _max_delta(out / "vq1" / "latest", out / "vq_seed4" / "latest") > 1e-4

@@ -1,0 +1,137 @@
+"""The Inter-M transformer: parameter counts, shapes, padding, guidance null condition, masking statistics."""
+import dataclasses
+import math
+
+import pytest
+import torch
+
+from intermask.config import TransformerConfig, paper
+from intermask.models import keyed_random as kr
+from intermask.models.masking import bert_corrupt, choose_masks
+from intermask.models.transformer import InterMTransformer
+from intermask.text.base import TextFeatures, ToyTextEncoder
+
+SMALL = TransformerConfig(latent_dim=32, n_heads=2, n_layers=2, ff_size=64, dropout=0.1, attn_dropout=0.1,
+                          token_emb_dim=16, text_head_layers=1, text_head_heads=2, text_head_ff=64)
+ENC = ToyTextEncoder(dim=24, max_words=8)
+CODES = 40
+
+
+def _model(**kw) -> InterMTransformer:
+    torch.manual_seed(0)
+    m = InterMTransformer(dataclasses.replace(SMALL, **kw), CODES, ENC.dim).eval()
+    # the AdaLN gates start at zero; give them weights so that every branch matters in these tests
+    with torch.no_grad():
+        for name, p in m.named_parameters():
+            if "linear" in name and ("ada" in name):
+                p.normal_(0, 0.05)
+    return m
+
+
+def _batch(b=2, t=6):
+    g = torch.Generator().manual_seed(1)
+    ids = torch.randint(0, CODES, (b, 2, 5, t), generator=g)
+    return ids, torch.full((b,), t), ENC.encode(["one person pushes the other"] * b)
+
+
+@pytest.mark.parametrize("mode,expected", [("none", 54_272_896), ("every_block", 60_777_472)])
+def test_paper_parameter_counts(mode, expected):
+    cfg = dataclasses.replace(paper().transformer, word_xattn=mode)
+    n = sum(p.numel() for p in InterMTransformer(cfg, 1024, 768).parameters())
+    print(f"paper transformer ({mode}) parameters: {n:,}")
+    assert abs(n - expected) / expected < 0.02
+
+
+def test_forward_shape_and_special_ids():
+    m = _model()
+    ids, lengths, text = _batch()
+    assert (m.mask_id, m.pad_id) == (CODES, CODES + 1)
+    ids[0, :, :, 0] = m.mask_id
+    logits = m(ids, lengths, text, torch.tensor([False, True]))
+    assert logits.shape == (2, 2, 5, 6, CODES) and torch.isfinite(logits).all()
+
+
+def test_padding_positions_do_not_leak():
+    m = _model()
+    ids, _, text = _batch()
+    lengths = torch.tensor([4, 6])
+    a = m(ids, lengths, text, torch.zeros(2, dtype=torch.bool))
+    ids2 = ids.clone()
+    ids2[0, :, :, 4:] = m.pad_id
+    b = m(ids2, lengths, text, torch.zeros(2, dtype=torch.bool))
+    assert torch.allclose(a[0, :, :, :4], b[0, :, :, :4], atol=1e-5)
+
+
+@pytest.mark.parametrize("mode", ["every_block", "pre"])
+def test_unconditional_branch_ignores_sentence_and_words(mode):
+    m = _model(word_xattn=mode)
+    ids, lengths, _ = _batch()
+    t1 = ENC.encode(["a person hugs the other", "two people dance"])
+    t2 = ENC.encode(["someone kicks a ball hard", "they shake hands slowly"])
+    drop = torch.ones(2, dtype=torch.bool)
+    assert torch.allclose(m(ids, lengths, t1, drop), m(ids, lengths, t2, drop), atol=1e-6)
+    # conditional: changing only the word features (same sentence vector) changes the output
+    keep = torch.zeros(2, dtype=torch.bool)
+    t3 = TextFeatures(t1.sentence, t2.words, t2.mask)
+    assert (m(ids, lengths, t1, keep) - m(ids, lengths, t3, keep)).abs().max() > 1e-4
+
+
+def test_none_mode_has_no_word_path():
+    m = _model(word_xattn="none")
+    assert m.word_proj is None and m.pre_word is None
+    with pytest.raises(Exception):
+        InterMTransformer(dataclasses.replace(SMALL, word_xattn="later"), CODES, ENC.dim)
+
+
+def test_cfg_pair_in_one_batch_equals_two_passes():
+    m = _model()
+    ids, lengths, text = _batch(b=1)
+    both = m(ids.repeat(2, 1, 1, 1), lengths.repeat(2), TextFeatures.cat([text, text]),
+             torch.tensor([False, True]))
+    c = m(ids, lengths, text, torch.tensor([False]))
+    u = m(ids, lengths, text, torch.tensor([True]))
+    assert torch.allclose(both[0], c[0], atol=1e-5) and torch.allclose(both[1], u[0], atol=1e-5)
+
+
+def test_masking_statistics():
+    b, t = 4000, 8
+    valid = torch.ones(b, 2, 5, t, dtype=torch.bool)
+    keys = kr.sample_keys(0, 0, range(b))
+    mask, inter = choose_masks(valid, keys, 0.2)
+    assert abs(float(inter.float().mean()) - 0.2) < 0.03
+    im = mask[inter]
+    per_person = im.flatten(2).all(2)  # exactly one person fully masked, the other visible
+    assert bool((per_person.sum(1) == 1).all()) and not bool(im.flatten(2).any(2).all(1).any())
+    both = per_person.float().mean(0)
+    assert abs(float(both[0]) - 0.5) < 0.07
+    ratio = mask[~inter].flatten(1).float().mean(1)
+    assert abs(float(ratio.mean()) - 2 / math.pi) < 0.03  # E[cos(πu/2)]
+    assert float(ratio.min()) > 0  # at least one masked token
+    ids = torch.randint(0, CODES, valid.shape)
+    x = bert_corrupt(ids, mask, keys, CODES, CODES)
+    m = mask
+    frac_mask = float((x[m] == CODES).float().mean())
+    frac_same = float((x[m] == ids[m]).float().mean())
+    assert abs(frac_mask - 0.792) < 0.01 and abs(frac_same - (0.108 + 0.1 / CODES)) < 0.01
+    assert torch.equal(x[~m], ids[~m])
+    # padding is never masked
+    lengths = torch.randint(1, t + 1, (b,))
+    v2 = (torch.arange(t)[None] < lengths[:, None])[:, None, None].expand(-1, 2, 5, -1)
+    assert not bool(choose_masks(v2, keys, 0.2)[0][~v2].any())
+
+
+def test_training_loss_is_keyed_and_split_invariant():
+    m = _model(step_unroll=1.0, cond_drop_prob=0.5, interaction_mask_prob=0.5)
+    m.train()
+    ids, lengths, text = _batch(b=4)
+    keys = kr.sample_keys(0, 7, range(4))
+    full = m.training_loss(ids, lengths, text, keys)
+    again = m.training_loss(ids, lengths, text, keys)
+    assert torch.equal(full["loss"], again["loss"])
+    # the two halves of the batch, each holding its own keys, make the same loss once weighted by counts
+    parts = [m.training_loss(ids[s], lengths[s], text.index(s), keys[s]) for s in (slice(0, 2), slice(2, 4))]
+    n = [float(p["masked_tokens"]) for p in parts]
+    # ce1 is per-pass; compare the first pass (global mean over masked tokens)
+    combined = (parts[0]["ce1"] * n[0] + parts[1]["ce1"] * n[1]) / (n[0] + n[1])
+    assert abs(float(combined) - float(full["ce1"])) < 1e-5
+    assert full["loss"].requires_grad and 0 <= float(full["acc"]) <= 1

@@ -1,0 +1,1 @@
+"""Training scripts (VQ-VAE, Inter-M transformer) and their shared helpers."""

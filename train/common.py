@@ -1,0 +1,217 @@
+"""Shared pieces of the training scripts: options, schedule, logging, checkpoints, the step loop."""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shlex
+import socket
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+import torch
+
+from intermask import config as C
+from intermask.errors import InterMaskError
+
+DATASETS = ("interhuman", "interx")
+
+
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("run")
+    g.add_argument("--config", default="tiny", help="tiny | paper | path to a config.json (default: tiny)")
+    g.add_argument("--out", required=True, help="output directory (checkpoints latest/ and best/, log.jsonl)")
+    g.add_argument("--batch-size", type=int, default=None, help="GLOBAL batch, split over the processes")
+    g.add_argument("--max-steps", type=int, default=None, help="optimiser steps (overrides --epochs)")
+    g.add_argument("--epochs", type=int, default=None, help="epochs over the training split")
+    g.add_argument("--stop-at", type=int, default=None,
+                   help="stop (and write OUT/latest) after this global step; the LR schedule still spans the whole "
+                        "run, so a later --resume continues the same trajectory")
+    g.add_argument("--lr", type=float, default=2e-4)
+    g.add_argument("--warmup-steps", type=int, default=None, help="default: a quarter of an epoch")
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--resume", nargs="?", const="latest", default=None,
+                   help="continue from OUT/latest (or the given checkpoint directory)")
+    g.add_argument("--eval-every", type=int, default=0, help="validate every N steps (0: at the end only)")
+    g.add_argument("--val-batches", type=int, default=8, help="validation batches per evaluation")
+    g.add_argument("--save-every", type=int, default=500, help="write OUT/latest every N steps")
+    g.add_argument("--log-every", type=int, default=10)
+    g.add_argument("--num-workers", type=int, default=0, help="DataLoader workers per process")
+    g.add_argument("--threads", type=int, default=0, help="torch threads per process (0: cores / processes)")
+    g.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    g.add_argument("--wandb", action="store_true", help="log to Weights & Biases (key from WANDB_API_KEY)")
+    g.add_argument("--wandb-project", default="intermask")
+    g.add_argument("--wandb-name", default=None)
+    g.add_argument("--tensorboard", action="store_true", help="also write TensorBoard events to OUT/tb")
+    g.add_argument("--no-progress", action="store_true", help="no tqdm bar")
+
+
+def add_config_arguments(parser: argparse.ArgumentParser, model_cls) -> None:
+    C.add_dataclass_arguments(parser, model_cls)
+    C.add_dataclass_arguments(parser, C.DataConfig, only=("dataset", "data_root", "max_frames", "min_frames",
+                                                          "train_frames"))
+    C.add_dataclass_arguments(parser, C.TextConfig, prefix="text_")
+
+
+def resolve_config(args: argparse.Namespace, part: str) -> C.ModelConfig:
+    """The preset or file named by --config, with every flag the user gave applied."""
+    import dataclasses
+
+    cfg = C.resolve_model_config(args.config)
+    sub = getattr(cfg, part)
+    cfg = dataclasses.replace(cfg, **{part: C.apply_arguments(sub, args)},
+                              data=C.apply_arguments(cfg.data, args),
+                              text=C.apply_arguments(cfg.text, args, prefix="text_"))
+    if cfg.data.dataset not in DATASETS:
+        raise InterMaskError(f"--dataset must be one of {DATASETS}; got {cfg.data.dataset!r}.")
+    if cfg.data.dataset == "interx":
+        raise InterMaskError("Training on Inter-X needs the 56-row SMPL-X VQ variant, which this version does not "
+                             "implement yet; use an InterHuman-layout data set (InterHuman or InterSynth).")
+    if not cfg.data.data_root:
+        raise InterMaskError("--data-root is required: the directory of an InterHuman-layout data set.")
+    if not Path(cfg.data.data_root).is_dir():
+        raise InterMaskError(f"--data-root {cfg.data.data_root} is not a directory.")
+    return cfg
+
+
+def set_threads(args: argparse.Namespace, world_size: int) -> None:
+    # Oversubscribed OpenMP threads spin against each other; one process per core is much faster on a
+    # small CPU than two processes with two threads each.
+    n = args.threads or max(1, (os.cpu_count() or 1) // max(1, int(os.environ.get("LOCAL_WORLD_SIZE", world_size))))
+    torch.set_num_threads(n)
+
+
+def lr_at(step: int, base: float, warmup: int, total: int, milestones: Iterable[float], gamma: float) -> float:
+    """Linear warm-up, then multi-step decay at fractions of ``total`` (a pure function of the step)."""
+    if step < warmup:
+        return base * (step + 1) / (warmup + 1)
+    passed = sum(step >= int(m * total) for m in milestones)
+    return base * gamma ** passed
+
+
+@dataclass
+class Logger:
+    """JSONL always (rank 0); TensorBoard and WandB when asked."""
+    path: Path
+    enabled: bool
+    tb: object = None
+    wandb: object = None
+    history: list = field(default_factory=list)
+
+    def log(self, step: int, record: dict) -> None:
+        if not self.enabled:
+            return
+        rec = {"step": step, "time": round(time.time(), 3), **{k: _num(v) for k, v in record.items()}}
+        with self.path.open("a") as fh:
+            fh.write(json.dumps(rec) + "\n")
+        if self.tb is not None:
+            for k, v in rec.items():
+                if isinstance(v, (int, float)) and k not in ("step", "time"):
+                    self.tb.add_scalar(k, v, step)
+        if self.wandb is not None:
+            self.wandb.log({k: v for k, v in rec.items() if k != "time"}, step=step)
+
+    def close(self) -> None:
+        if self.tb is not None:
+            self.tb.close()
+        if self.wandb is not None:
+            self.wandb.finish()
+
+
+def _num(v):
+    if torch.is_tensor(v):
+        v = v.detach().float().item()
+    return round(v, 6) if isinstance(v, float) and math.isfinite(v) else v
+
+
+def _network_reachable(host: str = "api.wandb.ai", port: int = 443, timeout: float = 2.0) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def make_logger(args: argparse.Namespace, out: Path, is_main: bool, run_config: dict) -> Logger:
+    logger = Logger(out / "log.jsonl", is_main)
+    if not is_main:
+        return logger
+    if args.tensorboard:
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            raise InterMaskError("--tensorboard needs the tensorboard package: pip install tensorboard.") from None
+        logger.tb = SummaryWriter(str(out / "tb"))
+    if args.wandb:
+        try:
+            import wandb
+        except ImportError:
+            raise InterMaskError("--wandb needs the wandb package: pip install wandb (the API key is read from "
+                                 "WANDB_API_KEY).") from None
+        mode = os.environ.get("WANDB_MODE") or ("online" if os.environ.get("WANDB_API_KEY") and
+                                                 _network_reachable() else "offline")
+        logger.wandb = wandb.init(project=args.wandb_project, name=args.wandb_name or out.name, mode=mode,
+                                  config=run_config, dir=str(out))
+    return logger
+
+
+def command_line() -> str:
+    return " ".join(shlex.quote(a) for a in [sys.executable.split("/")[-1]] + sys.argv)
+
+
+def card_text(kind: str, cfg: C.ModelConfig, *, step: int, total_steps: int, global_batch: int, world: int,
+              wall: float, train_items: int, metrics: dict) -> str:
+    lines = [
+        f"# {cfg.name} {kind} checkpoint", "",
+        "## Training", "",
+        f"- data: {cfg.data.dataset} layout at `{cfg.data.data_root}`, {train_items} training items",
+        f"- steps: {step} of {total_steps}, global batch {global_batch}, {world} process(es)",
+        f"- wall time: {wall / 60:.1f} min",
+        f"- text encoder: {cfg.text.encoder}",
+        f"- command: `{command_line()}`", "",
+        "## Validation at save time", "",
+    ]
+    lines += [f"- {k}: {v:.5g}" if isinstance(v, float) else f"- {k}: {v}" for k, v in sorted(metrics.items())]
+    lines += ["", "## Metrics", "", "Not evaluated yet (filled by the evaluation script).", ""]
+    return "\n".join(lines)
+
+
+def progress(total: int, initial: int, enabled: bool):
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, dynamic_ncols=True)
+
+
+def iterate_steps(plan, dataset, start_step: int, total_steps: int, collate: Callable | None, num_workers: int):
+    """Yield (global step, epoch, local batch) from ``start_step`` on, epoch after epoch, resumable mid-epoch."""
+    from torch.utils.data import DataLoader
+
+    step = start_step
+    while step < total_steps:
+        epoch, k = divmod(step, plan.steps_per_epoch)
+        if hasattr(dataset, "set_epoch"):
+            dataset.set_epoch(epoch)
+        batches = plan.epoch_batches(epoch, k)[: total_steps - step]
+        loader = DataLoader(dataset, batch_sampler=batches, collate_fn=collate, num_workers=num_workers)
+        for batch in loader:
+            yield step, epoch, batch
+            step += 1
+
+
+def end_step(args: argparse.Namespace, total: int) -> int:
+    return min(total, args.stop_at) if args.stop_at else total
+
+
+def resume_dir(args: argparse.Namespace, out: Path) -> Path | None:
+    if args.resume is None:
+        return None
+    path = out / "latest" if args.resume == "latest" else Path(args.resume)
+    if not (path / "config.json").exists():
+        raise InterMaskError(f"--resume: {path} is not a checkpoint directory written by training.")
+    return path

@@ -1,0 +1,210 @@
+#!/usr/bin/env python
+"""Train the Inter-M transformer on token maps of a trained VQ-VAE.
+
+    python train/train_transformer.py --config tiny --vq runs/vq/best --data-root data/intersynth --out runs/t2m
+    torchrun --nproc_per_node=2 train/train_transformer.py --vq runs/vq/best --data-root ... --out runs/t2m
+
+The frozen text encoder runs once per unique description (a cache, warmed before the first step); the frozen
+VQ encodes each batch's windows. N processes with the same --batch-size give the model of one process.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import sys
+import time
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch
+
+from intermask import config as C
+from intermask.errors import InterMaskError
+from train import common
+from train.distributed import GlobalBatchPlan, batch_keys, init_distributed, shutdown
+
+VAL_SEED = 0x7A1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    common.add_common_arguments(parser)
+    parser.add_argument("--vq", required=True, help="VQ-VAE checkpoint directory (e.g. runs/vq/best)")
+    common.add_config_arguments(parser, C.TransformerConfig)
+    return parser
+
+
+def text_cache(cfg: C.ModelConfig, datasets, out: Path, d):
+    """A per-unique-text feature cache filled on rank 0 and shared through a file, so all ranks hold equal bits."""
+    from intermask.text import load_text_encoder
+    from intermask.text.cache import TextFeatureCache
+
+    cache = TextFeatureCache(load_text_encoder(cfg.text))
+    path = out / f"text_cache_{cfg.text.encoder}.safetensors"
+    if d.is_main:
+        if path.exists():
+            cache.load(path)
+        texts = {t for ds in datasets if ds is not None for i in range(len(ds)) for t in ds.descriptions(i)}
+        texts |= {t.strip() for t in texts}
+        cache.warm(sorted(texts))
+        cache.save(path)
+    d.barrier()
+    if not d.is_main:
+        cache.load(path)
+    return cache
+
+
+def step_inputs(batch: dict, vq, cache, device):
+    motion = batch["motion"].to(device)
+    b = motion.shape[0]
+    with torch.no_grad():
+        ids = vq.encode(motion.flatten(0, 1)).view(b, 2, 5, -1)
+    text = cache.get(batch["text"])
+    text = dataclasses.replace(text, sentence=text.sentence.to(device), words=text.words.to(device),
+                               mask=text.mask.to(device))
+    return ids, (batch["length"] // 4).to(device), text
+
+
+@torch.no_grad()
+def validate(model, vq, cache, val_set, plan, d, max_batches: int, collate) -> dict[str, float]:
+    from intermask.models.keyed_random import sample_keys
+    from torch.utils.data import DataLoader
+
+    model.eval()
+    sums: dict[str, float] = {}
+    batches = plan.epoch_batches(0)[:max_batches]
+    for k, batch in enumerate(DataLoader(val_set, batch_sampler=batches, collate_fn=collate)):
+        ids, tl, text = step_inputs(batch, vq, cache, d.device)
+        keys = sample_keys(VAL_SEED, k, list(plan.local_positions())).to(d.device)
+        res = model.training_loss(ids, tl, text, keys)
+        for name in ("loss", "acc"):
+            # identical on every rank (global normalisation), so sum on rank 0 only
+            sums["val_" + name] = sums.get("val_" + name, 0.0) + (float(res[name]) if d.is_main else 0.0)
+    sums = d.sum_scalars(sums) if d.enabled else sums
+    model.train()
+    return {k: v / max(1, len(batches)) for k, v in sums.items()}
+
+
+def run(args: argparse.Namespace) -> dict:
+    from intermask.checkpoint import load_train_state, load_vq, read_config, save_checkpoint
+    from intermask.data.interhuman import InterHumanDataset, collate
+    from intermask.models.collective import LOCAL
+    from intermask.models.transformer import InterMTransformer
+    from safetensors.torch import load_file
+
+    d = init_distributed(args.device)
+    try:
+        common.set_threads(args, d.world_size)
+        out = Path(args.out)
+        if d.is_main:
+            out.mkdir(parents=True, exist_ok=True)
+        d.barrier()
+        resume = common.resume_dir(args, out)
+        cfg = common.resolve_config(args, "transformer")
+        if resume is not None:
+            cfg = dataclasses.replace(read_config(resume)[0], data=cfg.data, text=cfg.text)
+        vq, vq_cfg, norm = load_vq(args.vq, d.device)
+        cfg = dataclasses.replace(cfg, vq=vq_cfg.vq)
+        root, dc = cfg.data.data_root, cfg.data
+        train_set = InterHumanDataset(root, "train", norm, dc.max_frames, dc.min_frames, dc.train_frames,
+                                      seed=args.seed)
+        try:
+            val_set = InterHumanDataset(root, "val", norm, dc.max_frames, dc.min_frames, dc.train_frames,
+                                        mirror=False, seed=args.seed)
+        except InterMaskError:
+            val_set = None
+        cache = text_cache(cfg, [train_set, val_set], out, d)
+        global_batch = args.batch_size or (52 if cfg.name == "paper" else 32)
+        plan = GlobalBatchPlan(len(train_set), global_batch, d.world_size, d.rank, args.seed)
+        val_plan = None
+        if val_set is not None:
+            vb = min(global_batch, (len(val_set) // d.world_size) * d.world_size)
+            val_plan = GlobalBatchPlan(len(val_set), vb, d.world_size, d.rank, 0, shuffle=False) if vb else None
+        total = args.max_steps or (args.epochs or (500 if cfg.name == "paper" else 3)) * plan.steps_per_epoch
+        warmup = args.warmup_steps if args.warmup_steps is not None else plan.steps_per_epoch // 4
+
+        with torch.random.fork_rng(devices=[]):  # weights drawn from --seed without touching global state
+            torch.manual_seed(args.seed)
+            model = InterMTransformer(cfg.transformer, vq_cfg.vq.nb_code, cache.encoder.dim).to(d.device)
+        model.set_collective(d.collective or LOCAL)
+        params = [p for p in model.parameters() if p.requires_grad]
+        opt = torch.optim.AdamW(params, lr=args.lr, betas=(0.9, 0.99), weight_decay=1e-5)
+        start, best = 0, math.inf
+        if resume is not None:
+            model.load_state_dict(load_file(str(resume / "model.safetensors")))
+            opt_state, meta = load_train_state(resume)
+            opt.load_state_dict(opt_state)
+            start, best = int(meta["step"]), float(meta.get("best", math.inf))
+
+        logger = common.make_logger(args, out, d.is_main, {"config": C.to_dict(cfg), "global_batch": global_batch,
+                                                             "world_size": d.world_size, "lr": args.lr})
+        end = common.end_step(args, total)
+        bar = common.progress(end, start, d.is_main and not args.no_progress)
+        t0, metrics, window = time.time(), {}, {}
+        model.train()
+
+        def save(path: Path, with_state: bool) -> None:
+            card = common.card_text("transformer", cfg, step=done, total_steps=total, global_batch=global_batch,
+                                    world=d.world_size, wall=time.time() - t0, train_items=len(train_set),
+                                    metrics=metrics)
+            save_checkpoint(path, model, cfg, "transformer", norm, text_dim=cache.encoder.dim, vq_dir=args.vq,
+                            card=card, optimizer=opt if with_state else None,
+                            train_state={"step": done, "best": best, "seed": args.seed} if with_state else None)
+
+        done = start
+        for step, epoch, batch in common.iterate_steps(plan, train_set, start, end, collate, args.num_workers):
+            lr = common.lr_at(step, args.lr, warmup, total, (0.5, 0.7, 0.85), 1 / 3)
+            for g in opt.param_groups:
+                g["lr"] = lr
+            ids, tl, text = step_inputs(batch, vq, cache, d.device)
+            res = model.training_loss(ids, tl, text, batch_keys(args.seed, step, plan).to(d.device))
+            res["loss"].backward()
+            d.sum_gradients(params)
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+            done = step + 1
+            # loss and acc are already global values (normalised by all-reduced counts)
+            for k in ("loss", "acc", "interaction_frac"):
+                window[k] = window.get(k, 0.0) + float(res[k].detach())
+            window["n"] = window.get("n", 0) + 1
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{float(res['loss']):.3f}", acc=f"{float(res['acc']):.3f}")
+            if done % args.log_every == 0 or done == end:
+                n = window.pop("n")
+                logger.log(done, {**{k: v / n for k, v in window.items()}, "epoch": epoch, "lr": lr})
+                window = {}
+            if val_plan is not None and ((args.eval_every and done % args.eval_every == 0) or done == end):
+                metrics = validate(model, vq, cache, val_set, val_plan, d, args.val_batches, collate)
+                logger.log(done, metrics)
+                if metrics["val_loss"] < best:
+                    best = metrics["val_loss"]
+                    if d.is_main:
+                        save(out / "best", False)
+            if done % args.save_every == 0 or done == end:
+                if d.is_main:
+                    save(out / "latest", True)
+                d.barrier()
+        if bar is not None:
+            bar.close()
+        logger.close()
+        return {"step": done, "best": best, **metrics}
+    finally:
+        shutdown(d)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        run(args)
+    except InterMaskError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,193 @@
+#!/usr/bin/env python
+"""Train the 2D VQ-VAE on single-person windows of an InterHuman-layout data set.
+
+    python train/train_vq.py --config tiny --data-root data/intersynth --out runs/vq
+    torchrun --nproc_per_node=2 train/train_vq.py --config tiny --data-root data/intersynth --out runs/vq
+
+N processes with the same --batch-size (the global batch) give the same model as one process
+(train/distributed.py). Writes OUT/latest (resumable), OUT/best (lowest validation loss) and OUT/log.jsonl.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from pathlib import Path
+
+if __package__ in (None, ""):  # `python train/train_vq.py` from anywhere
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch
+
+from intermask import config as C
+from intermask.errors import InterMaskError
+from train import common
+from train.distributed import GlobalBatchPlan, batch_keys, init_distributed, shutdown
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    common.add_common_arguments(parser)
+    common.add_config_arguments(parser, C.VQConfig)
+    return parser
+
+
+def _normalizer(cfg: C.ModelConfig, out: Path, resume: Path | None, d):
+    from intermask.data.interhuman import compute_stats
+    from intermask.motion.normalize import Normalizer
+
+    if resume is not None:
+        return Normalizer.load(resume / "stats.npz")
+    path = out / "stats.npz"
+    if d.is_main and not path.exists():
+        compute_stats(cfg.data.data_root).save(path)
+    d.barrier()
+    return Normalizer.load(path)
+
+
+def _val_plan(n_items: int, global_batch: int, d) -> GlobalBatchPlan | None:
+    batch = min(global_batch, (n_items // d.world_size) * d.world_size)
+    return GlobalBatchPlan(n_items, batch, d.world_size, d.rank, 0, shuffle=False) if batch > 0 else None
+
+
+@torch.no_grad()
+def validate(model, val_set, plan, d, max_batches: int) -> dict[str, float]:
+    from torch.utils.data import DataLoader
+
+    model.eval()
+    sums: dict[str, float] = {}
+    batches = plan.epoch_batches(0)[:max_batches]
+    for batch in DataLoader(val_set, batch_sampler=batches):
+        out = model(batch.to(d.device))
+        for k, v in out.items():
+            if k.startswith("loss"):
+                sums["val_" + k] = sums.get("val_" + k, 0.0) + float(v)
+    sums = d.sum_scalars(sums)
+    model.train()
+    return {k: v / max(1, len(batches)) for k, v in sums.items()}
+
+
+def run(args: argparse.Namespace) -> dict:
+    from intermask.checkpoint import load_train_state, read_config, save_checkpoint
+    from intermask.data.interhuman import InterHumanWindows
+    from intermask.models import keyed_random as kr
+    from intermask.models.collective import LOCAL
+    from intermask.models.vqvae import VQVAE
+    from safetensors.torch import load_file
+
+    d = init_distributed(args.device)
+    try:
+        common.set_threads(args, d.world_size)
+        out = Path(args.out)
+        if d.is_main:
+            out.mkdir(parents=True, exist_ok=True)
+        d.barrier()
+        resume = common.resume_dir(args, out)
+        cfg = common.resolve_config(args, "vq")
+        if resume is not None:
+            cfg = _with_data(read_config(resume)[0], cfg)
+        norm = _normalizer(cfg, out, resume, d)
+        root = cfg.data.data_root
+        train_set = InterHumanWindows(root, "train", norm, cfg.vq.window_size, cfg.vq.window_stride)
+        try:
+            val_set = InterHumanWindows(root, "val", norm, cfg.vq.window_size, cfg.vq.window_stride)
+        except InterMaskError:
+            val_set = None
+        global_batch = args.batch_size or (256 if cfg.name == "paper" else 64)
+        plan = GlobalBatchPlan(len(train_set), global_batch, d.world_size, d.rank, args.seed)
+        val_plan = _val_plan(len(val_set), global_batch, d) if val_set is not None else None
+        total = args.max_steps or (args.epochs or (50 if cfg.name == "paper" else 20)) * plan.steps_per_epoch
+        warmup = args.warmup_steps if args.warmup_steps is not None else plan.steps_per_epoch // 4
+
+        with torch.random.fork_rng(devices=[]):  # weights drawn from --seed without touching global state
+            torch.manual_seed(args.seed)
+            model = VQVAE(cfg.vq, norm.mean, norm.std).to(d.device)
+        model.set_collective(d.collective or LOCAL)
+        params = [p for p in model.parameters() if p.requires_grad]
+        opt = torch.optim.AdamW(params, lr=args.lr, betas=(0.9, 0.99), weight_decay=0.0)
+        start, best = 0, math.inf
+        if resume is not None:
+            model.load_state_dict(load_file(str(resume / "model.safetensors")))
+            opt_state, meta = load_train_state(resume)
+            opt.load_state_dict(opt_state)
+            start, best = int(meta["step"]), float(meta.get("best", math.inf))
+
+        logger = common.make_logger(args, out, d.is_main, {"config": C.to_dict(cfg), "global_batch": global_batch,
+                                                             "world_size": d.world_size, "lr": args.lr})
+        end = common.end_step(args, total)
+        bar = common.progress(end, start, d.is_main and not args.no_progress)
+        t0, metrics, window = time.time(), {}, {}
+        model.train()
+
+        def save(path: Path, with_state: bool) -> None:
+            card = common.card_text("vq", cfg, step=done, total_steps=total, global_batch=global_batch,
+                                    world=d.world_size, wall=time.time() - t0, train_items=len(train_set),
+                                    metrics=metrics)
+            save_checkpoint(path, model, cfg, "vq", norm, card=card, optimizer=opt if with_state else None,
+                            train_state={"step": done, "best": best, "seed": args.seed} if with_state else None)
+
+        done = start
+        for step, epoch, batch in common.iterate_steps(plan, train_set, start, end, None, args.num_workers):
+            lr = common.lr_at(step, args.lr, warmup, total, (0.7, 0.85), 0.1)
+            for g in opt.param_groups:
+                g["lr"] = lr
+            with kr.scope(batch_keys(args.seed, step, plan).to(d.device)):
+                res = model(batch.to(d.device))
+            res["loss"].backward()
+            d.sum_gradients(params)
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+            done = step + 1
+            for k, v in res.items():
+                if k.startswith("loss"):
+                    window[k] = window.get(k, 0.0) + float(v.detach())
+            window["n"] = window.get("n", 0) + 1
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{float(res['loss']) * d.world_size:.4f}", ppl=f"{float(res['perplexity']):.0f}")
+            if done % args.log_every == 0 or done == end:
+                n = window.pop("n")
+                rec = {k: v / n for k, v in d.sum_scalars(window).items()}
+                rec.update(epoch=epoch, lr=lr, perplexity=float(res["perplexity"]))
+                logger.log(done, rec)
+                window = {}
+            if val_plan is not None and ((args.eval_every and done % args.eval_every == 0) or done == end):
+                metrics = validate(model, val_set, val_plan, d, args.val_batches)
+                logger.log(done, metrics)
+                if metrics["val_loss"] < best:
+                    best = metrics["val_loss"]
+                    if d.is_main:
+                        save(out / "best", False)
+            if done % args.save_every == 0 or done == end:
+                if d.is_main:
+                    save(out / "latest", True)
+                d.barrier()
+        if bar is not None:
+            bar.close()
+        logger.close()
+        return {"step": done, "best": best, **metrics}
+    finally:
+        shutdown(d)
+
+
+def _with_data(saved: C.ModelConfig, given: C.ModelConfig) -> C.ModelConfig:
+    """The saved architecture with the data and text settings of this command line."""
+    import dataclasses
+
+    return dataclasses.replace(saved, data=given.data, text=given.text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        run(args)
+    except InterMaskError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
