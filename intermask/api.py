@@ -100,22 +100,28 @@ class InterMask:
         ``text_encoder`` overrides the encoder the checkpoint records (tests pass a toy encoder); its name must
         match the checkpoint's, otherwise the features would silently mismatch.
         """
-        from intermask.checkpoint import load_transformer
+        from intermask.checkpoint import load_transformer, load_vq, read_config
 
         path = Path(path) if path is not None else DEFAULT_CHECKPOINT
         if not path.exists():
             raise InterMaskError(f"Checkpoint directory {path} does not exist. Pass the directory that holds "
                                  "config.json and model.safetensors of a transformer checkpoint.")
-        loaded = load_transformer(path)
+        transformer, config, normalizer, vq_dir = load_transformer(path)
+        if vq_dir is None or not Path(vq_dir).exists():
+            raise InterMaskError(f"Checkpoint {path} does not name an existing VQ-VAE checkpoint (vq_dir in "
+                                 "config.json); keep the VQ directory next to the transformer's.")
+        vq, _, _ = load_vq(vq_dir)
+        encoder_name = read_config(path)[1].get("text_encoder", config.text.encoder)
         if text_encoder is None:
             from intermask.text import load_text_encoder
 
-            text_encoder = load_text_encoder(loaded.config.text)
-        elif text_encoder.name != loaded.config.text.encoder:
-            raise InterMaskError(f"Checkpoint {path} was trained with the {loaded.config.text.encoder!r} text "
+            text_encoder = load_text_encoder(config.text)
+        elif text_encoder.name != encoder_name:
+            raise InterMaskError(f"Checkpoint {path} was trained with the {encoder_name!r} text "
                                  f"encoder, not {text_encoder.name!r}.")
         torch.set_num_threads(max(1, min(torch.get_num_threads(), os.cpu_count() or 1)))
-        return cls(loaded.vq, loaded.transformer, loaded.normalizer, text_encoder, path, loaded.info)
+        info = {"config": config, "vq_dir": Path(vq_dir)}
+        return cls(vq, transformer, normalizer, text_encoder, path, info)
 
     # ------------------------------------------------------------------------------------------------
     def _decode(self, ids: torch.Tensor, frames: int) -> np.ndarray:
@@ -209,19 +215,25 @@ class InterMask:
 
         text = _check_text(text)
         motion = load_partner(partner)
-        available = (motion.joints.shape[0] - 1) / FPS
+        available = motion.joints.shape[0] / FPS
+        if available < MIN_SECONDS:
+            raise InterMaskError(f"The partner motion lasts {available:.2f} s; reactions need at least "
+                                 f"{MIN_SECONDS:g} s ({int(MIN_SECONDS * FPS)} frames at {FPS} fps).")
         if seconds is None:
             seconds = min(available, MAX_SECONDS)
         seconds = _check_range("Duration (seconds)", seconds, MIN_SECONDS, min(MAX_SECONDS, max(available, 1.0)))
         settings = GenerationSettings(cond_scale, time_steps or 10, topk_ratio, temperature)
         frames, tokens = self._frames(seconds)
-        if frames + 1 > motion.joints.shape[0]:
-            raise InterMaskError(f"The partner motion has {motion.joints.shape[0]} frames; {frames + 1} are needed "
+        if frames > motion.joints.shape[0]:
+            raise InterMaskError(f"The partner motion has {motion.joints.shape[0]} frames; {frames} are needed "
                                  f"for {seconds:g} s.")
-        joints_a = motion.joints[: frames + 1]
-        rot_a = motion.rot6d[: frames + 1]
+        joints_a = motion.joints[:frames]
+        rot_a = motion.rot6d[:frames]
+        # Features need the next frame for velocities: repeat the last one (zero final velocity).
+        world_a = features_from_joints(np.concatenate([joints_a, joints_a[-1:]]),
+                                       np.concatenate([rot_a, rot_a[-1:]]))
         frame = facing_frame(joints_a)
-        feat_a = frame.features_to_canonical(features_from_joints(joints_a, rot_a))  # (frames, 262)
+        feat_a = frame.features_to_canonical(world_a)  # (frames, 262)
         pad = tokens * FRAMES_PER_TOKEN - frames
         feat_a_padded = np.concatenate([feat_a, np.repeat(feat_a[-1:], pad, axis=0)]) if pad else feat_a
         ids_a = self._encode(feat_a_padded[None])  # (1, 5, T')
@@ -232,15 +244,14 @@ class InterMask:
         ids = masked_decode(self.transformer, self._text_features([text]), lengths, tokens,
                             settings.sampling(), gen, fixed=fixed, progress=progress)
         feat_b = frame.features_to_world(self._decode(ids, frames)[0, 1])
-        world_a = features_from_joints(joints_a, rot_a)
         feats = np.stack([world_a, feat_b])
         meta = self._meta(seed=int(seed), **vars(settings), seconds=seconds, mode="react", partner=motion.source)
-        clip = Interaction(joints=np.stack([joints_a[:frames], features_to_joints(feat_b)]),
-                           rot6d=np.stack([rot_a[:frames], features_to_rot6d(feat_b)]), fps=FPS, text=text,
+        clip = Interaction(joints=np.stack([joints_a, features_to_joints(feat_b)]),
+                           rot6d=np.stack([rot_a, features_to_rot6d(feat_b)]), fps=FPS, text=text,
                            features=feats, meta=meta)
         if foot_cleanup:
             clip = self._cleanup(clip)
-            clip.joints[0], clip.rot6d[0] = joints_a[:frames], rot_a[:frames]  # never alter the uploaded partner
+            clip.joints[0], clip.rot6d[0] = joints_a, rot_a  # never alter the uploaded partner
         return clip
 
     # ------------------------------------------------------------------------------------------------

@@ -99,11 +99,14 @@ def tiny() -> ModelConfig:
 
     Training runs on 96-frame windows (3.2 s, 24 time tokens, 241 tokens for both persons); attention-weight
     dropout is off so that training uses the fused attention kernel, and the step-unroll pass (which doubles
-    the cost of a step) is off: on this budget more updates beat the second pass.
+    the cost of a step) is off: on this budget more updates beat the second pass. The VQ assigns codes by
+    argmin (no Gumbel sampling): with 64-d codes and small encoder outputs, Gumbel noise at temperature 0.5
+    outweighs the distances, assignments become random and the codebook collapses (seen in training); the EMA
+    decay is 0.9 so that the codebook keeps up with a short, fast-learning run.
     """
     return ModelConfig(
         name="tiny",
-        vq=VQConfig(nb_code=512, code_dim=64, width=64, depth=2, dropout=0.1),
+        vq=VQConfig(nb_code=512, code_dim=64, width=64, depth=2, dropout=0.1, sample_codebook_temp=0.0, mu=0.9),
         transformer=TransformerConfig(latent_dim=128, n_heads=4, n_layers=3, ff_size=256, dropout=0.1,
                                       attn_dropout=0.0, token_emb_dim=64, step_unroll=0.0,
                                       text_head_layers=1, text_head_heads=4, text_head_ff=512),

@@ -58,16 +58,30 @@ def _gumbel(shape: torch.Size, generator: torch.Generator) -> torch.Tensor:
     return -torch.log(-torch.log(u))
 
 
-def guided_logits(model, ids: torch.Tensor, token_lengths: torch.Tensor, text: TextFeatures,
-                  cond_scale: float) -> torch.Tensor:
-    """u + s·(c − u) with both branches in one forward pass; s = 1 skips the unconditional branch."""
-    b = ids.shape[0]
+def guided_logits(model, ids: torch.Tensor, token_lengths: torch.Tensor, conditioning, cond_scale: float) -> torch.Tensor:
+    """u + s·(c − u) with both branches in one forward pass; s = 1 skips the unconditional branch.
+
+    ``conditioning`` comes from :func:`prepare_conditioning` with the same ``cond_scale``.
+    """
     if cond_scale == 1.0:
-        return model(ids, token_lengths, text, torch.zeros(b, dtype=torch.bool))
-    both = model(torch.cat([ids, ids]), torch.cat([token_lengths, token_lengths]), TextFeatures.cat([text, text]),
-                 torch.cat([torch.zeros(b, dtype=torch.bool), torch.ones(b, dtype=torch.bool)]))
+        return model(ids, token_lengths, None, None, conditioning=conditioning)
+    b = ids.shape[0]
+    both = model(torch.cat([ids, ids]), torch.cat([token_lengths, token_lengths]), None, None,
+                 conditioning=conditioning)
     cond, uncond = both[:b], both[b:]
     return uncond + cond_scale * (cond - uncond)
+
+
+def prepare_conditioning(model, text: TextFeatures, cond_scale: float):
+    """The text condition of every decoding step, computed once: [conditional; unconditional] rows for CFG.
+
+    The unconditional rows drop the sentence vector and the word features (the fork kept the words).
+    """
+    b = len(text)
+    if cond_scale == 1.0:
+        return model.condition(text, torch.zeros(b, dtype=torch.bool))
+    return model.condition(TextFeatures.cat([text, text]),
+                           torch.cat([torch.zeros(b, dtype=torch.bool), torch.ones(b, dtype=torch.bool)]))
 
 
 @torch.no_grad()
@@ -91,6 +105,7 @@ def masked_decode(model, text: TextFeatures, token_lengths: torch.Tensor, num_ti
     flat_free = free.reshape(b, -1)
     n_free = flat_free.sum(1)
     scores = torch.where(flat_free, 0.0, 1e5)
+    conditioning = prepare_conditioning(model, text, cfg.cond_scale)
     steps = max(1, cfg.time_steps)
     for step, tau in enumerate(torch.linspace(0, 1, steps)):
         # Re-mask the k least confident free tokens of each sample (k follows the cosine schedule).
@@ -102,7 +117,7 @@ def masked_decode(model, text: TextFeatures, token_lengths: torch.Tensor, num_ti
         flat[remask] = model.mask_id
         ids = flat.reshape(ids.shape)
 
-        logits = guided_logits(model, ids, token_lengths, text, cfg.cond_scale).float()
+        logits = guided_logits(model, ids, token_lengths, conditioning, cfg.cond_scale).float()
         logits = logits.reshape(b, -1, logits.shape[-1])
         filtered = top_k_filter(logits, cfg.topk_ratio)
         if cfg.temperature <= 0:

@@ -164,15 +164,17 @@ class InterMTransformer(nn.Module):
             return cond, None
         return cond, word_keys(self.word_proj(words), text.mask.to(torch.bool), keep)
 
-    def forward(self, ids: torch.Tensor, token_lengths: torch.Tensor, text: TextFeatures,
-                drop_cond: torch.Tensor) -> torch.Tensor:
+    def forward(self, ids: torch.Tensor, token_lengths: torch.Tensor, text: TextFeatures | None,
+                drop_cond: torch.Tensor | None, conditioning=None) -> torch.Tensor:
+        """``conditioning``: the output of :meth:`condition`, precomputed once per generation (it does not
+        change between decoding steps); when given, ``text`` and ``drop_cond`` are ignored."""
         b, persons, groups, t = ids.shape
         if persons != 2 or groups != GROUPS:
             raise ValueError(f"ids must be (B, 2, {GROUPS}, T'); got {tuple(ids.shape)}")
         if t > self.pe.shape[1]:
             self.pe = positional_encoding_2d(GROUPS, t, self.cfg.latent_dim).to(self.pe)
         valid = self.valid_mask(token_lengths, t)
-        cond, words = self.condition(text, drop_cond)
+        cond, words = conditioning if conditioning is not None else self.condition(text, drop_cond)
         x = self.token_proj(self.token_emb(ids)) + self.pe[:, :t]
         x = x.reshape(b, 2 * GROUPS * t, -1)
         sep = self.token_proj(self.token_emb.weight[self.sep_id])[None, None].expand(b, 1, -1)
