@@ -1,0 +1,403 @@
+"""The evaluation protocol (spec §5.2, reaction §4.4): generate the test split at ground-truth lengths, embed GT and
+generated motion with the text-motion evaluator, and score retrieval/distribution metrics, control accuracy and
+physical plausibility over replications (mean ± 95% CI).
+
+One replication r:
+1. the test set is drawn with ``set_epoch(r)`` (its crop, description and person-swap draws come from
+   (seed, r, index)), giving each clip's GT features (2, F, 262), de-normalised and world-scale;
+2. every clip is generated once from its drawn description at its GT length F, in batches of similar lengths
+   (seeds from (seed, r, batch)). In reaction mode person A's GT features are VQ-encoded and held fixed while B is
+   decoded in half the time steps (as the official ``--gen_react``), and the scored pair is [GT A, generated B];
+3. ``mm_clips`` clips get ``mm_repeats`` further generations each for multimodality;
+4. GT and generated features go through the same evaluator path (chunks padded to the chunk's longest clip; the
+   evaluator masks padding). No re-framing is needed: the model's decoded features are in its canonical frame, the
+   same convention as the data set's GT items (both persons in one person's canonical frame, floor at y = 0);
+5. R-precision and MM-Dist over full batches of ``batch_size`` pairs (the same shuffled batches for GT and generated),
+   FID against the GT embeddings, diversity, multimodality, and the GT's own rows, plus the FID between two disjoint
+   random halves of the GT (the sampling-noise floor FID should be compared with);
+6. control accuracy (InterSynth labels) and physics on joints taken from the features, for generated and GT.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from intermask.errors import InterMaskError
+from intermask.metrics import control, physics
+from intermask.metrics import retrieval as R
+from intermask.motion.features import FEATURE_DIM, features_to_joints
+
+FRAMES_PER_TOKEN = 4
+RETRIEVAL_COLUMNS = ("R_precision_top1", "R_precision_top2", "R_precision_top3", "FID", "MM_Dist", "Diversity",
+                     "MultiModality")
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class EvalConfig:
+    split: str = "test"
+    replications: int = 20
+    batch_size: int = R.DEFAULT_BATCH  # R-precision / MM-Dist batch: part of the metric
+    mm_clips: int = 100
+    mm_repeats: int = 30
+    mm_pairs: int = 10
+    diversity_pairs: int = 300
+    gen_batch: int = 32  # clips per generation call (speed only; results depend on it through the noise stream)
+    max_clips: int = 0  # 0 = the whole split; otherwise a fixed random subset of this many clips
+    react: bool = False
+    seed: int = 0
+    max_frames: int = 300
+    control: bool = True
+    physics: bool = True
+
+
+def _seed(*parts: int) -> int:
+    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1)[0])
+
+
+# ---------------------------------------------------------------------------------------------------- models
+def load_generator(checkpoint: str | os.PathLike | None = None, text_encoder=None):
+    """An :class:`intermask.api.InterMask` from a transformer checkpoint directory (None → the bundled one)."""
+    from intermask.api import InterMask
+
+    return InterMask.from_pretrained(checkpoint, text_encoder=text_encoder)
+
+
+# ---------------------------------------------------------------------------------------------------- generation
+def _length_batches(lengths: list[int], size: int) -> list[list[int]]:
+    """Indices grouped into batches of similar lengths (a batch costs as much as its longest member)."""
+    order = sorted(range(len(lengths)), key=lambda i: (lengths[i], i))
+    return [order[i:i + size] for i in range(0, len(order), size)]
+
+
+def react_features(model, partners: list[np.ndarray], texts: list[str], seed: int, settings) -> list[np.ndarray]:
+    """Person B for each partner A (F_i, 262) de-normalised → pairs (2, F_i, 262) = [A as given, generated B].
+
+    A's tokens are its VQ codes (A padded to whole tokens by repeating its last frame) and stay fixed; B is
+    decoded in half the time steps (spec §4.4). B comes out in A's frame, since A was encoded where it stands.
+    """
+    from intermask.sampling import masked_decode
+
+    frames = [int(p.shape[0]) for p in partners]
+    tokens = [math.ceil(f / FRAMES_PER_TOKEN) for f in frames]
+    num_time = max(tokens)
+    fixed = torch.full((len(partners), 2, 5, num_time), -1, dtype=torch.long)
+    for i, (a, tok) in enumerate(zip(partners, tokens)):
+        pad = tok * FRAMES_PER_TOKEN - a.shape[0]
+        a_padded = np.concatenate([a, np.repeat(a[-1:], pad, axis=0)]) if pad else a
+        fixed[i, 0, :, :tok] = model._encode(a_padded[None])[0]
+    gen = torch.Generator().manual_seed(int(seed))
+    ids = masked_decode(model.transformer, model._text_features(texts), torch.tensor(tokens), num_time,
+                        settings.sampling(max(1, settings.time_steps // 2)), gen, fixed=fixed)
+    return [np.stack([a, model._decode(ids[i:i + 1, :, :, :tokens[i]], f)[0, 1]])
+            for i, (a, f) in enumerate(zip(partners, frames))]
+
+
+def generate_set(model, texts: list[str], gt: list[np.ndarray], seed: int, settings, gen_batch: int,
+                 react: bool = False, progress: Callable[[int], None] | None = None) -> list[np.ndarray]:
+    """One generation per (text, GT clip) at the GT clip's length → de-normalised (2, F_i, 262) each."""
+    lengths = [int(g.shape[1]) for g in gt]
+    out: list[np.ndarray | None] = [None] * len(texts)
+    for b, idx in enumerate(_length_batches(lengths, gen_batch)):
+        s = _seed(seed, b)
+        batch_texts = [texts[i] for i in idx]
+        if react:
+            feats = react_features(model, [gt[i][0] for i in idx], batch_texts, s, settings)
+        else:
+            feats = model.sample_features(batch_texts, [lengths[i] for i in idx], s, settings)
+        for i, f in zip(idx, feats):
+            out[i] = np.asarray(f, dtype=np.float32)
+        if progress is not None:
+            progress(len(idx))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------- embeddings
+def embed_motions(evaluator, feats: list[np.ndarray], chunk: int = 64) -> np.ndarray:
+    """Evaluator embeddings (N, D) of de-normalised pairs (2, F_i, 262)."""
+    out = []
+    for i in range(0, len(feats), chunk):
+        part = feats[i:i + chunk]
+        t = max(f.shape[1] for f in part)
+        x = np.zeros((len(part), t, 2, FEATURE_DIM), dtype=np.float32)
+        for k, f in enumerate(part):
+            x[k, :f.shape[1]] = np.transpose(f, (1, 0, 2))
+        lengths = torch.tensor([f.shape[1] for f in part])
+        out.append(evaluator.embed_motions(torch.from_numpy(x), lengths).numpy())
+    return np.concatenate(out).astype(np.float64)
+
+
+def embed_texts(evaluator, texts: list[str], chunk: int = 256) -> np.ndarray:
+    return np.concatenate([evaluator.embed_texts(texts[i:i + chunk]).numpy()
+                           for i in range(0, len(texts), chunk)]).astype(np.float64)
+
+
+# ---------------------------------------------------------------------------------------------------- control
+def slot_label(label: dict, persons) -> dict:
+    """A label (actor in file order) for an item whose output slot k shows file person ``persons[k]``."""
+    actor = label.get("actor")
+    if actor in (0, 1) and persons is not None:
+        return {**label, "actor": int(list(np.asarray(persons)).index(actor))}
+    return label
+
+
+def control_checks(label: dict, joints: np.ndarray) -> dict[str, bool | None]:
+    """The label's checks with the acting person chosen by the motion, not by the slot order.
+
+    Models (and the evaluator) are trained with random person swaps, so which slot is "the first person" is not
+    learnable; what a description fixes is that one person acts (or both) and how. So for a one-actor label the
+    actor is the person who does the labelled action more (side, limb, count, contact are checked on that person),
+    and ``actor`` asks whether exactly one person does it (not both); categories where that cannot be told apart
+    without an order (the check for "both" is not defined) count as not applicable. Labels for both persons keep
+    their own checks.
+    """
+    actor = label.get("actor")
+    if actor not in (0, 1):
+        return control.check_all(label, joints)
+    first = control.check_actor({**label, "actor": 0}, joints)
+    slot = actor if first is None else (0 if first else 1)
+    res = control.check_all({**label, "actor": slot}, joints)
+    both = control.check_actor({**label, "actor": "both"}, joints)
+    res["actor"] = None if both is None else (not both)
+    return res
+
+
+def control_scores(labels: list[dict | None], joints: list[np.ndarray]) -> dict[str, tuple[int, int]]:
+    """{attribute: (correct, applicable)} over clips with labels."""
+    counts = {a: [0, 0] for a in control.ATTRIBUTES}
+    for label, j in zip(labels, joints):
+        if not label:
+            continue
+        for k, v in control_checks(label, j).items():
+            if v is not None and k in counts:
+                counts[k][0] += int(bool(v))
+                counts[k][1] += 1
+    return {k: (c, t) for k, (c, t) in counts.items() if t}
+
+
+# ---------------------------------------------------------------------------------------------------- one replication
+def _pairs(n_items: int, wanted: int) -> int:
+    return max(1, min(wanted, n_items))
+
+
+def distribution_row(e_text: np.ndarray, e_motion: np.ndarray, cfg: EvalConfig, r: int,
+                     e_ref: np.ndarray | None) -> dict[str, float]:
+    """Matching metrics in the replication's batches, FID against e_ref (if given), diversity."""
+    row = R.matching_metrics(e_text, e_motion, cfg.batch_size, rng=np.random.default_rng(_seed(cfg.seed, r, 11)))
+    row.pop("batch_size", None)
+    if e_ref is not None:
+        row["FID"] = R.fid(e_ref, e_motion)
+    row["Diversity"] = R.diversity(e_motion, np.random.default_rng(_seed(cfg.seed, r, 12)),
+                                   _pairs(len(e_motion), cfg.diversity_pairs))
+    return row
+
+
+def replication(model, evaluator, dataset, indices: list[int], cfg: EvalConfig, settings, r: int,
+                progress: Progress | None = None) -> dict:
+    """Everything measured in replication r: {"generated": {...}, "ground_truth": {...}, "gt_halves": {...},
+    "control": {"generated": {...}, "ground_truth": {...}}, "physics": {...}, "seconds": s}."""
+    t0 = time.time()
+    dataset.set_epoch(r)
+    items = [dataset[i] for i in indices]
+    texts = [it["text"] for it in items]
+    gt = [np.asarray(it["motion"][:, :it["length"]], dtype=np.float32) for it in items]
+    n = len(items)
+    mm_idx = np.random.default_rng(_seed(cfg.seed, r, 3)).permutation(n)[:min(cfg.mm_clips, n)]
+    mm_repeats = cfg.mm_repeats if len(mm_idx) and cfg.mm_repeats >= 2 else 0
+    total = n + len(mm_idx) * mm_repeats
+    done = [0]
+
+    def tick(k: int) -> None:
+        done[0] += k
+        if progress is not None:
+            progress(f"replication {r + 1}/{cfg.replications}", done[0], total)
+
+    gen = generate_set(model, texts, gt, _seed(cfg.seed, r, 1), settings, cfg.gen_batch, cfg.react, tick)
+    e_text = embed_texts(evaluator, texts)
+    e_gt, e_gen = embed_motions(evaluator, gt), embed_motions(evaluator, gen)
+
+    out: dict = {"replication": r}
+    out["ground_truth"] = distribution_row(e_text, e_gt, cfg, r, None)
+    out["generated"] = distribution_row(e_text, e_gen, cfg, r, e_gt)
+    half = np.random.default_rng(_seed(cfg.seed, r, 13)).permutation(n)
+    out["gt_halves"] = {"FID": R.fid(e_gt[half[: n // 2]], e_gt[half[n // 2:]]) if n >= 4 else float("nan")}
+
+    if mm_repeats:
+        rep_texts = [texts[i] for i in mm_idx for _ in range(mm_repeats)]
+        rep_gt = [gt[i] for i in mm_idx for _ in range(mm_repeats)]
+        mm = generate_set(model, rep_texts, rep_gt, _seed(cfg.seed, r, 2), settings, cfg.gen_batch, cfg.react, tick)
+        e_mm = embed_motions(evaluator, mm).reshape(len(mm_idx), mm_repeats, -1)
+        out["generated"]["MultiModality"] = R.multimodality(e_mm, np.random.default_rng(_seed(cfg.seed, r, 14)),
+                                                            _pairs(mm_repeats, cfg.mm_pairs))
+
+    labels = [slot_label(it["label"], it.get("persons")) if it.get("label") else None for it in items]
+    joints_gt = [features_to_joints(g) for g in gt]
+    joints_gen = [features_to_joints(g) for g in gen]
+    if cfg.control and any(labels):
+        out["control"] = {"generated": control_scores(labels, joints_gen),
+                          "ground_truth": control_scores(labels, joints_gt)}
+    if cfg.physics:
+        out["physics"] = {"generated": physics.aggregate([physics.summary(j, 30) for j in joints_gen]),
+                          "ground_truth": physics.aggregate([physics.summary(j, 30) for j in joints_gt])}
+    out["seconds"] = time.time() - t0
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------- protocol
+def open_test_set(data_root: str | os.PathLike, cfg: EvalConfig):
+    from intermask.data.interhuman import InterHumanDataset
+
+    dataset = InterHumanDataset(data_root, cfg.split, normalizer=None, max_frames=cfg.max_frames, mirror=False,
+                                seed=cfg.seed, swap=True)
+    n = len(dataset)
+    if cfg.max_clips and cfg.max_clips < n:
+        indices = sorted(np.random.default_rng(_seed(cfg.seed, 4)).permutation(n)[:cfg.max_clips].tolist())
+    else:
+        indices = list(range(n))
+    if len(indices) < cfg.batch_size:
+        raise InterMaskError(f"R-precision needs at least one full batch of {cfg.batch_size} clips; the {cfg.split} "
+                             f"split of {data_root} gives {len(indices)}. Lower --batch-size or use more clips.")
+    return dataset, indices
+
+
+def evaluate(model, evaluator, data_root: str | os.PathLike, cfg: EvalConfig, settings,
+             progress: Progress | None = None, info: dict | None = None) -> dict:
+    """Run the protocol; returns the results dict (see :func:`summarize` for its layout)."""
+    if cfg.replications < 1:
+        raise InterMaskError(f"--replications must be at least 1; got {cfg.replications}.")
+    if cfg.batch_size < 3:
+        raise InterMaskError(f"--batch-size must be at least 3 (R-precision reports top-3); got {cfg.batch_size}.")
+    if cfg.gen_batch < 1 or cfg.mm_clips < 0 or cfg.mm_repeats < 0:
+        raise InterMaskError("--gen-batch must be at least 1 and --mm-clips/--mm-repeats must not be negative.")
+    dataset, indices = open_test_set(data_root, cfg)
+    reps = [replication(model, evaluator, dataset, indices, cfg, settings, r, progress)
+            for r in range(cfg.replications)]
+    protocol = {**asdict(cfg), "data_root": str(data_root), "clips": len(indices),
+                "settings": dict(vars(settings)), "mode": "reaction" if cfg.react else "text-to-motion",
+                "react_time_steps": max(1, settings.time_steps // 2) if cfg.react else None,
+                "multimodality_scaling": R.REPORTED_MULTIMODALITY,
+                "multimodality_scale": R.MULTIMODALITY_SCALES[R.REPORTED_MULTIMODALITY],
+                "diversity_pairs_used": _pairs(len(indices), cfg.diversity_pairs),
+                "mm_pairs_used": _pairs(cfg.mm_repeats, cfg.mm_pairs) if cfg.mm_repeats >= 2 else 0,
+                **(info or {})}
+    return summarize(reps, protocol)
+
+
+def _ci(values: list[float]) -> dict:
+    v = [x for x in values if x is not None and math.isfinite(x)]
+    if not v:
+        return {"mean": None, "ci95": None, "n": 0}
+    mean, ci = R.mean_ci(v)
+    return {"mean": mean, "ci95": ci, "n": len(v)}
+
+
+def summarize(reps: list[dict], protocol: dict) -> dict:
+    """{"protocol", "rows": {name: {metric: {mean, ci95, n}}}, "control": {who: {attr: {mean, ci95, correct,
+    total}}}, "physics": {who: {metric: {mean, ci95}}}, "seconds_per_replication", "replications": [...]}."""
+    gen_name = "reaction" if protocol.get("react") else "generated"
+    rows = {}
+    for key, name in (("ground_truth", "ground_truth"), ("gt_halves", "ground_truth_halves"), ("generated", gen_name)):
+        metrics = [k for k in RETRIEVAL_COLUMNS if any(k in rep[key] for rep in reps)]
+        rows[name] = {k: _ci([rep[key][k] for rep in reps if k in rep[key]]) for k in metrics}
+    result = {"protocol": protocol, "rows": rows}
+    if any("control" in rep for rep in reps):
+        result["control"] = {}
+        for who in ("ground_truth", "generated"):
+            attrs = [a for a in control.ATTRIBUTES if any(a in rep.get("control", {}).get(who, {}) for rep in reps)]
+            table = {}
+            for a in attrs:
+                counts = [rep["control"][who][a] for rep in reps if a in rep.get("control", {}).get(who, {})]
+                table[a] = {**_ci([c / t for c, t in counts]), "correct": sum(c for c, _ in counts),
+                            "total": sum(t for _, t in counts)}
+            result["control"][gen_name if who == "generated" else who] = table
+    if any("physics" in rep for rep in reps):
+        result["physics"] = {(gen_name if who == "generated" else who): {
+            k: _ci([rep["physics"][who][k] for rep in reps if "physics" in rep])
+            for k in reps[0]["physics"][who]} for who in ("ground_truth", "generated")}
+    secs = [rep["seconds"] for rep in reps]
+    result["seconds_per_replication"] = float(np.mean(secs))
+    result["replications"] = reps
+    return _clean(result)
+
+
+def _clean(x):
+    """JSON-safe: numpy scalars to Python, NaN/Inf to None, tuples to lists."""
+    if isinstance(x, dict):
+        return {str(k): _clean(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_clean(v) for v in x]
+    if isinstance(x, (np.floating, float)):
+        return float(x) if math.isfinite(float(x)) else None
+    if isinstance(x, (np.integer,)):
+        return int(x)
+    if isinstance(x, np.bool_):
+        return bool(x)
+    return x
+
+
+def write_json(result: dict, path: str | os.PathLike) -> Path:
+    path = Path(path)
+    if path.parent and not path.parent.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(result, indent=1, allow_nan=False) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+# ---------------------------------------------------------------------------------------------------- tables
+_HEAD = {"R_precision_top1": "R@1 ↑", "R_precision_top2": "R@2 ↑", "R_precision_top3": "R@3 ↑", "FID": "FID ↓",
+         "MM_Dist": "MM Dist ↓", "Diversity": "Diversity →", "MultiModality": "MModality ↑"}
+_ROW_NAMES = {"ground_truth": "Ground truth", "ground_truth_halves": "GT half vs GT half",
+              "generated": "Generated", "reaction": "Reaction (A given)"}
+_PHYS = {"foot_skate_mps": "foot skate m/s", "ground_penetration_m": "ground pen. m",
+         "ground_penetration_frac": "ground pen. frames", "interpenetration_m": "body overlap m",
+         "interpenetration_frac": "overlap frames", "acceleration_mps2": "accel. m/s²", "jerk_mps3": "jerk m/s³",
+         "bone_length_drift": "bone drift"}
+
+
+def _cell(m: dict | None, digits: int = 3, percent: bool = False) -> str:
+    if not m or m.get("mean") is None:
+        return "–"
+    k = 100.0 if percent else 1.0
+    return f"{m['mean'] * k:.{1 if percent else digits}f} ± {m['ci95'] * k:.{1 if percent else digits}f}"
+
+
+def _table(head: list[str], rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)] + ["| " + " | ".join(r) + " |" for r in rows]
+
+
+def format_markdown(result: dict) -> str:
+    """Markdown tables: retrieval/distribution metrics, control accuracy (%), physics."""
+    p = result["protocol"]
+    lines = [f"Mode: {p['mode']}; {p['clips']} clips of the {p['split']} split of {p['data_root']}; "
+             f"{p['replications']} replication(s), mean ± 95% CI; R-precision and MM Dist within batches of "
+             f"{p['batch_size']}; multimodality scaled as {p['multimodality_scaling']} "
+             f"(×{p['multimodality_scale']:g}); {result['seconds_per_replication']:.1f} s per replication.", ""]
+    rows = [[_ROW_NAMES.get(name, name)] + [_cell(metrics.get(k)) for k in RETRIEVAL_COLUMNS]
+            for name, metrics in result["rows"].items()]
+    lines += _table(["Method"] + [_HEAD[k] for k in RETRIEVAL_COLUMNS], rows)
+    if result.get("control"):
+        attrs = [a for a in control.ATTRIBUTES if any(a in t for t in result["control"].values())]
+        rows = [[_ROW_NAMES.get(who, who)] + [_cell(t.get(a), percent=True) for a in attrs]
+                for who, t in result["control"].items()]
+        any_table = next(iter(result["control"].values()))
+        lines += ["", "Control accuracy (%, per attribute; applicable clips per replication: "
+                  + ", ".join(f"{a} {any_table[a]['total'] // max(p['replications'], 1)}" for a in attrs
+                              if a in any_table) + ")", ""]
+        lines += _table(["Method"] + attrs, rows)
+    if result.get("physics"):
+        keys = [k for k in _PHYS if any(k in t for t in result["physics"].values())]
+        rows = [[_ROW_NAMES.get(who, who)] + [_cell(t.get(k), digits=4) for k in keys]
+                for who, t in result["physics"].items()]
+        lines += ["", "Physical plausibility (mean over clips and both persons)", ""]
+        lines += _table(["Method"] + [_PHYS[k] for k in keys], rows)
+    return "\n".join(lines) + "\n"

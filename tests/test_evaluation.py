@@ -1,0 +1,209 @@
+"""The evaluation protocol and `python -m intermask eval`, on 20 short InterSynth clips with a tiny untrained
+generator (random codebook) and a tiny untrained evaluator, both reading the toy text encoder."""
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from intermask import config as C
+from intermask.api import GenerationSettings
+from intermask.checkpoint import save_checkpoint
+from intermask.cli import main
+from intermask.data.interhuman import compute_stats
+from intermask.data.intersynth.writer import write_dataset
+from intermask.evaluation import (EvalConfig, control_checks, evaluate, format_markdown, generate_set,
+                                  load_generator, react_features)
+from intermask.metrics import control
+from intermask.models.evaluator import EvaluatorConfig, EvaluatorWithText, TextMotionEvaluator, save_evaluator
+from intermask.models.transformer import InterMTransformer
+from intermask.models.vqvae import VQVAE
+
+RETRIEVAL = ("R_precision_top1", "R_precision_top2", "R_precision_top3", "FID", "MM_Dist", "Diversity")
+
+
+def _tiny_config() -> C.ModelConfig:
+    cfg = C.tiny()
+    return dataclasses.replace(
+        cfg, vq=dataclasses.replace(cfg.vq, nb_code=64, code_dim=16, width=32, depth=1),
+        transformer=dataclasses.replace(cfg.transformer, latent_dim=32, n_heads=2, n_layers=1, ff_size=64,
+                                        token_emb_dim=16, text_head_heads=2, text_head_ff=64),
+        text=dataclasses.replace(cfg.text, encoder="toy", max_words=16))
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    """(data root with all 20 clips in train and test, generator checkpoint dir, evaluator dir)."""
+    base = tmp_path_factory.mktemp("eval")
+    root = base / "synth"
+    write_dataset(root, num=20, seed=5, workers=1, progress=False)
+    ids = sorted(p.stem for p in (root / "motions_processed" / "person1").glob("*.npy"))
+    for split in ("train", "test"):
+        (root / "split" / f"{split}.txt").write_text("".join(i + "\n" for i in ids))
+    cfg = _tiny_config()
+    norm = compute_stats(root, "train")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        vq = VQVAE(cfg.vq, norm.mean, norm.std)
+        for name, buf in vq.named_buffers():  # an untrained codebook is all zeros: every code would decode alike
+            if name.endswith("codebook"):
+                buf.normal_()
+        transformer = InterMTransformer(cfg.transformer, cfg.vq.nb_code, 32)
+        evaluator = TextMotionEvaluator(EvaluatorConfig(latent_dim=32, n_heads=2, ff_size=64, motion_layers=1,
+                                                        text_layers=1, out_dim=16, dropout=0.0, text_encoder="toy",
+                                                        text_dim=32, max_words=16))
+    save_checkpoint(base / "vq", vq, cfg, "vq", norm)
+    save_checkpoint(base / "transformer", transformer, cfg, "transformer", norm, text_dim=32, vq_dir=base / "vq")
+    save_evaluator(evaluator, base / "evaluator")
+    return root, base / "transformer", base / "evaluator"
+
+
+ARGS = ["--replications", "2", "--batch-size", "4", "--max-clips", "8", "--mm-clips", "2", "--mm-repeats", "3",
+        "--time-steps", "2", "--gen-batch", "8", "--no-progress"]
+
+
+def test_eval_command_writes_every_metric_with_ci_and_gt_rows(setup, tmp_path, capsys):
+    root, ckpt, ev = setup
+    out = tmp_path / "results.json"
+    assert main(["eval", "--checkpoint", str(ckpt), "--evaluator", str(ev), "--data-root", str(root),
+                 "--out", str(out), *ARGS]) == 0
+    table = capsys.readouterr().out
+    assert "| Ground truth |" in table and "| GT half vs GT half |" in table and "| Generated |" in table
+    res = json.loads(out.read_text())
+    rows = res["rows"]
+    for metric in RETRIEVAL + ("MultiModality",):
+        m = rows["generated"][metric]
+        assert m["n"] == 2 and np.isfinite(m["mean"]) and m["ci95"] >= 0, metric
+    for metric in ("R_precision_top1", "R_precision_top3", "MM_Dist", "Diversity"):
+        assert np.isfinite(rows["ground_truth"][metric]["mean"])
+    assert "FID" not in rows["ground_truth"] and rows["ground_truth_halves"]["FID"]["mean"] >= 0
+    assert rows["generated"]["MultiModality"]["mean"] > 0  # different seeds give different motions
+    r1, r3 = rows["generated"]["R_precision_top1"]["mean"], rows["generated"]["R_precision_top3"]["mean"]
+    assert 0 <= r1 <= r3 <= 1
+    p = res["protocol"]
+    assert (p["batch_size"], p["clips"], p["replications"], p["mode"]) == (4, 8, 2, "text-to-motion")
+    assert p["multimodality_scaling"] == "intermask" and p["mm_pairs_used"] == 3
+    assert len(res["replications"]) == 2 and res["seconds_per_replication"] > 0
+    # Control accuracy from the InterSynth labels: the checks' own test is that the ground truth passes them.
+    gt = res["control"]["ground_truth"]
+    assert {"actor", "side", "limb"} <= set(gt)
+    for attr, a in gt.items():
+        assert a["total"] >= 2 and a["mean"] >= 0.9, (attr, a)
+    assert set(res["control"]["generated"]) == set(gt)
+    for who in ("ground_truth", "generated"):
+        phys = res["physics"][who]
+        assert set(phys) >= {"foot_skate_mps", "ground_penetration_m", "interpenetration_m", "jerk_mps3",
+                             "bone_length_drift"}
+    assert res["physics"]["ground_truth"]["bone_length_drift"]["mean"] < 1e-3  # FK data: rigid bones
+
+
+class GroundTruthGenerator:
+    """Stands in for a model that reproduces the test set exactly: looks the GT up by (text, length)."""
+
+    def __init__(self, dataset):
+        self.dataset = dataset
+
+    def sample_features(self, texts, frames, seed, settings, progress=None):
+        table = {}
+        for i in range(len(self.dataset)):
+            it = self.dataset[i]
+            table[(it["text"], it["length"])] = it["motion"][:, :it["length"]]
+        return [table[(t, f)] for t, f in zip(texts, frames)]
+
+
+def test_a_perfect_generator_scores_like_the_ground_truth(setup, monkeypatch):
+    """GT and generated motion go through one path: identical motions give identical rows and FID ≈ 0."""
+    import intermask.evaluation as E
+
+    root, _, ev = setup
+    evaluator = EvaluatorWithText.from_dir(ev)
+    cfg = EvalConfig(replications=2, batch_size=4, max_clips=0, mm_clips=2, mm_repeats=3, seed=3)
+    opened = {}
+    real_open = E.open_test_set
+
+    def spy(data_root, c):
+        opened["ds"], idx = real_open(data_root, c)
+        return opened["ds"], idx
+
+    monkeypatch.setattr(E, "open_test_set", spy)
+
+    class Lazy:  # the data set exists only once evaluate() opened it
+        def sample_features(self, *a, **k):
+            return GroundTruthGenerator(opened["ds"]).sample_features(*a, **k)
+
+    res = evaluate(Lazy(), evaluator, root, cfg, GenerationSettings())
+    gt, gen = res["rows"]["ground_truth"], res["rows"]["generated"]
+    for k in ("R_precision_top1", "R_precision_top2", "R_precision_top3", "MM_Dist", "Diversity"):
+        assert gen[k]["mean"] == pytest.approx(gt[k]["mean"]), k
+    assert abs(gen["FID"]["mean"]) < 1e-4
+    assert gen["MultiModality"]["mean"] == pytest.approx(0.0, abs=1e-6)
+    assert res["control"]["generated"] == res["control"]["ground_truth"]
+    assert res["physics"]["generated"] == res["physics"]["ground_truth"]
+    assert "Ground truth" in format_markdown(res)
+
+
+def test_generation_is_deterministic_and_at_ground_truth_lengths(setup):
+    root, ckpt, _ = setup
+    model = load_generator(ckpt)
+    rng = np.random.default_rng(0)
+    gt = [rng.normal(size=(2, f, 262)).astype(np.float32) for f in (37, 61, 40)]
+    texts = ["two people hug.", "one person waves with the left hand twice.", "they shake hands."]
+    s = GenerationSettings(time_steps=2)
+    a = generate_set(model, texts, gt, 7, s, gen_batch=2)
+    b = generate_set(model, texts, gt, 7, s, gen_batch=2)
+    c = generate_set(model, texts, gt, 8, s, gen_batch=2)
+    assert [x.shape for x in a] == [(2, 37, 262), (2, 61, 262), (2, 40, 262)]
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    assert not all(np.array_equal(x, y) for x, y in zip(a, c))
+
+
+def test_reaction_keeps_person_a_as_given(setup):
+    _, ckpt, _ = setup
+    model = load_generator(ckpt)
+    rng = np.random.default_rng(1)
+    partners = [rng.normal(size=(f, 262)).astype(np.float32) for f in (30, 45)]
+    out = react_features(model, partners, ["one person pushes the other.", "they hug."], 0,
+                         GenerationSettings(time_steps=4))
+    for a, pair in zip(partners, out):
+        assert pair.shape == (2, a.shape[0], 262)
+        np.testing.assert_array_equal(pair[0], a)
+        assert np.isfinite(pair[1]).all() and not np.allclose(pair[1], a)
+
+
+def test_eval_react_mode_reports_a_reaction_row(setup, tmp_path, capsys):
+    root, ckpt, ev = setup
+    out = tmp_path / "react.json"
+    assert main(["eval", "--checkpoint", str(ckpt), "--evaluator", str(ev), "--data-root", str(root), "--react",
+                 "--no-physics", "--out", str(out), *ARGS]) == 0
+    res = json.loads(out.read_text())
+    assert res["protocol"]["mode"] == "reaction" and res["protocol"]["react_time_steps"] == 1
+    assert set(res["rows"]) == {"ground_truth", "ground_truth_halves", "reaction"}
+    assert "physics" not in res and "reaction" in res["control"]
+    assert "| Reaction (A given) |" in capsys.readouterr().out
+
+
+def test_control_checks_do_not_depend_on_person_order():
+    """Which slot is "first" is not learnable under random person swaps; the checks must not care."""
+    from intermask.data.intersynth.compose import generate_clip
+
+    clip = generate_clip(11, category="wave")
+    label = clip.label
+    assert label["actor"] in (0, 1)
+    straight = control_checks(label, clip.joints)
+    assert straight == control_checks(label, clip.joints[::-1])
+    assert straight["actor"] and straight["side"]
+    # Both persons doing the one-actor action is wrong: "which person acts" fails.
+    actor = clip.joints[label["actor"]]
+    twin = np.stack([actor, actor + np.array([1.5, 0.0, 0.0])])
+    assert control_checks(label, twin)["actor"] is False
+    # ...and the original (order-aware) check agrees on the unswapped clip.
+    assert control.check_actor(label, clip.joints)
+
+
+def test_too_few_clips_for_one_batch_is_a_user_error(setup, tmp_path, capsys):
+    root, ckpt, ev = setup
+    code = main(["eval", "--checkpoint", str(ckpt), "--evaluator", str(ev), "--data-root", str(root),
+                 "--batch-size", "64", "--replications", "1", "--no-progress", "--out", str(tmp_path / "x.json")])
+    assert code == 2
+    assert "R-precision needs at least one full batch of 64" in capsys.readouterr().err
