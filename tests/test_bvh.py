@@ -7,7 +7,8 @@ from hypothesis import strategies as st
 from intermask import skeleton as sk
 from intermask.cli import main
 from intermask.errors import InterMaskError
-from intermask.motion.bvh import parse_bvh, read_bvh, solve_rotations, solve_skeleton, write_bvh
+from intermask.motion.bvh import parse_bvh, read_bvh, write_bvh
+from intermask.motion.solver import solve_rotations, solve_skeleton
 from intermask.motion.features import Z_TO_Y
 
 from fixtures import person_motion, random_interaction, random_person

@@ -1,4 +1,4 @@
-"""BVH export and import for the 22-joint SMPL body, and the joints → local-rotations solver.
+"""BVH export and import for the 22-joint SMPL body (rotations from ``intermask.motion.solver``).
 
 Files we write: Y-up, metres, one ROOT per person (or one file per person). Joint names are the SMPL names of
 ``skeleton.JOINT_NAMES`` (``pelvis``, ``left_hip``, ..., ``right_wrist``); with two persons in one file they are
@@ -28,6 +28,7 @@ import numpy as np
 
 from intermask import skeleton as sk
 from intermask.errors import InterMaskError
+from intermask.motion.solver import _CHILDREN, measure_offsets, solve_rotations, solve_skeleton  # noqa: F401
 
 MAX_BVH_BYTES = 50 * 1024 * 1024
 MAX_BVH_FRAMES = 1_000_000
@@ -35,7 +36,6 @@ MAX_BVH_JOINTS = 1024
 MAX_BVH_DEPTH = 256
 PERSON_PREFIXES = ("A", "B", "C", "D")
 
-_CHILDREN = tuple(tuple(c for c in range(sk.NUM_JOINTS) if sk.PARENTS[c] == j) for j in range(sk.NUM_JOINTS))
 # End-site offsets in rest directions (metres at unit scale): only for a visible last bone in viewers.
 _END_SITES = {15: (0.0, 0.10, 0.0), 20: (0.08, 0.0, 0.0), 21: (-0.08, 0.0, 0.0),
               10: (0.0, 0.0, 0.05), 11: (0.0, 0.0, 0.05)}
@@ -45,96 +45,6 @@ class BVHMotion(NamedTuple):
     joints: np.ndarray  # (T, 22, 3) float32, Y-up metres
     rot6d: np.ndarray  # (T, 21, 6) float32 local rotations of joints 1..21
     fps: float
-
-
-# ------------------------------------------------------------------------------------------------------
-# Solver
-# ------------------------------------------------------------------------------------------------------
-
-def measure_offsets(joints: np.ndarray) -> np.ndarray:
-    """SMPL rest bone directions scaled to the mean measured bone lengths, (22, 3); entry 0 is zero."""
-    joints = np.asarray(joints, dtype=np.float64)
-    par = list(sk.PARENTS[1:])
-    lengths = np.linalg.norm(joints[:, 1:] - joints[:, par], axis=-1).mean(0)
-    rest = sk.REST_OFFSETS[1:]
-    out = np.zeros((sk.NUM_JOINTS, 3))
-    out[1:] = rest / np.linalg.norm(rest, axis=-1, keepdims=True) * lengths[:, None]
-    return out
-
-
-def _swing(frame: np.ndarray, rest_dir: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """frame (T,3,3) turned by the smallest rotation that takes frame·rest_dir onto target (T,3)."""
-    q = sk.quaternion_between(frame @ rest_dir, target)
-    return sk.quaternion_to_matrix(q) @ frame
-
-
-def _solve_once(joints: np.ndarray, hint: np.ndarray | None, offsets: np.ndarray) -> np.ndarray:
-    t = joints.shape[0]
-    glob = np.zeros((t, sk.NUM_JOINTS, 3, 3))
-    # Bones aim from the *reconstructed* parent at the measured child, so that on a non-rigid input (model
-    # output) errors do not pile up along the chains; on a rigid input both are the same.
-    recon = np.zeros_like(joints)
-    recon[:, 0] = joints[:, 0]
-    for j in range(sk.NUM_JOINTS):
-        kids = list(_CHILDREN[j])
-        p = sk.PARENTS[j]
-        if p < 0:
-            start = np.broadcast_to(np.eye(3), (t, 3, 3))
-        else:
-            start = glob[:, p] @ hint[:, j - 1] if hint is not None else glob[:, p]
-        if len(kids) > 1:
-            # Several children (pelvis, spine3): the best rigid fit of all child bones fixes the twist too.
-            glob[:, j] = sk.kabsch(offsets[kids], joints[:, kids] - recon[:, j:j + 1])
-        elif len(kids) == 1:
-            glob[:, j] = _swing(start, offsets[kids[0]], joints[:, kids[0]] - recon[:, j])
-        else:
-            glob[:, j] = start
-        for c in kids:
-            recon[:, c] = recon[:, j] + (glob[:, j] @ offsets[c][:, None])[..., 0]
-    return glob
-
-
-def solve_rotations(joints: np.ndarray, rot6d_hint: np.ndarray | None = None,
-                    offsets: np.ndarray | None = None) -> np.ndarray:
-    """Local 6D rotations (T, 21, 6) float32 of joints 1..21 that reproduce ``joints``; see :func:`solve_skeleton`."""
-    local, _ = solve_skeleton(joints, rot6d_hint, offsets)
-    return sk.matrix_to_rot6d(local[:, 1:]).astype(np.float32)
-
-
-def solve_skeleton(joints: np.ndarray, rot6d_hint: np.ndarray | None = None,
-                   offsets: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Local rotations that reproduce joint positions on a fixed skeleton.
-
-    joints (T, 22, 3) Y-up; rot6d_hint (T, 21, 6) optional local rotations whose twist is kept (each joint
-    starts from its hint and takes the minimal swing that points its bone at the measured child); offsets
-    (22, 3) optional rest offsets (default: SMPL rest directions at the measured mean bone lengths, with the
-    hip/spine and neck/collar offsets refitted in their parent's frame so a rigid body is reproduced exactly).
-    Returns local rotation matrices (T, 22, 3, 3) — entry 0 is the root's global orientation — and the
-    offsets used. Exact (to float precision) for a rigid skeleton; any facing works.
-    """
-    joints = np.asarray(joints, dtype=np.float64)
-    if joints.ndim != 3 or joints.shape[1:] != (sk.NUM_JOINTS, 3) or joints.shape[0] < 1:
-        raise InterMaskError(f"Joints must have shape (T, 22, 3); got {joints.shape}.")
-    if not np.isfinite(joints).all():
-        raise InterMaskError("Joint positions contain NaN or Inf values.")
-    hint = None
-    if rot6d_hint is not None:
-        rot6d_hint = np.asarray(rot6d_hint, dtype=np.float64)
-        if rot6d_hint.shape != (joints.shape[0], 21, 6):
-            raise InterMaskError(f"Rotations must have shape ({joints.shape[0]}, 21, 6); got {rot6d_hint.shape}.")
-        hint = sk.rot6d_to_matrix(rot6d_hint)
-    if offsets is None:
-        offsets = measure_offsets(joints)
-        # Refit pelvis children, then (with an exact chain up to spine3) the neck and collars.
-        for parent in (0, 9):
-            glob = _solve_once(joints, hint, offsets)
-            for c in _CHILDREN[parent]:
-                rel = joints[:, c] - joints[:, parent]
-                offsets[c] = (np.swapaxes(glob[:, parent], -1, -2) @ rel[..., None])[..., 0].mean(0)
-    else:
-        offsets = np.asarray(offsets, dtype=np.float64)
-    glob = _solve_once(joints, hint, offsets)
-    return sk.global_to_local(glob), offsets
 
 
 # ------------------------------------------------------------------------------------------------------

@@ -88,7 +88,7 @@ def lock_feet(joints: np.ndarray) -> np.ndarray:
 
 def foot_cleanup(clip: Interaction) -> Interaction:
     """Both persons with locked feet; leg rotations re-derived so mesh and BVH follow the new joints."""
-    from intermask.motion.bvh import solve_rotations
+    from intermask.motion.solver import solve_rotations
 
     joints = np.stack([lock_feet(clip.joints[p]) for p in range(2)])
     rot6d = np.stack([solve_rotations(joints[p], rot6d_hint=clip.rot6d[p]) for p in range(2)])

@@ -175,7 +175,7 @@ def _check_body(joints: np.ndarray) -> None:
 def resample(joints: np.ndarray, rot6d: np.ndarray, fps: float, target: float = TARGET_FPS
              ) -> tuple[np.ndarray, np.ndarray]:
     """Linear resampling of joints to ``target`` fps; rotations are re-solved with the interpolated ones as hint."""
-    from intermask.motion.bvh import solve_rotations
+    from intermask.motion.solver import solve_rotations
 
     t = joints.shape[0]
     n = max(2, int(np.floor((t - 1) * target / fps + 1e-6)) + 1)  # never past the last source frame
@@ -189,7 +189,7 @@ def resample(joints: np.ndarray, rot6d: np.ndarray, fps: float, target: float = 
 
 
 def _finish(joints: np.ndarray, rot6d: np.ndarray | None, fps: float, source: str) -> PartnerMotion:
-    from intermask.motion.bvh import solve_rotations
+    from intermask.motion.solver import solve_rotations
 
     _check_length(joints.shape[0], fps)
     _check_body(joints)
