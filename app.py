@@ -1,8 +1,14 @@
 """InterMask web demo: text → two-person interaction, side-by-side comparison, reactions and timelines.
 
 A thin shell over ``intermask.api``: callbacks validate and translate inputs, call the API, render and package the
-results. User mistakes come back as ``gr.Error`` sentences; the model is loaded once and shared (it is read-only).
-Run ``python app.py`` (``--port``, ``--share`` and ``INTERMASK_CHECKPOINT`` are honoured).
+results (plumbing in ``intermask/demo_utils.py``). User mistakes come back as ``gr.Error`` sentences; the models are
+loaded once at start-up and shared (they are read-only). Every button is also a named API endpoint.
+
+    python app.py [--host 127.0.0.1] [--port 7860] [--concurrency 2] [--share]
+
+Environment: INTERMASK_CHECKPOINT (and INTERMASK_CHECKPOINT_B) to serve your own checkpoints,
+INTERMASK_VIDEO_SIZE (pixels, default 384), INTERMASK_RENDER_DETAIL (low | medium | full),
+INTERMASK_TORCH_THREADS (torch threads per process, default 1).
 """
 from __future__ import annotations
 
@@ -11,9 +17,6 @@ import functools
 import logging
 import os
 import random
-import shutil
-import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -22,9 +25,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import gradio as gr  # noqa: E402
 
+from intermask import demo_utils as du  # noqa: E402
 from intermask.errors import InterMaskError  # noqa: E402
 
-try:  # Hugging Face ZeroGPU: run the heavy callbacks on a borrowed GPU; a no-op elsewhere.
+try:  # Hugging Face ZeroGPU: run the heavy callbacks on a borrowed GPU; a no-op everywhere else.
     import spaces  # type: ignore
 
     gpu = spaces.GPU(duration=120)
@@ -35,174 +39,80 @@ except ImportError:
 log = logging.getLogger("intermask.app")
 ROOT = Path(__file__).resolve().parent
 ASSETS = ROOT / "assets"
-WORK_DIR = Path(tempfile.gettempdir()) / "intermask-app"
-KEEP_SECONDS = 3600
 MAX_UPLOAD_MB = 50
-EXAMPLES = [
-    "two people shake hands with their right hands",
-    "one person waves with the left hand twice and the other waves back",
-    "two people hug each other",
-    "the first person pushes the second person with both hands and the second stumbles back",
-    "one person kicks with the right leg and the other jumps back",
-    "two people walk toward each other, shake hands, then walk away",
-    "two people dance holding hands and spin around",
-    "one person gives an object to the other with the left hand",
+MAX_SEED = 2 ** 31 - 1
+EXAMPLES = [  # phrased like the InterSynth descriptions the bundled model was trained on
+    "They step forward and shake right hands.",
+    "One of them raises the right hand and waves three times to the other one.",
+    "Both people hug each other.",
+    "A person pushes their partner with both hands, and their partner stumbles back.",
+    "Using the right foot, the second person kicks at the other and the other jumps away.",
+    "They give each other a high five with their left hands.",
+    "Both of them hold hands and dance, spinning counterclockwise.",
+    "Someone hands an object to the other person with the left hand.",
+    "A person moves in a circle around the other person, going clockwise.",
 ]
-
-
-# --------------------------------------------------------------------------------------------------------
-# Model registry: loaded once, shared read-only by every request.
-# --------------------------------------------------------------------------------------------------------
-class Models:
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._models: dict[str, object] = {}
-
-    @staticmethod
-    def available() -> dict[str, Path]:
-        from intermask.api import DEFAULT_CHECKPOINT
-
-        found = {}
-        env = os.environ.get("INTERMASK_CHECKPOINT")
-        if env:
-            found["custom"] = Path(env)
-        base = DEFAULT_CHECKPOINT.parent
-        for name, label in (("intermask", "word cross-attention"), ("intermask_adaln", "AdaLN only (baseline)")):
-            if (base / name / "config.json").exists():
-                found[label] = base / name
-        return found
-
-    def default_name(self) -> str:
-        names = list(self.available())
-        if not names:
-            raise InterMaskError("No checkpoint found: the bundled model is missing from checkpoints/intersynth/.")
-        return names[0]
-
-    def get(self, name: str | None = None):
-        from intermask.api import InterMask
-
-        name = name or self.default_name()
-        with self._lock:
-            if name not in self._models:
-                paths = self.available()
-                if name not in paths:
-                    raise InterMaskError(f"Unknown model {name!r}; available: {', '.join(paths)}.")
-                self._models[name] = InterMask.from_pretrained(paths[name])
-            return self._models[name]
-
-
-MODELS = Models()
-
-
-# --------------------------------------------------------------------------------------------------------
-# Helpers
-# --------------------------------------------------------------------------------------------------------
-def request_dir() -> Path:
-    """A fresh directory per request; directories older than an hour are removed on the way."""
-    WORK_DIR.mkdir(parents=True, exist_ok=True)
-    now = time.time()
-    for old in WORK_DIR.iterdir():
-        try:
-            if now - old.stat().st_mtime > KEEP_SECONDS:
-                shutil.rmtree(old, ignore_errors=True)
-        except FileNotFoundError:
-            pass
-    return Path(tempfile.mkdtemp(dir=WORK_DIR))
-
-
-def user_errors(fn):
-    """Turn project errors into gr.Error sentences, and anything unexpected into a generic one (logged)."""
-    @functools.wraps(fn)
-    def wrapped(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except gr.Error:
-            raise
-        except InterMaskError as exc:
-            raise gr.Error(str(exc)) from None
-        except Exception as exc:  # the app must keep serving: report, log, carry on
-            log.exception("request failed")
-            raise gr.Error(f"Something went wrong on our side ({type(exc).__name__}). Please try again "
-                           "with other settings; the error was logged.") from None
-
-    return wrapped
-
-
-def as_int(value, name: str, low: int, high: int) -> int:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise InterMaskError(f"{name} must be a whole number between {low} and {high}; got {value!r}.") from None
-    if v != int(v) or not low <= v <= high:
-        raise InterMaskError(f"{name} must be a whole number between {low} and {high}; got {value!r}.")
-    return int(v)
-
-
-def tracker(progress: gr.Progress, start: float, end: float, label: str):
-    def update(i: int, n: int) -> None:
-        progress(start + (end - start) * i / max(n, 1), desc=f"{label} {i}/{n}")
-    return update
-
-
-def export_all(clip, out: Path, stem: str, style: str, views: int, progress=None,
-               highlight_partner: bool = False) -> tuple[str, str, list[str]]:
-    """Video, GLB and the download files of one interaction."""
-    from intermask.motion.bvh import write_bvh
-    from intermask.render import render_video
-    from intermask.render.glb import write_glb
-
-    files = [str(clip.save(out / f"{stem}.npz"))]
-    files += [str(p) for p in _as_list(write_bvh(out / f"{stem}.bvh", clip))]
-    files += [str(p) for p in _as_list(write_bvh(out / f"{stem}.bvh", clip, per_person=True))]
-    glb = str(write_glb(clip, out / f"{stem}.glb"))
-    video = str(render_video(clip, out / f"{stem}.mp4", style=style, views=views, caption=clip.text or None,
-                             partner_highlight=highlight_partner, progress=progress))
-    files += [glb, video]
-    return video, glb, files
-
-
-def _as_list(x):
-    return list(x) if isinstance(x, (list, tuple)) else [x]
-
-
-def view_options(view: str) -> tuple[str, int]:
-    style = "stick" if "stick" in (view or "").lower() else "mesh"
-    views = 2 if "two" in (view or "").lower() else 1
-    return style, views
-
-
-VIEW_CHOICES = ["mesh, one view", "mesh, two views", "stick figures, one view", "stick figures, two views"]
+MODELS = du.Models()
 
 
 # --------------------------------------------------------------------------------------------------------
 # Callbacks (each is also a named API endpoint)
 # --------------------------------------------------------------------------------------------------------
+def user_errors(fn):
+    """Project errors become gr.Error sentences; anything unexpected a generic one (and a log entry)."""
+    @functools.wraps(fn)
+    def wrapped(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            result = fn(*args, **kwargs)
+            log.info("%s served in %.2f s", fn.__name__, time.perf_counter() - start)
+            return result
+        except gr.Error:
+            raise
+        except InterMaskError as exc:
+            raise gr.Error(str(exc), print_exception=False) from None
+        except Exception as exc:  # the app must keep serving: report, log, carry on
+            log.exception("request failed")
+            raise gr.Error(f"Something went wrong on our side ({type(exc).__name__}). Please try again with "
+                           "other settings; the error was logged.", print_exception=False) from None
+
+    return wrapped
+
+
+def tracker(progress: gr.Progress, start: float, end: float, label: str):
+    """A progress(done, total) callback for the API that fills [start, end] of the Gradio progress bar."""
+    def update(i: int, n: int) -> None:
+        progress(start + (end - start) * i / max(n, 1), desc=f"{label} {i}/{n}")
+    return update
+
+
+def _prompt(text, what: str = "description") -> str:
+    if not isinstance(text, str) or not text.strip():
+        raise InterMaskError(f"Please type a {what} of the interaction (for example, click one of the examples).")
+    return text.strip()
+
+
 @gpu
 @user_errors
 def generate(prompt, seconds, samples, seed, cond_scale, time_steps, topk_ratio, temperature, foot_cleanup, view,
              progress=gr.Progress()):
-    """Text → up to 4 interactions: (videos ×4, GLB of the first, download files)."""
-    prompt = (prompt or "").strip()
-    if not prompt:
-        raise InterMaskError("Please type a description of the interaction (for example one of the examples).")
-    samples = as_int(samples, "Number of samples", 1, 4)
-    seed = as_int(seed, "Seed", 0, 2 ** 31 - 1)
-    style, views = view_options(view)
-    model = MODELS.get()
-    clips = model.generate(prompt, seconds=seconds, num_samples=samples, seed=seed, cond_scale=cond_scale,
-                           time_steps=time_steps, topk_ratio=topk_ratio, temperature=temperature,
-                           foot_cleanup=bool(foot_cleanup), progress=tracker(progress, 0.0, 0.4, "generating"))
-    out = request_dir()
-    videos, files, glb = [], [], None
+    """Text → 1–4 interactions: (video ×4, None past the number of samples; GLB of sample 1; download files)."""
+    prompt = _prompt(prompt)
+    samples = du.as_int(samples, "Number of samples", 1, 4)
+    seed = du.as_int(seed, "Seed", 0, MAX_SEED)
+    style, views = du.view_options(view)
+    progress(0.0, desc="generating")
+    clips = MODELS.get().generate(prompt, seconds=seconds, num_samples=samples, seed=seed, cond_scale=cond_scale,
+                                  time_steps=time_steps, topk_ratio=topk_ratio, temperature=temperature,
+                                  foot_cleanup=bool(foot_cleanup), progress=tracker(progress, 0.0, 0.3, "generating"))
+    out = du.request_dir()
+    results = []
     for i, clip in enumerate(clips):
-        video, g, f = export_all(clip, out, f"sample_{i:02d}", style, views,
-                                 progress=tracker(progress, 0.4 + 0.6 * i / len(clips),
-                                                  0.4 + 0.6 * (i + 1) / len(clips), f"rendering {i + 1}"))
-        videos.append(video)
-        files += f
-        glb = glb or g
-    videos += [None] * (4 - len(videos))
-    return (*[gr.update(value=v, visible=v is not None) for v in videos], glb, files)
+        lo, hi = 0.3 + 0.7 * i / len(clips), 0.3 + 0.7 * (i + 1) / len(clips)
+        results.append(du.export_all(clip, out, f"sample_{i + 1}", style, views,
+                                     progress=tracker(progress, lo, hi, f"rendering sample {i + 1}:")))
+    videos = [r.video for r in results] + [None] * (4 - len(results))
+    return (*videos, results[0].glb, [f for r in results for f in r.files])
 
 
 @gpu
@@ -212,123 +122,111 @@ def compare(mode, prompt_a, prompt_b, model_a, model_b, scale_a, scale_b, steps_
     """Two results with the same seed: (video A, video B, side-by-side video, files)."""
     from intermask.render import side_by_side
 
-    seed = as_int(seed, "Seed", 0, 2 ** 31 - 1)
-    prompt_a = (prompt_a or "").strip()
-    prompt_b = (prompt_b or "").strip() if mode == "two prompts" else prompt_a
-    if not prompt_a or not prompt_b:
-        raise InterMaskError("Please type a description for each side of the comparison.")
+    modes = ("two prompts", "two settings", "two models")
+    if mode not in modes:
+        raise InterMaskError(f"The comparison mode must be one of: {', '.join(modes)}; got {mode!r}.")
+    seed = du.as_int(seed, "Seed", 0, MAX_SEED)
+    prompt_a = _prompt(prompt_a, "description A")
+    prompt_b = _prompt(prompt_b, "description B") if mode == "two prompts" else prompt_a
     if mode != "two models":
         model_a = model_b = MODELS.default_name()
     if mode != "two settings":
         scale_b, steps_b = scale_a, steps_a
-    style, views = view_options(view)
-    out = request_dir()
-    results = []
-    for side, (prompt, name, scale, steps) in enumerate(((prompt_a, model_a, scale_a, steps_a),
-                                                         (prompt_b, model_b, scale_b, steps_b))):
-        model = MODELS.get(name)
-        [clip] = model.generate(prompt, seconds=seconds, seed=seed, cond_scale=scale, time_steps=steps,
-                                progress=tracker(progress, 0.3 * side, 0.3 * side + 0.3, f"generating {'AB'[side]}"))
-        results.append((clip, f"{name} · guidance {scale:g} · {int(steps)} steps"))
-    videos, files = [], []
-    for side, (clip, label) in enumerate(results):
-        video, _, f = export_all(clip, out, f"side_{'AB'[side]}", style, views)
-        videos.append(video)
-        files += f
-    both = str(side_by_side(videos[0], videos[1], out / "side_by_side.mp4"))
-    return videos[0], videos[1], both, files + [both]
+    style, views = du.view_options(view)
+    out = du.request_dir()
+    sides = []
+    for k, (prompt, name, scale, steps) in enumerate(((prompt_a, model_a, scale_a, steps_a),
+                                                      (prompt_b, model_b, scale_b, steps_b))):
+        [clip] = MODELS.get(name).generate(prompt, seconds=seconds, seed=seed, cond_scale=scale, time_steps=steps,
+                                           progress=tracker(progress, 0.3 * k, 0.3 * k + 0.3, f"generating {'AB'[k]}"))
+        clip.text = f"{'AB'[k]}: {name} · guidance {float(scale):g} · {int(steps)} steps · {prompt}"
+        sides.append(clip)
+    results = [du.export_all(clip, out, f"side_{'AB'[k]}", style, views,
+                             progress=tracker(progress, 0.6 + 0.2 * k, 0.8 + 0.2 * k, f"rendering {'AB'[k]}"))
+               for k, clip in enumerate(sides)]
+    both = str(side_by_side(results[0].video, results[1].video, out / "side_by_side.mp4"))
+    return results[0].video, results[1].video, both, results[0].files + results[1].files + [both]
 
 
 @gpu
 @user_errors
 def react(partner_file, prompt, seconds, seed, cond_scale, time_steps, topk_ratio, temperature, foot_cleanup, view,
           progress=gr.Progress()):
-    """Upload person A → person B reacts: (video, GLB, files)."""
-    if partner_file is None:
+    """Upload person A → person B reacts: (video, GLB, files). The text is optional here."""
+    if not partner_file:
         raise InterMaskError("Please upload a partner motion (.npz, .npy or .bvh) or click one of the examples.")
-    path = Path(partner_file if isinstance(partner_file, str) else getattr(partner_file, "name", partner_file))
-    if path.exists() and path.stat().st_size > MAX_UPLOAD_MB * 1024 * 1024:
-        raise InterMaskError(f"The upload is {path.stat().st_size / 2 ** 20:.0f} MB; at most {MAX_UPLOAD_MB} MB "
-                             "are accepted.")
-    seed = as_int(seed, "Seed", 0, 2 ** 31 - 1)
-    secs = None if seconds in (None, 0, "") else seconds
-    style, views = view_options(view)
-    model = MODELS.get()
-    clip = model.react(path, text=(prompt or "").strip(), seconds=secs, seed=seed, cond_scale=cond_scale,
-                       time_steps=time_steps, topk_ratio=topk_ratio, temperature=temperature,
-                       foot_cleanup=bool(foot_cleanup), progress=tracker(progress, 0.0, 0.4, "reacting"))
-    video, glb, files = export_all(clip, request_dir(), "reaction", style, views, highlight_partner=True,
-                                   progress=tracker(progress, 0.4, 1.0, "rendering"))
-    return video, glb, files
+    path = du.check_upload(Path(partner_file if isinstance(partner_file, str) else partner_file.name), MAX_UPLOAD_MB)
+    seed = du.as_int(seed, "Seed", 0, MAX_SEED)
+    style, views = du.view_options(view)
+    secs = None if seconds in (None, "") or float(seconds) == 0 else seconds
+    progress(0.0, desc="reading the partner motion")
+    clip = MODELS.get().react(path, text=prompt or "", seconds=secs, seed=seed, cond_scale=cond_scale,
+                              time_steps=time_steps, topk_ratio=topk_ratio, temperature=temperature,
+                              foot_cleanup=bool(foot_cleanup), progress=tracker(progress, 0.0, 0.3, "reacting"))
+    if not clip.text:
+        clip.text = f"reaction to {path.name}"
+    result = du.export_all(clip, du.request_dir(), "reaction", style, views, partner_highlight=True,
+                           progress=tracker(progress, 0.3, 1.0, "rendering"))
+    return result.video, result.glb, result.files
 
 
 @gpu
 @user_errors
 def compose(timeline, seed, cond_scale, time_steps, view, progress=gr.Progress()):
     """Timeline rows (text, seconds) → one long interaction: (video, GLB, files)."""
-    rows = _timeline_rows(timeline)
-    seed = as_int(seed, "Seed", 0, 2 ** 31 - 1)
-    style, views = view_options(view)
-    model = MODELS.get()
-    clip = model.compose(rows, seed=seed, cond_scale=cond_scale, time_steps=time_steps,
-                         progress=tracker(progress, 0.0, 0.5, "composing"))
-    return export_all(clip, request_dir(), "composition", style, views,
-                      progress=tracker(progress, 0.5, 1.0, "rendering"))
+    rows = du.timeline_rows(timeline)
+    seed = du.as_int(seed, "Seed", 0, MAX_SEED)
+    style, views = du.view_options(view)
+    clip = MODELS.get().compose(rows, seed=seed, cond_scale=cond_scale, time_steps=time_steps,
+                                progress=tracker(progress, 0.0, 0.4, "composing"))
+    result = du.export_all(clip, du.request_dir(), "composition", style, views,
+                           progress=tracker(progress, 0.4, 1.0, "rendering"))
+    return result.video, result.glb, result.files
 
 
-def _timeline_rows(timeline) -> list[tuple[str, float]]:
-    if timeline is None:
-        raise InterMaskError("The timeline is empty: add rows of text and seconds.")
-    if hasattr(timeline, "values") and hasattr(timeline, "columns"):  # a pandas DataFrame
-        raw = timeline.values.tolist()
-    elif isinstance(timeline, dict) and "data" in timeline:
-        raw = timeline["data"]
-    else:
-        raw = list(timeline)
-    rows = []
-    for i, row in enumerate(raw):
-        if not row or all(str(c).strip() in ("", "None", "nan") for c in row):
-            continue
-        if len(row) < 2:
-            raise InterMaskError(f"Timeline row {i + 1} needs a text and a number of seconds.")
-        text, secs = str(row[0]).strip(), row[1]
-        try:
-            secs = float(secs)
-        except (TypeError, ValueError):
-            raise InterMaskError(f"Timeline row {i + 1}: seconds must be a number; got {secs!r}.") from None
-        rows.append((text, secs))
-    if not rows:
-        raise InterMaskError("The timeline is empty: add rows of text and seconds.")
-    return rows
-
-
+# --------------------------------------------------------------------------------------------------------
+# About
+# --------------------------------------------------------------------------------------------------------
 def about_text() -> str:
     lines = ["## About this demo", ""]
-    try:
-        model = MODELS.get()
+    names = list(MODELS.available())
+    if not names:
+        lines += ["**No model is loaded:** the bundled checkpoint is missing from `checkpoints/intersynth/`.", ""]
+    for name in names:
+        try:
+            model = MODELS.get(name)
+        except InterMaskError as exc:
+            lines += [f"### Model: {name}", f"Could not be loaded: {exc}", ""]
+            continue
+        lines += [f"### Model: {name}", du.describe_model(model), ""]
         card = model.checkpoint_dir / "card.md"
-        lines += [f"**Loaded checkpoint:** `{model.checkpoint_dir.relative_to(ROOT) if model.checkpoint_dir.is_relative_to(ROOT) else model.checkpoint_dir}`",
-                  ""]
         if card.exists():
-            lines += [card.read_text(), ""]
-    except InterMaskError as exc:
-        lines += [f"No model could be loaded: {exc}", ""]
+            lines += ["<details><summary>Model card</summary>", "", card.read_text(), "", "</details>", ""]
     lines += [
-        "**Training data, stated plainly:** the bundled model never saw real motion capture. It was trained on "
-        "*InterSynth*, a procedural two-person interaction set this project generates (about twenty kinds of "
-        "interaction with left/right, hand/leg and count variations). It follows such descriptions; free-form "
-        "text far from them gives plausible but generic motion. Models trained on InterHuman or Inter-X (same "
-        "scripts, `paper` configuration) load the same way.",
+        "### Training data, stated plainly",
+        "The bundled models never saw real motion capture. They were trained on **InterSynth**, a procedural "
+        "two-person interaction set this project generates (handshakes, high fives, hugs, waves, pushes, punches, "
+        "kicks, dances, walking toward, past or around each other..., with left/right, hand/leg and count "
+        "variations), because the real data sets (InterHuman, Inter-X) may not be redistributed. The models follow "
+        "descriptions like the examples; free-form text far from them gives plausible but generic motion. Models "
+        "trained on InterHuman or Inter-X with the same scripts (`paper` configuration) load the same way.",
         "",
-        "**Your own model:** `INTERMASK_CHECKPOINT=/path/to/checkpoint python app.py`, or in Python "
-        "`InterMask.from_pretrained('/path/to/checkpoint')`.",
+        "### Your own model",
+        "`INTERMASK_CHECKPOINT=/path/to/checkpoint python app.py` (add `INTERMASK_CHECKPOINT_B=...` for the "
+        "two-models comparison), or in Python `InterMask.from_pretrained('/path/to/checkpoint')`.",
         "",
-        "**API:** every button is a named endpoint (`/generate`, `/compare`, `/react`, `/compose`):",
+        "### API",
+        "Every button is a named endpoint (`/generate`, `/compare`, `/react`, `/compose`); see *Use via API* "
+        "at the bottom of the page for every parameter.",
         "```python",
         "from gradio_client import Client, handle_file",
         "client = Client(\"http://127.0.0.1:7860/\")",
-        "result = client.predict(\"two people shake hands\", 3, 1, 0, 2.0, 20, 0.9, 1.0, False, \"mesh, one view\",",
-        "                        api_name=\"/generate\")",
+        "# prompt, seconds, samples, seed, guidance, time steps, top-k ratio, temperature, foot cleanup, view",
+        "v1, v2, v3, v4, glb, files = client.predict(\"They step forward and shake right hands.\", 3, 1, 0,",
+        "                                            2.0, 20, 0.9, 1.0, False, \"mesh, one view\",",
+        "                                            api_name=\"/generate\")",
+        "video, glb, files = client.predict(handle_file(\"assets/partners/punch_right.bvh\"), \"\", 0, 0,",
+        "                                   2.0, 10, 0.9, 1.0, False, \"mesh, one view\", api_name=\"/react\")",
         "```",
     ]
     return "\n".join(lines)
@@ -344,15 +242,15 @@ def sampling_controls(time_steps: int = 20):
         topk = gr.Slider(0, 0.99, value=0.9, step=0.01, label="Top-k ratio (fraction of codes dropped)")
         temperature = gr.Slider(0, 3, value=1.0, step=0.05, label="Temperature (0 = greedy)")
         foot = gr.Checkbox(value=False, label="Foot cleanup (lock feet during contacts)")
-        view = gr.Radio(VIEW_CHOICES, value=VIEW_CHOICES[0], label="View")
+        view = gr.Radio(du.VIEW_CHOICES, value=du.VIEW_CHOICES[0], label="View")
     return cond_scale, steps, topk, temperature, foot, view
 
 
 def seed_row(value: int = 0):
-    with gr.Row():
-        seed = gr.Number(value=value, precision=0, label="Seed", minimum=0)
+    with gr.Row(equal_height=True):
+        seed = gr.Number(value=value, precision=0, label="Seed", minimum=0, maximum=MAX_SEED, scale=4)
         dice = gr.Button("🎲", scale=0, min_width=60)
-    dice.click(lambda: random.randint(0, 2 ** 31 - 1), outputs=seed, api_name=False)
+    dice.click(lambda: random.randint(0, MAX_SEED), outputs=seed, api_visibility="private")
     return seed
 
 
@@ -360,40 +258,49 @@ def example_partners() -> list[list[str]]:
     return [[str(p)] for p in sorted((ASSETS / "partners").glob("*")) if p.suffix in (".npz", ".npy", ".bvh")]
 
 
+def _video(label: str, **kw) -> gr.Video:
+    return gr.Video(label=label, autoplay=True, loop=True, format="mp4", **kw)
+
+
 def build_demo() -> gr.Blocks:
-    with gr.Blocks(title="InterMask — two-person interaction from text", delete_cache=(3600, 3600)) as demo:
+    with gr.Blocks(title="InterMask — two-person interaction from text", delete_cache=(1800, 3600)) as demo:
         gr.Markdown("# 🤝 InterMask\nDescribe an interaction between two people, or upload one person's motion "
-                    "and let the other react. Runs on the bundled CPU model trained on procedural data "
+                    "and let the other react. The bundled CPU model was trained on procedural data "
                     "(see *About*).")
-        with gr.Tab("Generate"):
+        with gr.Tab("Generate", id="generate"):
             with gr.Row():
                 with gr.Column(scale=1):
                     prompt = gr.Textbox(label="Description", lines=2, max_lines=4, max_length=1000,
-                                        placeholder="two people shake hands with their right hands")
-                    gr.Examples(EXAMPLES, inputs=prompt)
+                                        placeholder=EXAMPLES[0], elem_id="gen-prompt")
+                    gr.Examples([[e] for e in EXAMPLES], inputs=prompt, api_visibility="private")
                     seconds = gr.Slider(1, 10, value=3, step=0.5, label="Duration (seconds)")
                     samples = gr.Slider(1, 4, value=1, step=1, label="Number of samples")
                     seed = seed_row()
                     controls = sampling_controls()
-                    run = gr.Button("Generate", variant="primary")
+                    run = gr.Button("Generate", variant="primary", elem_id="gen-run")
                 with gr.Column(scale=2):
                     with gr.Row():
-                        vids = [gr.Video(label=f"Sample {i + 1}", visible=i == 0, autoplay=True, loop=True,
-                                         elem_id=f"gen-video-{i}") for i in range(2)]
+                        vids = [_video(f"Sample {i + 1}", visible=i == 0, elem_id=f"gen-video-{i}") for i in range(2)]
                     with gr.Row():
-                        vids += [gr.Video(label=f"Sample {i + 1}", visible=False, autoplay=True, loop=True,
-                                          elem_id=f"gen-video-{i}") for i in range(2, 4)]
-                    model3d = gr.Model3D(label="Interactive 3D (sample 1)", clear_color=[0.95, 0.95, 0.95, 1.0])
-                    files = gr.File(label="Downloads (npz, BVH, GLB, MP4)", file_count="multiple")
+                        vids += [_video(f"Sample {i + 1}", visible=False, elem_id=f"gen-video-{i}")
+                                 for i in range(2, 4)]
+                    model3d = gr.Model3D(label="Interactive 3D (sample 1; drag to orbit)",
+                                         clear_color=(0.95, 0.95, 0.95, 1.0))
+                    files = gr.File(label="Downloads (npz, BVH combined and per person, GLB, MP4)",
+                                    file_count="multiple")
+            samples.change(lambda n: [gr.update(visible=i < int(n)) for i in range(4)], samples, vids,
+                           api_visibility="private", show_progress="hidden")
             run.click(generate, [prompt, seconds, samples, seed, *controls], [*vids, model3d, files],
                       api_name="generate")
-        with gr.Tab("Compare"):
-            mode = gr.Radio(["two prompts", "two settings", "two models"], value="two prompts", label="Compare")
+        with gr.Tab("Compare", id="compare"):
+            mode = gr.Radio(["two prompts", "two settings", "two models"], value="two prompts", label="Compare",
+                            info="Both sides use the same seed; the side-by-side video plays them in sync.")
             with gr.Row():
-                prompt_a = gr.Textbox(label="Description A", value="one person waves with the left hand")
-                prompt_b = gr.Textbox(label="Description B (two prompts mode)",
-                                      value="one person waves with the right hand")
-            names = list(Models.available()) or ["(no model)"]
+                prompt_a = gr.Textbox(label="Description A", max_length=1000,
+                                      value="One of them raises the left hand and waves twice to the other one.")
+                prompt_b = gr.Textbox(label="Description B (two prompts mode)", max_length=1000,
+                                      value="One of them raises the right hand and waves twice to the other one.")
+            names = list(MODELS.available()) or ["(no model)"]
             with gr.Row():
                 model_a = gr.Dropdown(names, value=names[0], label="Model A (two models mode)")
                 model_b = gr.Dropdown(names, value=names[-1], label="Model B (two models mode)")
@@ -405,52 +312,56 @@ def build_demo() -> gr.Blocks:
                 steps_b = gr.Slider(1, 50, value=10, step=1, label="Time steps B (two settings mode)")
             with gr.Row():
                 c_seconds = gr.Slider(1, 10, value=3, step=0.5, label="Duration (seconds)")
-                c_seed = seed_row()
-                c_view = gr.Radio(VIEW_CHOICES, value=VIEW_CHOICES[0], label="View")
-            c_run = gr.Button("Compare", variant="primary")
-            both = gr.Video(label="Side by side (in sync)", autoplay=True, loop=True)
+                with gr.Column():
+                    c_seed = seed_row()
+                c_view = gr.Radio(du.VIEW_CHOICES, value=du.VIEW_CHOICES[0], label="View")
+            c_run = gr.Button("Compare", variant="primary", elem_id="cmp-run")
+            both = _video("Side by side (A left, B right, in sync)", elem_id="cmp-both")
             with gr.Row():
-                video_a = gr.Video(label="A")
-                video_b = gr.Video(label="B")
+                video_a = _video("A", elem_id="cmp-a")
+                video_b = _video("B", elem_id="cmp-b")
             c_files = gr.File(label="Downloads", file_count="multiple")
             c_run.click(compare, [mode, prompt_a, prompt_b, model_a, model_b, scale_a, scale_b, steps_a, steps_b,
                                   c_seconds, c_seed, c_view], [video_a, video_b, both, c_files], api_name="compare")
-        with gr.Tab("Reaction"):
+        with gr.Tab("Reaction", id="reaction"):
             with gr.Row():
                 with gr.Column(scale=1):
-                    partner = gr.File(label="Partner motion (.npz, .npy, .bvh; ≤ 50 MB)",
+                    partner = gr.File(label=f"Partner motion (.npz, .npy, .bvh; ≤ {MAX_UPLOAD_MB} MB)",
                                       file_types=[".npz", ".npy", ".bvh"], type="filepath")
                     if example_partners():
-                        gr.Examples(example_partners(), inputs=partner, label="Example partners")
+                        gr.Examples(example_partners(), inputs=partner, label="Example partners (click one)",
+                                    api_visibility="private")
                     r_prompt = gr.Textbox(label="Description (optional)", max_length=1000,
-                                          placeholder="the other person dodges")
+                                          placeholder="the other one leans away to dodge")
                     r_seconds = gr.Slider(0, 10, value=0, step=0.5, label="Duration (0 = the partner's, ≤ 10 s)")
                     r_seed = seed_row()
                     r_controls = sampling_controls(time_steps=10)
-                    r_run = gr.Button("React", variant="primary")
+                    r_run = gr.Button("React", variant="primary", elem_id="react-run")
                 with gr.Column(scale=2):
-                    r_video = gr.Video(label="Reaction (uploaded partner in grey)", autoplay=True, loop=True)
-                    r_model3d = gr.Model3D(label="Interactive 3D", clear_color=[0.95, 0.95, 0.95, 1.0])
+                    r_video = _video("Reaction (the uploaded partner in grey)", elem_id="react-video")
+                    r_model3d = gr.Model3D(label="Interactive 3D", clear_color=(0.95, 0.95, 0.95, 1.0))
                     r_files = gr.File(label="Downloads", file_count="multiple")
             r_run.click(react, [partner, r_prompt, r_seconds, r_seed, *r_controls], [r_video, r_model3d, r_files],
                         api_name="react")
             with gr.Accordion("Timeline: one long interaction from several descriptions (up to 60 s)", open=False):
                 timeline = gr.Dataframe(
-                    headers=["text", "seconds"], datatype=["str", "number"], row_count=(3, "dynamic"),
-                    value=[["two people walk toward each other", 3], ["they shake hands", 3],
-                           ["they walk away from each other", 3]], label="Timeline")
+                    headers=["text", "seconds"], datatype=["str", "number"], row_count=3, column_count=2,
+                    value=[["Both of them come at a slow pace toward each other and stop close together.", 3],
+                           ["They step forward and shake right hands.", 3],
+                           ["Both people turn around and leave each other.", 3]], label="Timeline")
                 with gr.Row():
-                    t_seed = seed_row()
+                    with gr.Column():
+                        t_seed = seed_row()
                     t_scale = gr.Slider(0, 10, value=2.0, step=0.1, label="Guidance scale")
                     t_steps = gr.Slider(1, 50, value=20, step=1, label="Time steps")
-                    t_view = gr.Radio(VIEW_CHOICES, value=VIEW_CHOICES[0], label="View")
+                    t_view = gr.Radio(du.VIEW_CHOICES, value=du.VIEW_CHOICES[0], label="View")
                 t_run = gr.Button("Compose", variant="primary")
-                t_video = gr.Video(label="Composition", autoplay=True, loop=True)
-                t_model3d = gr.Model3D(label="Interactive 3D", clear_color=[0.95, 0.95, 0.95, 1.0])
+                t_video = _video("Composition")
+                t_model3d = gr.Model3D(label="Interactive 3D", clear_color=(0.95, 0.95, 0.95, 1.0))
                 t_files = gr.File(label="Downloads", file_count="multiple")
                 t_run.click(compose, [timeline, t_seed, t_scale, t_steps, t_view], [t_video, t_model3d, t_files],
                             api_name="compose")
-        with gr.Tab("About"):
+        with gr.Tab("About", id="about"):
             gr.Markdown(about_text())
     return demo
 
@@ -463,11 +374,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--share", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
-    MODELS.get()  # load once at start-up, so the first request does not pay for it
+    import torch
+
+    # One intra-op thread per request: the models are small, requests run side by side (--concurrency), and on
+    # a busy 2-core machine two OpenMP threads per request measured 5-15x slower than one.
+    torch.set_num_threads(max(1, int(os.environ.get("INTERMASK_TORCH_THREADS", "1"))))
+    start = time.perf_counter()
+    try:
+        for name in MODELS.load_all():  # load once; one tiny generation pays torch's first-call costs now
+            MODELS.get(name).generate("warm up", seconds=1, time_steps=1)
+            log.info("model %r loaded and warmed up", name)
+    except InterMaskError as exc:  # serve anyway: every request then explains what is missing
+        log.error("%s", exc)
+    log.info("models ready in %.1f s; renderer warmed up in %.1f s", time.perf_counter() - start, du.warm_up())
     demo = build_demo()
     demo.queue(default_concurrency_limit=args.concurrency, max_size=64)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share,
-                max_file_size=f"{MAX_UPLOAD_MB}mb", allowed_paths=[str(ASSETS)])
+                max_file_size=f"{MAX_UPLOAD_MB}mb", allowed_paths=[str(ASSETS / "partners")])
 
 
 if __name__ == "__main__":

@@ -74,13 +74,14 @@ def compose(model, timeline: Sequence[tuple[str, float]], seed: int, settings, f
                                 settings.sampling(), gen, progress=chunk_progress)
             world = model._decode(ids, tokens * FRAMES_PER_TOKEN)[0]
         else:
-            ctx_frames = CONTEXT_TOKENS * FRAMES_PER_TOKEN
+            ctx_tokens = min(CONTEXT_TOKENS, world.shape[1] // FRAMES_PER_TOKEN)  # a short first segment
+            ctx_frames = ctx_tokens * FRAMES_PER_TOKEN
             context = world[:, -ctx_frames:]
             frame = facing_frame(features_to_joints(context[0]), floor=0.0)
             fixed_codes = model._encode(frame.features_to_canonical(context))  # (2, 5, C)
-            tokens = CONTEXT_TOKENS + new_tokens
+            tokens = ctx_tokens + new_tokens
             fixed = torch.full((1, 2, 5, tokens), -1, dtype=torch.long)
-            fixed[0, :, :, :CONTEXT_TOKENS] = fixed_codes
+            fixed[0, :, :, :ctx_tokens] = fixed_codes
             ids = masked_decode(model.transformer, text_feats, torch.tensor([tokens]), tokens,
                                 settings.sampling(), gen, fixed=fixed, progress=chunk_progress)
             window = frame.features_to_world(model._decode(ids, tokens * FRAMES_PER_TOKEN)[0])

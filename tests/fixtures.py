@@ -237,3 +237,130 @@ def write_interx_tree(root: str | Path, n_seqs: int = 6, frames: tuple[int, int]
             lines.append(f"{caption}#{tokens}#{tags[0]}#{tags[1]}")
         (root / "texts_processed" / f"{name}.txt").write_text("\n".join(lines) + "\n")
     return names
+
+
+def write_tiny_checkpoint(root: str | Path, word_xattn: str = "every_block", seed: int = 0,
+                          card: str = "# Tiny untrained test model\n") -> Path:
+    """An untrained, very small VQ-VAE + Inter-M transformer checkpoint using the ``toy`` text encoder.
+
+    Writes ``<root>/vq`` and ``<root>/transformer`` and returns the transformer directory, which
+    ``InterMask.from_pretrained`` (and the demo via ``INTERMASK_CHECKPOINT``) loads. Good for plumbing tests:
+    the motion it generates is noise-like but has the right shapes. ``word_xattn="none"`` gives the AdaLN-only
+    baseline architecture.
+    """
+    import dataclasses
+
+    import torch
+
+    from intermask import config as C
+    from intermask.checkpoint import save_checkpoint
+    from intermask.models.transformer import InterMTransformer
+    from intermask.models.vqvae import VQVAE
+    from intermask.motion.normalize import Normalizer
+    from intermask.text.base import ToyTextEncoder
+
+    root = Path(root)
+    cfg = C.tiny()
+    cfg = dataclasses.replace(
+        cfg, vq=dataclasses.replace(cfg.vq, nb_code=32, code_dim=16, width=16),
+        transformer=dataclasses.replace(cfg.transformer, latent_dim=32, n_heads=2, n_layers=1, ff_size=64,
+                                        token_emb_dim=16, text_head_heads=2, text_head_ff=64,
+                                        word_xattn=word_xattn),
+        text=dataclasses.replace(cfg.text, encoder="toy"))
+    # The mean is a standing person and the spread small, so that decoded (untrained) motion is body-shaped.
+    from intermask.motion.features import features_from_joints
+
+    joints, rot6d = random_person(seed=seed, frames=41, facing=0.0)
+    mean = features_from_joints(joints, rot6d).mean(0).astype(np.float32)
+    norm = Normalizer(mean, np.full(262, 0.02, np.float32))
+    enc = ToyTextEncoder()
+    with torch.random.fork_rng():  # module initialisation draws from the global generator: restore it after
+        torch.manual_seed(seed)
+        vq = VQVAE(cfg.vq, norm.mean, norm.std).eval()
+        # A random codebook (training would initialise it from data): distinct codes decode to distinct motion.
+        vq.quantizer.codebook.copy_(torch.randn(cfg.vq.nb_code, cfg.vq.code_dim))
+        vq.quantizer.initted.fill_(True)
+        model = InterMTransformer(cfg.transformer, cfg.vq.nb_code, enc.dim).eval()
+    save_checkpoint(root / "vq", vq, cfg, "vq", norm)
+    return save_checkpoint(root / "transformer", model, cfg, "transformer", norm, text_dim=enc.dim,
+                           vq_dir=root / "vq", card=card)
+
+
+class AppServer:
+    """``python app.py`` in a subprocess on 127.0.0.1 and a free port, serving tiny test checkpoints.
+
+        with AppServer(tmp_path, video_size=128) as server:
+            Client(server.url).predict(..., api_name="/generate")
+
+    By default two untrained checkpoints are written under ``workdir`` (word cross-attention as the default
+    model, AdaLN only as "custom B"); ``checkpoints`` overrides them (``()``: the bundled models). Gradio's
+    cache and the app's work files also stay under ``workdir``.
+    ``startup_seconds`` is measured from process start to the first HTTP 200.
+    """
+
+    def __init__(self, workdir: str | Path, video_size: int = 128, timeout: float = 180.0,
+                 checkpoints: tuple[Path, ...] | None = None, extra_env: dict | None = None):
+        self.workdir = Path(workdir)
+        self.video_size = video_size
+        self.timeout = timeout
+        self.checkpoints = checkpoints
+        self.extra_env = extra_env or {}
+        self.proc = None
+        self.url = ""
+        self.startup_seconds = float("nan")
+
+    def __enter__(self) -> "AppServer":
+        import os
+        import socket
+        import subprocess
+        import sys
+        import time
+        import urllib.request
+
+        root = Path(__file__).resolve().parent.parent
+        if self.checkpoints is None:
+            self.checkpoints = (write_tiny_checkpoint(self.workdir / "model_a"),
+                                write_tiny_checkpoint(self.workdir / "model_b", word_xattn="none", seed=1))
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1",
+                   INTERMASK_VIDEO_SIZE=str(self.video_size), INTERMASK_APP_TMP=str(self.workdir / "app_tmp"),
+                   GRADIO_TEMP_DIR=str(self.workdir / "gradio"), **self.extra_env)
+        env.pop("INTERMASK_CHECKPOINT", None), env.pop("INTERMASK_CHECKPOINT_B", None)
+        for name, path in zip(("INTERMASK_CHECKPOINT", "INTERMASK_CHECKPOINT_B"), self.checkpoints):
+            env[name] = str(path)  # an empty tuple: the app's bundled models
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.log_path = self.workdir / "app.log"
+        self._log = open(self.log_path, "w")
+        start = time.perf_counter()
+        self.proc = subprocess.Popen([sys.executable, str(root / "app.py"), "--host", "127.0.0.1", "--port",
+                                      str(port)], cwd=root, env=env, stdout=self._log, stderr=subprocess.STDOUT)
+        self.url = f"http://127.0.0.1:{port}/"
+        deadline = time.monotonic() + self.timeout
+        while time.monotonic() < deadline:  # bounded: at most `timeout` seconds of polling
+            if self.proc.poll() is not None:
+                self.__exit__(None, None, None)
+                raise RuntimeError(f"the app exited early:\n{self.log_path.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(self.url + "config", timeout=5) as r:
+                    if r.status == 200:
+                        self.startup_seconds = time.perf_counter() - start
+                        return self
+            except OSError:
+                time.sleep(0.5)
+        self.__exit__(None, None, None)
+        raise RuntimeError(f"the app did not answer within {self.timeout:.0f} s:\n{self.log_path.read_text()[-3000:]}")
+
+    def __exit__(self, *exc) -> None:
+        import subprocess
+
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=20)
+        if getattr(self, "_log", None) is not None:
+            self._log.close()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -178,6 +179,9 @@ def _cached_detail(name: str, body_models: str | None, gender: str, detail: str)
     return base if target is None else decimate(base, target)
 
 
+_LOAD_LOCK = threading.RLock()
+
+
 def load_body(name: str = "mannequin", body_models: str | os.PathLike | None = None, *,
               detail: str = "medium", gender: str = "neutral") -> BodyModel:
     """The body used for rendering and export.
@@ -189,6 +193,11 @@ def load_body(name: str = "mannequin", body_models: str | os.PathLike | None = N
         raise InterMaskError(f"Unknown body '{name}'; choose one of {', '.join(BODY_CHOICES)}.")
     if detail not in DETAIL_CHOICES:
         raise InterMaskError(f"Unknown detail '{detail}'; choose one of {', '.join(DETAIL_CHOICES)}.")
+    with _LOAD_LOCK:  # concurrent first loads crash inside the mesh decimation library (seen in the app)
+        return _load_body(name, body_models, gender, detail)
+
+
+def _load_body(name: str, body_models, gender: str, detail: str) -> BodyModel:
     if name == "mannequin":
         return _cached_detail(name, None, gender, detail)
     directory = body_models or os.environ.get(BODY_MODELS_ENV)

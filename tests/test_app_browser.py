@@ -1,0 +1,69 @@
+"""The demo in a real browser: Playwright drives Debian's Chromium (no browser download), types a prompt,
+clicks Generate and checks that the resulting video element loads and plays.
+
+Skipped, with the reason, when the ``playwright`` package or /usr/bin/chromium is missing.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from fixtures import AppServer
+
+CHROMIUM = os.environ.get("INTERMASK_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+TIMEOUT_MS = 120_000
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (no `playwright install`)")
+if not Path(CHROMIUM).exists():
+    pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with AppServer(tmp_path_factory.mktemp("app_browser"), video_size=128) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.set_default_timeout(TIMEOUT_MS)
+            page.goto(server.url, wait_until="networkidle")
+            yield page
+        finally:
+            browser.close()
+
+
+def test_type_a_prompt_click_generate_and_the_video_plays(page):
+    page.locator("#gen-prompt textarea").fill("They step forward and shake right hands.")
+    page.locator("#gen-run").click()
+    video = page.locator("#gen-video-0 video")
+    video.wait_for(state="attached", timeout=TIMEOUT_MS)
+    # Loaded (readyState ≥ 2: the current frame is available), 3 s long (the default duration), 128 px high.
+    page.wait_for_function("v => v.readyState >= 2 && v.duration > 0", arg=video.element_handle(),
+                           timeout=TIMEOUT_MS)
+    assert abs(video.evaluate("v => v.duration") - 3.0) < 0.1
+    assert video.evaluate("v => v.videoHeight") == 128
+    # It plays: autoplay is muted-safe (no audio track), and the clock moves forward.
+    video.evaluate("v => { v.muted = true; return v.play(); }")
+    page.wait_for_function("v => !v.paused && v.currentTime > 0.3", arg=video.element_handle(), timeout=30_000)
+    # The 3D view and the downloads were filled too.
+    assert page.locator("a[href$='.glb'], a[download$='.glb']").count() >= 1
+    assert page.locator("canvas").count() >= 1  # Model3D draws the GLB on a canvas
+
+
+def test_examples_fill_the_prompt_and_the_dice_changes_the_seed(page):
+    expect = sync_api.expect
+    page.get_by_text("Both people hug each other.", exact=True).first.click()
+    expect(page.locator("#gen-prompt textarea")).to_have_value("Both people hug each other.", timeout=30_000)
+    seed = page.get_by_label("Seed").first
+    before = seed.input_value()
+    page.get_by_role("button", name="🎲").first.click()
+    expect(seed).not_to_have_value(before, timeout=30_000)
