@@ -25,6 +25,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+from machine import describe  # noqa: E402  (bench/machine.py)
 
 PROMPT = "They step forward and shake right hands."
 
@@ -33,18 +34,6 @@ def request_args(view: str = "mesh, one view") -> list:
     # prompt, seconds, samples, seed, guidance, time steps, top-k ratio, temperature, foot cleanup, view
     return [PROMPT, 3, 1, 0, 2.0, 20, 0.9, 1.0, False, view]
 
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (f"{platform.node()} · {cpu} · {os.cpu_count()} cores · Python {platform.python_version()} · "
-            f"PYOPENGL_PLATFORM={os.environ.get('PYOPENGL_PLATFORM', 'auto')}")
 
 
 def served(checkpoint: Path, size: int, runs: int, work: Path) -> dict:
@@ -128,7 +117,7 @@ def main() -> None:
               flush=True)
     if args.out:
         lines = [f"\n### {time.strftime('%Y-%m-%d %H:%M')} · {model_note} · {args.runs} runs per size\n",
-                 f"{machine()} · load average at start {load:.2f}\n",
+                 f"{describe()} · load average at start {load:.2f}\n",
                  "| video size | end-to-end median s | runs s | stick-figure request s | cold start s (HTTP up + "
                  "first request) | in-process: generate s | in-process: video + exports s |",
                  "|---|---|---|---|---|---|---|"]

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from machine import describe  # noqa: E402  (bench/machine.py)
 
 
 def median_seconds(fn, repeats: int) -> float:
@@ -27,21 +28,6 @@ def median_seconds(fn, repeats: int) -> float:
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
 
-
-def machine() -> str:
-    import os
-
-    import torch
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads)"
 
 
 def main() -> None:
@@ -71,7 +57,7 @@ def main() -> None:
         print(growth[-1])
     lines = [
         "# Generation latency", "",
-        f"Machine: {machine()}. Command: `python bench/bench_generate.py --repeats {args.repeats}`. "
+        f"Machine: {describe()}. Command: `python bench/bench_generate.py --repeats {args.repeats}`. "
         f"Checkpoint: `{model.checkpoint_dir}`. Defaults: 20 time steps (10 for reactions), guidance 2 "
         "(conditional and unconditional passes batched), top-k ratio 0.9. Median of "
         f"{args.repeats} runs after a warm-up, text encoding included.", "",

@@ -19,23 +19,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from machine import describe  # noqa: E402  (bench/machine.py)
 
 from intermask.render import render_video  # noqa: E402
 from intermask.render.sample import sample_interaction  # noqa: E402
 
-
-def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return (f"{platform.node()} · {cpu} · {os.cpu_count()} cores · Python {platform.python_version()} · "
-            f"PYOPENGL_PLATFORM={os.environ.get('PYOPENGL_PLATFORM', '?')} · load average at start {load:.2f}")
 
 
 def naive_mesh(clip, size: int, path: str) -> dict:
@@ -89,7 +77,7 @@ def main() -> None:
     from intermask.render.scene import choose_platform
 
     choose_platform()
-    print(machine())
+    print(describe())
     for label, kw in (("mesh, 1 view", dict(style="mesh", detail=args.detail)),
                       ("mesh, 1 view, full detail", dict(style="mesh", detail="full")),
                       ("stick, 1 view", dict(style="stick"))):
@@ -118,7 +106,7 @@ def main() -> None:
     if args.out:
         with open(args.out, "a") as fh:
             fh.write(f"\n### {time.strftime('%Y-%m-%d %H:%M')} · {args.frames} frames at {args.size}² · "
-                     f"{args.runs} runs\n\n{machine()}\n\n| case | median s | runs s | first run s | split (s) |\n"
+                     f"{args.runs} runs\n\n{describe()}\n\n| case | median s | runs s | first run s | split (s) |\n"
                      "|---|---|---|---|---|\n")
             for label, med, times, first, desc in rows:
                 fh.write(f"| {label} | {med:.2f} | {', '.join(f'{t:.2f}' for t in times)} | {first:.2f} | "
