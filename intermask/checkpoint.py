@@ -111,12 +111,7 @@ def read_config(directory: str | os.PathLike) -> tuple[C.ModelConfig, dict]:
     path = directory / CONFIG
     if not path.exists():
         raise InterMaskError(f"{directory} is not a checkpoint directory: it has no {CONFIG}.")
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise InterMaskError(f"{path} is not valid JSON: {exc}.") from None
-    meta = {k: data.pop(k) for k in C.CHECKPOINT_META_KEYS if k in data}
-    return C.from_dict(C.ModelConfig, data), meta
+    return C.read_config_file(path)
 
 
 def _load_weights(model: torch.nn.Module, directory: Path) -> None:

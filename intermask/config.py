@@ -167,15 +167,20 @@ def resolve_model_config(name_or_path: str) -> ModelConfig:
         path = path / "config.json"
     if not path.exists():
         raise InterMaskError(f"--config must be one of {sorted(PRESETS)} or a config.json path; got {name_or_path!r}.")
+    return read_config_file(path)[0]
+
+
+def read_config_file(path: str | os.PathLike) -> tuple[ModelConfig, dict]:
+    """A ``config.json`` → (ModelConfig, the checkpoint metadata keys it also holds: kind, dataset, ...)."""
+    path = Path(path)
     try:
         data = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
         raise InterMaskError(f"Configuration file {path} is not valid JSON: {exc}.") from None
     if not isinstance(data, dict):
         raise InterMaskError(f"Configuration file {path} must hold a JSON object.")
-    for key in CHECKPOINT_META_KEYS:
-        data.pop(key, None)
-    return from_dict(ModelConfig, data)
+    meta = {key: data.pop(key) for key in CHECKPOINT_META_KEYS if key in data}
+    return from_dict(ModelConfig, data), meta
 
 
 # ----------------------------------------------------------------------------------------------------

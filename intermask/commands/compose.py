@@ -12,7 +12,7 @@ import argparse
 import json
 from pathlib import Path
 
-from intermask.commands.generate import add_sampling_arguments, load_model, progress_bar, sampling_kwargs, write_outputs
+from intermask.commands.generate import add_sampling_arguments, produce, sampling_kwargs
 from intermask.errors import InterMaskError
 
 
@@ -45,12 +45,5 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     timeline = read_timeline(args.timeline)
-    model = load_model(args)
-    bar, update = progress_bar("composing")
-    clip = model.compose(timeline, progress=update, **sampling_kwargs(args))
-    bar.close()
-    out_dir = Path(args.out)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for p in write_outputs(clip, out_dir, "composition", args):
-        print(p)
-    return 0
+    return produce(args, "composing", lambda model, progress: [model.compose(
+        timeline, progress=progress, **sampling_kwargs(args))], ["composition"])

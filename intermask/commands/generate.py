@@ -60,6 +60,27 @@ def _as_list(x):
     return x if isinstance(x, (list, tuple)) else [x]
 
 
+def produce(args: argparse.Namespace, desc: str, make, stems) -> int:
+    """Load the model, run ``make(model, progress)`` (→ clips) under a progress bar, write each clip's files.
+
+    ``stems`` names the clips' files (a list, or a function of the clip index). Nothing is written unless
+    generation succeeded, so a bad setting never leaves a half-filled output directory.
+    """
+    model = load_model(args)
+    bar, update = progress_bar(desc)
+    try:
+        clips = make(model, update)
+    finally:
+        bar.close()
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for i, clip in enumerate(clips):
+        stem = stems(i) if callable(stems) else stems[i]
+        for p in write_outputs(clip, out_dir, stem, args):
+            print(p)
+    return 0
+
+
 def load_model(args: argparse.Namespace):
     from intermask.api import InterMask
 
@@ -85,15 +106,10 @@ def run(args: argparse.Namespace) -> int:
             raise InterMaskError(f"Prompts file {path} has no non-empty line.")
     else:
         texts = [args.text]
-    model = load_model(args)
-    bar, update = progress_bar("generating")
-    clips = model.generate(texts, seconds=args.seconds, num_samples=args.samples, progress=update,
-                           **sampling_kwargs(args))
-    bar.close()
-    out_dir = Path(args.out)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for i, clip in enumerate(clips):
-        stem = f"sample_{i:02d}" if args.prompts is None else f"prompt_{i // args.samples:02d}_sample_{i % args.samples:02d}"
-        for p in write_outputs(clip, out_dir, stem, args):
-            print(p)
-    return 0
+    def stem(i: int) -> str:
+        if args.prompts is None:
+            return f"sample_{i:02d}"
+        return f"prompt_{i // args.samples:02d}_sample_{i % args.samples:02d}"
+
+    return produce(args, "generating", lambda model, progress: model.generate(
+        texts, seconds=args.seconds, num_samples=args.samples, progress=progress, **sampling_kwargs(args)), stem)

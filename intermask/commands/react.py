@@ -2,9 +2,8 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from intermask.commands.generate import add_sampling_arguments, load_model, progress_bar, sampling_kwargs, write_outputs
+from intermask.commands.generate import add_sampling_arguments, produce, sampling_kwargs
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -15,12 +14,5 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    model = load_model(args)
-    bar, update = progress_bar("reacting")
-    clip = model.react(args.partner, text=args.text, seconds=args.seconds, progress=update, **sampling_kwargs(args))
-    bar.close()
-    out_dir = Path(args.out)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for p in write_outputs(clip, out_dir, "reaction", args):
-        print(p)
-    return 0
+    return produce(args, "reacting", lambda model, progress: [model.react(
+        args.partner, text=args.text, seconds=args.seconds, progress=progress, **sampling_kwargs(args))], ["reaction"])
