@@ -1,6 +1,7 @@
 """How well a VQ-VAE checkpoint reconstructs motion: joint error in metres, split into root and pose.
 
-    python bench/vq_reconstruction.py --vq checkpoints/intersynth/vq --data-root data/intersynth [--windows 400]
+    python bench/vq_reconstruction.py --vq checkpoints/intersynth/vq --data-root data/intersynth [--windows 400] \
+        [--out results/vq_reconstruction.json]
 
 Encodes and decodes 64-frame windows of the split (the VQ's own training view: person 2 in person 1's frame) and
 reports the mean per-joint position error (MPJPE), the root position error and the root-relative (pose) error. The
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -31,6 +33,7 @@ def main() -> None:
     p.add_argument("--data-root", required=True)
     p.add_argument("--split", default="test")
     p.add_argument("--windows", type=int, default=400)
+    p.add_argument("--out", type=Path, default=None, help="also write the result as JSON (for model cards)")
     args = p.parse_args()
 
     from intermask.checkpoint import load_vq
@@ -48,7 +51,12 @@ def main() -> None:
     gt = features_to_joints(norm.denormalize(x.numpy()))
     rows = {"quantised": errors(gt, features_to_joints(norm.denormalize(quantised.numpy()))),
             "continuous": errors(gt, features_to_joints(norm.denormalize(continuous.numpy())))}
-    print(json.dumps({"vq": args.vq, "split": args.split, "windows": len(idx), **rows}, indent=2))
+    result = {"vq": args.vq, "split": args.split, "windows": len(idx), **rows,
+              "command": " ".join(["python"] + [shlex.quote(a) for a in sys.argv])}
+    print(json.dumps(result, indent=2))
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(result, indent=1) + "\n")
 
 
 if __name__ == "__main__":

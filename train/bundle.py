@@ -1,9 +1,13 @@
 """Copy a trained checkpoint into the repository's bundle (checkpoints/<dataset>/<name>) for shipping.
 
     python train/bundle.py --src runs/t2m/best --dst checkpoints/intersynth/intermask --vq checkpoints/intersynth/vq
+    python train/bundle.py --card-only --dst checkpoints/intersynth/intermask --metrics results/intermask.json
 
 Drops the resumable training state (optimiser moments would triple the size), points ``vq_dir`` at the bundled
 VQ-VAE with a relative path so the bundle works from any clone, and keeps config.json, weights, stats and card.
+``--metrics`` writes result files (from ``python -m intermask eval --out`` or ``bench/vq_reconstruction.py
+--out``) into the card's "## Metrics" section, with the command that produced each, so a card never holds a
+number typed by hand.
 """
 from __future__ import annotations
 
@@ -14,7 +18,39 @@ import shutil
 import sys
 from pathlib import Path
 
+if __package__ in (None, ""):  # `python train/bundle.py` from anywhere
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 SHIPPED = ("config.json", "model.safetensors", "stats.npz", "card.md", "log.jsonl")
+METRICS_HEADING = "## Metrics"
+
+
+def metrics_markdown(path: Path) -> str:
+    """One result file as Markdown: an evaluation (``rows``) or a VQ reconstruction (``quantised``) result."""
+    result = json.loads(path.read_text())
+    command = result.get("command")
+    lines = [f"From `{path.as_posix()}`" + (f", made by `{command}`" if command else "") + ":", ""]
+    if "rows" in result:
+        from intermask.evaluation import format_markdown
+
+        lines.append(format_markdown(result).rstrip())
+    elif "quantised" in result:
+        lines += [f"Reconstruction of {result['windows']} windows of the {result['split']} split:", "",
+                  "| | MPJPE | root position | pose (root-relative) |", "|---|---|---|---|"]
+        for name, label in (("quantised", "quantised"), ("continuous", "encoder → decoder, no codebook")):
+            r = result[name]
+            lines.append(f"| {label} | {r['mpjpe_m']:.3f} m | {r['root_m']:.3f} m | {r['pose_m']:.3f} m |")
+    else:
+        raise SystemExit(f"{path}: not an evaluation or VQ reconstruction result")
+    return "\n".join(lines) + "\n"
+
+
+def write_metrics(card: Path, results: list[Path]) -> None:
+    """Replace the card's "## Metrics" section (to the end of the file) with the given result files."""
+    text = card.read_text() if card.exists() else ""
+    head = text.split(METRICS_HEADING)[0].rstrip()
+    body = "\n".join(metrics_markdown(r) for r in results)
+    card.write_text((head + "\n\n" if head else "") + f"{METRICS_HEADING}\n\n{body}")
 
 
 def bundle(src: Path, dst: Path, vq: Path | None = None) -> Path:
@@ -37,11 +73,19 @@ def bundle(src: Path, dst: Path, vq: Path | None = None) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--src", required=True, type=Path)
+    p.add_argument("--src", type=Path, help="trained checkpoint directory (e.g. runs/vq/best)")
     p.add_argument("--dst", required=True, type=Path)
     p.add_argument("--vq", type=Path, default=None, help="bundled VQ-VAE directory (transformers only)")
+    p.add_argument("--metrics", type=Path, nargs="*", default=[], help="result JSON files for the card")
+    p.add_argument("--card-only", action="store_true", help="only rewrite DST/card.md's metrics")
     args = p.parse_args(argv)
-    print(bundle(args.src, args.dst, args.vq))
+    if not args.card_only:
+        if args.src is None:
+            p.error("--src is required unless --card-only is given")
+        print(bundle(args.src, args.dst, args.vq))
+    if args.metrics:
+        write_metrics(args.dst / "card.md", args.metrics)
+        print(f"{args.dst / 'card.md'}: metrics from {len(args.metrics)} file(s)")
     return 0
 
 

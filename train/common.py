@@ -215,3 +215,72 @@ def resume_dir(args: argparse.Namespace, out: Path) -> Path | None:
     if not (path / "config.json").exists():
         raise InterMaskError(f"--resume: {path} is not a checkpoint directory written by training.")
     return path
+
+
+def open_run(args: argparse.Namespace, d) -> tuple[Path, Path | None]:
+    """Threads, the output directory (made by rank 0) and the checkpoint to resume from, if any."""
+    set_threads(args, d.world_size)
+    out = Path(args.out)
+    if d.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+    d.barrier()
+    return out, resume_dir(args, out)
+
+
+def seeded(seed: int, build: Callable):
+    """``build()`` with torch's RNG seeded, leaving the global RNG state as it was (weights drawn from --seed)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build()
+
+
+def restore(resume: Path | None, model: torch.nn.Module, opt: torch.optim.Optimizer) -> tuple[int, float]:
+    """Load weights and optimiser state from a training checkpoint → (step reached, best validation loss)."""
+    if resume is None:
+        return 0, math.inf
+    from safetensors.torch import load_file
+
+    from intermask.checkpoint import load_train_state
+
+    model.load_state_dict(load_file(str(resume / "model.safetensors")))
+    opt_state, meta = load_train_state(resume)
+    opt.load_state_dict(opt_state)
+    return int(meta["step"]), float(meta.get("best", math.inf))
+
+
+def validation_plan(n_items: int, global_batch: int, d):
+    """Fixed (unshuffled) validation batches split over the ranks like training batches; None if too few items."""
+    from train.distributed import GlobalBatchPlan
+
+    batch = min(global_batch, (n_items // d.world_size) * d.world_size)
+    return GlobalBatchPlan(n_items, batch, d.world_size, d.rank, 0, shuffle=False) if batch > 0 else None
+
+
+@dataclass
+class Checkpoints:
+    """What happens after each optimiser step: validation, OUT/best on a new low, OUT/latest at intervals.
+
+    ``save(path, step, train_state)`` writes a checkpoint; ``train_state`` is None for OUT/best (weights only)
+    and the resumable {step, best, seed} for OUT/latest.
+    """
+    args: argparse.Namespace
+    d: object
+    out: Path
+    logger: Logger
+    save: Callable[[Path, int, dict | None], None]
+    best: float = math.inf
+    metrics: dict = field(default_factory=dict)
+
+    def after_step(self, done: int, end: int, validate: Callable[[], dict] | None) -> None:
+        a = self.args
+        if validate is not None and ((a.eval_every and done % a.eval_every == 0) or done == end):
+            self.metrics = validate()
+            self.logger.log(done, self.metrics)
+            if self.metrics["val_loss"] < self.best:
+                self.best = self.metrics["val_loss"]
+                if self.d.is_main:
+                    self.save(self.out / "best", done, None)
+        if done % a.save_every == 0 or done == end:
+            if self.d.is_main:
+                self.save(self.out / "latest", done, {"step": done, "best": self.best, "seed": a.seed})
+            self.d.barrier()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import math
 import sys
 import time
 from pathlib import Path
@@ -89,20 +88,14 @@ def validate(model, vq, cache, val_set, plan, d, max_batches: int, collate) -> d
 
 
 def run(args: argparse.Namespace) -> dict:
-    from intermask.checkpoint import load_train_state, load_vq, read_config, save_checkpoint
+    from intermask.checkpoint import load_vq, read_config, save_checkpoint
     from intermask.data.interhuman import InterHumanDataset, collate
     from intermask.models.collective import LOCAL
     from intermask.models.transformer import InterMTransformer
-    from safetensors.torch import load_file
 
     d = init_distributed(args.device)
     try:
-        common.set_threads(args, d.world_size)
-        out = Path(args.out)
-        if d.is_main:
-            out.mkdir(parents=True, exist_ok=True)
-        d.barrier()
-        resume = common.resume_dir(args, out)
+        out, resume = common.open_run(args, d)
         cfg = common.resolve_config(args, "transformer")
         if resume is not None:
             cfg = dataclasses.replace(read_config(resume)[0], data=cfg.data, text=cfg.text)
@@ -119,41 +112,34 @@ def run(args: argparse.Namespace) -> dict:
         cache = text_cache(cfg, [train_set, val_set], out, d)
         global_batch = args.batch_size or (52 if cfg.name == "paper" else 32)
         plan = GlobalBatchPlan(len(train_set), global_batch, d.world_size, d.rank, args.seed)
-        val_plan = None
-        if val_set is not None:
-            vb = min(global_batch, (len(val_set) // d.world_size) * d.world_size)
-            val_plan = GlobalBatchPlan(len(val_set), vb, d.world_size, d.rank, 0, shuffle=False) if vb else None
+        val_plan = common.validation_plan(len(val_set), global_batch, d) if val_set is not None else None
         total = args.max_steps or (args.epochs or (500 if cfg.name == "paper" else 3)) * plan.steps_per_epoch
         warmup = args.warmup_steps if args.warmup_steps is not None else plan.steps_per_epoch // 4
 
-        with torch.random.fork_rng(devices=[]):  # weights drawn from --seed without touching global state
-            torch.manual_seed(args.seed)
-            model = InterMTransformer(cfg.transformer, vq_cfg.vq.nb_code, cache.encoder.dim).to(d.device)
+        model = common.seeded(args.seed, lambda: InterMTransformer(cfg.transformer, vq_cfg.vq.nb_code,
+                                                                   cache.encoder.dim).to(d.device))
         model.set_collective(d.collective or LOCAL)
         params = [p for p in model.parameters() if p.requires_grad]
         opt = torch.optim.AdamW(params, lr=args.lr, betas=(0.9, 0.99), weight_decay=1e-5)
-        start, best = 0, math.inf
-        if resume is not None:
-            model.load_state_dict(load_file(str(resume / "model.safetensors")))
-            opt_state, meta = load_train_state(resume)
-            opt.load_state_dict(opt_state)
-            start, best = int(meta["step"]), float(meta.get("best", math.inf))
+        start, best = common.restore(resume, model, opt)
 
         logger = common.make_logger(args, out, d.is_main, {"config": C.to_dict(cfg), "global_batch": global_batch,
                                                              "world_size": d.world_size, "lr": args.lr})
         end = common.end_step(args, total)
         bar = common.progress(end, start, d.is_main and not args.no_progress)
-        t0, metrics, window = time.time(), {}, {}
-        model.train()
+        t0, window = time.time(), {}
 
-        def save(path: Path, with_state: bool) -> None:
-            card = common.card_text("transformer", cfg, step=done, total_steps=total, global_batch=global_batch,
+        def save(path: Path, step: int, train_state: dict | None) -> None:
+            card = common.card_text("transformer", cfg, step=step, total_steps=total, global_batch=global_batch,
                                     world=d.world_size, wall=time.time() - t0, train_items=len(train_set),
-                                    metrics=metrics)
+                                    metrics=ckpt.metrics)
             save_checkpoint(path, model, cfg, "transformer", norm, text_dim=cache.encoder.dim, vq_dir=args.vq,
-                            card=card, optimizer=opt if with_state else None,
-                            train_state={"step": done, "best": best, "seed": args.seed} if with_state else None)
+                            card=card, optimizer=opt if train_state else None, train_state=train_state)
 
+        ckpt = common.Checkpoints(args, d, out, logger, save, best)
+        validation = ((lambda: validate(model, vq, cache, val_set, val_plan, d, args.val_batches, collate))
+                      if val_plan else None)
+        model.train()
         done = start
         for step, epoch, batch in common.iterate_steps(plan, train_set, start, end, collate, args.num_workers):
             lr = common.lr_at(step, args.lr, warmup, total, (0.5, 0.7, 0.85), 1 / 3)
@@ -177,21 +163,11 @@ def run(args: argparse.Namespace) -> dict:
                 n = window.pop("n")
                 logger.log(done, {**{k: v / n for k, v in window.items()}, "epoch": epoch, "lr": lr})
                 window = {}
-            if val_plan is not None and ((args.eval_every and done % args.eval_every == 0) or done == end):
-                metrics = validate(model, vq, cache, val_set, val_plan, d, args.val_batches, collate)
-                logger.log(done, metrics)
-                if metrics["val_loss"] < best:
-                    best = metrics["val_loss"]
-                    if d.is_main:
-                        save(out / "best", False)
-            if done % args.save_every == 0 or done == end:
-                if d.is_main:
-                    save(out / "latest", True)
-                d.barrier()
+            ckpt.after_step(done, end, validation)
         if bar is not None:
             bar.close()
         logger.close()
-        return {"step": done, "best": best, **metrics}
+        return {"step": done, "best": ckpt.best, **ckpt.metrics}
     finally:
         shutdown(d)
 

@@ -10,7 +10,6 @@ N processes with the same --batch-size (the global batch) give the same model as
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 import time
 from pathlib import Path
@@ -46,11 +45,6 @@ def _normalizer(cfg: C.ModelConfig, out: Path, resume: Path | None, d):
     return Normalizer.load(path)
 
 
-def _val_plan(n_items: int, global_batch: int, d) -> GlobalBatchPlan | None:
-    batch = min(global_batch, (n_items // d.world_size) * d.world_size)
-    return GlobalBatchPlan(n_items, batch, d.world_size, d.rank, 0, shuffle=False) if batch > 0 else None
-
-
 @torch.no_grad()
 def validate(model, val_set, plan, d, max_batches: int) -> dict[str, float]:
     from torch.utils.data import DataLoader
@@ -69,21 +63,15 @@ def validate(model, val_set, plan, d, max_batches: int) -> dict[str, float]:
 
 
 def run(args: argparse.Namespace) -> dict:
-    from intermask.checkpoint import load_train_state, read_config, save_checkpoint
+    from intermask.checkpoint import read_config, save_checkpoint
     from intermask.data.interhuman import InterHumanWindows
     from intermask.models import keyed_random as kr
     from intermask.models.collective import LOCAL
     from intermask.models.vqvae import VQVAE
-    from safetensors.torch import load_file
 
     d = init_distributed(args.device)
     try:
-        common.set_threads(args, d.world_size)
-        out = Path(args.out)
-        if d.is_main:
-            out.mkdir(parents=True, exist_ok=True)
-        d.barrier()
-        resume = common.resume_dir(args, out)
+        out, resume = common.open_run(args, d)
         cfg = common.resolve_config(args, "vq")
         if resume is not None:
             cfg = _with_data(read_config(resume)[0], cfg)
@@ -96,37 +84,32 @@ def run(args: argparse.Namespace) -> dict:
             val_set = None
         global_batch = args.batch_size or (256 if cfg.name == "paper" else 64)
         plan = GlobalBatchPlan(len(train_set), global_batch, d.world_size, d.rank, args.seed)
-        val_plan = _val_plan(len(val_set), global_batch, d) if val_set is not None else None
+        val_plan = common.validation_plan(len(val_set), global_batch, d) if val_set is not None else None
         total = args.max_steps or (args.epochs or (50 if cfg.name == "paper" else 20)) * plan.steps_per_epoch
         warmup = args.warmup_steps if args.warmup_steps is not None else plan.steps_per_epoch // 4
 
-        with torch.random.fork_rng(devices=[]):  # weights drawn from --seed without touching global state
-            torch.manual_seed(args.seed)
-            model = VQVAE(cfg.vq, norm.mean, norm.std).to(d.device)
+        model = common.seeded(args.seed, lambda: VQVAE(cfg.vq, norm.mean, norm.std).to(d.device))
         model.set_collective(d.collective or LOCAL)
         params = [p for p in model.parameters() if p.requires_grad]
         opt = torch.optim.AdamW(params, lr=args.lr, betas=(0.9, 0.99), weight_decay=0.0)
-        start, best = 0, math.inf
-        if resume is not None:
-            model.load_state_dict(load_file(str(resume / "model.safetensors")))
-            opt_state, meta = load_train_state(resume)
-            opt.load_state_dict(opt_state)
-            start, best = int(meta["step"]), float(meta.get("best", math.inf))
+        start, best = common.restore(resume, model, opt)
 
         logger = common.make_logger(args, out, d.is_main, {"config": C.to_dict(cfg), "global_batch": global_batch,
                                                              "world_size": d.world_size, "lr": args.lr})
         end = common.end_step(args, total)
         bar = common.progress(end, start, d.is_main and not args.no_progress)
-        t0, metrics, window = time.time(), {}, {}
-        model.train()
+        t0, window = time.time(), {}
 
-        def save(path: Path, with_state: bool) -> None:
-            card = common.card_text("vq", cfg, step=done, total_steps=total, global_batch=global_batch,
+        def save(path: Path, step: int, train_state: dict | None) -> None:
+            card = common.card_text("vq", cfg, step=step, total_steps=total, global_batch=global_batch,
                                     world=d.world_size, wall=time.time() - t0, train_items=len(train_set),
-                                    metrics=metrics)
-            save_checkpoint(path, model, cfg, "vq", norm, card=card, optimizer=opt if with_state else None,
-                            train_state={"step": done, "best": best, "seed": args.seed} if with_state else None)
+                                    metrics=ckpt.metrics)
+            save_checkpoint(path, model, cfg, "vq", norm, card=card, optimizer=opt if train_state else None,
+                            train_state=train_state)
 
+        ckpt = common.Checkpoints(args, d, out, logger, save, best)
+        validation = (lambda: validate(model, val_set, val_plan, d, args.val_batches)) if val_plan else None
+        model.train()
         done = start
         for step, epoch, batch in common.iterate_steps(plan, train_set, start, end, None, args.num_workers):
             lr = common.lr_at(step, args.lr, warmup, total, (0.7, 0.85), 0.1)
@@ -153,21 +136,11 @@ def run(args: argparse.Namespace) -> dict:
                 rec.update(epoch=epoch, lr=lr, perplexity=float(res["perplexity"]))
                 logger.log(done, rec)
                 window = {}
-            if val_plan is not None and ((args.eval_every and done % args.eval_every == 0) or done == end):
-                metrics = validate(model, val_set, val_plan, d, args.val_batches)
-                logger.log(done, metrics)
-                if metrics["val_loss"] < best:
-                    best = metrics["val_loss"]
-                    if d.is_main:
-                        save(out / "best", False)
-            if done % args.save_every == 0 or done == end:
-                if d.is_main:
-                    save(out / "latest", True)
-                d.barrier()
+            ckpt.after_step(done, end, validation)
         if bar is not None:
             bar.close()
         logger.close()
-        return {"step": done, "best": best, **metrics}
+        return {"step": done, "best": ckpt.best, **ckpt.metrics}
     finally:
         shutdown(d)
 

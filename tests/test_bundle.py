@@ -1,0 +1,44 @@
+"""Shipping a trained run: `train/bundle.py` copies what loads, points at the bundled VQ, writes card metrics."""
+import json
+
+import pytest
+
+from tests.fixtures import write_tiny_checkpoint
+from train.bundle import main as bundle_main
+
+
+def test_bundle_copies_a_loadable_checkpoint_with_a_relative_vq(tmp_path):
+    run = write_tiny_checkpoint(tmp_path / "run")
+    (run / "train_state.pt").write_bytes(b"optimiser moments")  # must not ship
+    bundle_main(["--src", str(run / ".." / "vq"), "--dst", str(tmp_path / "ship" / "vq")])
+    bundle_main(["--src", str(run), "--dst", str(tmp_path / "ship" / "t2m"), "--vq", str(tmp_path / "ship" / "vq")])
+
+    shipped = tmp_path / "ship" / "t2m"
+    assert not (shipped / "train_state.pt").exists()
+    assert json.loads((shipped / "config.json").read_text())["vq_dir"] == "../vq"
+
+    from intermask.api import InterMask
+
+    clip = InterMask.from_pretrained(shipped).generate("two people wave", seconds=1, seed=0)[0]
+    assert clip.joints.shape[0] == 2
+
+
+def test_card_metrics_come_from_result_files_with_their_command(tmp_path):
+    dst = tmp_path / "vq"
+    dst.mkdir()
+    (dst / "card.md").write_text("# tiny vq checkpoint\n\n## Training\n\n- steps: 10\n\n## Metrics\n\nNot evaluated.\n")
+    result = {"vq": "x", "split": "test", "windows": 7, "command": "python bench/vq_reconstruction.py --windows 7",
+              "quantised": {"mpjpe_m": 0.1234, "root_m": 0.0567, "pose_m": 0.089},
+              "continuous": {"mpjpe_m": 0.1, "root_m": 0.05, "pose_m": 0.07}}
+    (tmp_path / "vq.json").write_text(json.dumps(result))
+
+    bundle_main(["--card-only", "--dst", str(dst), "--metrics", str(tmp_path / "vq.json")])
+    card = (dst / "card.md").read_text()
+    assert card.startswith("# tiny vq checkpoint") and "- steps: 10" in card
+    assert "Not evaluated" not in card and card.count("## Metrics") == 1
+    assert "| quantised | 0.123 m | 0.057 m | 0.089 m |" in card
+    assert "python bench/vq_reconstruction.py --windows 7" in card
+
+    (tmp_path / "other.json").write_text("{}")
+    with pytest.raises(SystemExit):
+        bundle_main(["--card-only", "--dst", str(dst), "--metrics", str(tmp_path / "other.json")])
