@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import shlex
 import sys
 
 from intermask.errors import InterMaskError
@@ -19,6 +20,7 @@ COMMANDS = {
     "export": "convert an interaction file to BVH or animated GLB",
     "synth": "write the procedural InterSynth data set in the InterHuman layout",
     "eval": "evaluate a checkpoint: R-precision, FID, diversity, control accuracy, physics",
+    "results": "comparison tables and the target check from several `eval --out` result files",
 }
 
 
@@ -35,7 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
+    args.command_line = " ".join(["python -m intermask"] + [shlex.quote(a) for a in argv])
     if args.command is None:
         parser.print_help()
         return 1

@@ -401,3 +401,84 @@ def format_markdown(result: dict) -> str:
         lines += ["", "Physical plausibility (mean over clips and both persons)", ""]
         lines += _table(["Method"] + [_PHYS[k] for k in keys], rows)
     return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------------- comparison
+def _model_row(result: dict) -> tuple[str, str]:
+    """(row name in ``rows``/``control``/``physics``, i.e. generated or reaction) of one result."""
+    return ("reaction", "reaction") if result["protocol"].get("react") else ("generated", "generated")
+
+
+def comparison_markdown(named: list[tuple[str, dict]]) -> str:
+    """One set of tables for several results (the ground-truth rows from the first): the README's results."""
+    first = named[0][1]
+    gt, halves = first["rows"]["ground_truth"], first["rows"].get("ground_truth_halves", {})
+    lines = _table(["Model"] + [_HEAD[k] for k in RETRIEVAL_COLUMNS],
+                   [["Ground truth"] + [_cell(gt.get(k)) for k in RETRIEVAL_COLUMNS],
+                    ["GT half vs GT half"] + [_cell(halves.get(k)) for k in RETRIEVAL_COLUMNS]]
+                   + [[name] + [_cell(r["rows"][_model_row(r)[0]].get(k)) for k in RETRIEVAL_COLUMNS]
+                      for name, r in named])
+    if all(r.get("control") for _, r in named):
+        attrs = [a for a in control.ATTRIBUTES if a in first["control"]["ground_truth"]]
+        per_rep = max(first["protocol"]["replications"], 1)
+        lines += ["", "Control accuracy (%; applicable clips per replication: " + ", ".join(
+            f"{a} {first['control']['ground_truth'][a]['total'] // per_rep}" for a in attrs) + ")", ""]
+        lines += _table(["Model"] + list(attrs),
+                        [["Ground truth"] + [_cell(first["control"]["ground_truth"].get(a), percent=True)
+                                             for a in attrs]]
+                        + [[name] + [_cell(r["control"][_model_row(r)[1]].get(a), percent=True) for a in attrs]
+                           for name, r in named])
+    if all(r.get("physics") for _, r in named):
+        keys = [k for k in _PHYS if k in first["physics"]["ground_truth"]]
+        lines += ["", "Physical plausibility (mean over clips and both persons)", ""]
+        lines += _table(["Model"] + [_PHYS[k] for k in keys],
+                        [["Ground truth"] + [_cell(first["physics"]["ground_truth"].get(k), digits=4) for k in keys]]
+                        + [[name] + [_cell(r["physics"][_model_row(r)[1]].get(k), digits=4) for k in keys]
+                           for name, r in named])
+    return "\n".join(lines) + "\n"
+
+
+# Physics metrics whose ground truth is ~0: "within 20%" is read as an absolute allowance instead.
+_PHYS_FLOOR = {"foot_skate_mps": 0.005, "ground_penetration_m": 0.005, "ground_penetration_frac": 0.01,
+               "interpenetration_m": 0.005, "interpenetration_frac": 0.02, "bone_length_drift": 0.005}
+
+
+def target_report(main: dict, baseline: dict | None = None) -> list[str]:
+    """The bundled-model targets, each as "met"/"missed by ..." for ``main`` (and against ``baseline``)."""
+    row = main["rows"][_model_row(main)[0]]
+    gt, halves = main["rows"]["ground_truth"], main["rows"].get("ground_truth_halves", {})
+    out = []
+    r3, g3 = row["R_precision_top3"]["mean"], gt["R_precision_top3"]["mean"]
+    out.append(f"R@3 within 0.05 of ground truth: {r3:.3f} vs {g3:.3f} — "
+               + ("met" if g3 - r3 <= 0.05 else f"missed by {g3 - r3 - 0.05:.3f}"))
+    if "FID" in halves and row.get("FID", {}).get("mean") is not None:
+        fid, limit = row["FID"]["mean"], 3 * halves["FID"]["mean"]
+        out.append(f"FID below 3× the GT-half FID: {fid:.1f} vs {limit:.1f} — "
+                   + ("met" if fid < limit else f"missed ({fid / limit:.2f}× the limit)"))
+    if main.get("control"):
+        who = _model_row(main)[1]
+        base = (baseline or {}).get("control", {}).get(_model_row(baseline)[1] if baseline else "", {})
+        for a, m in main["control"][who].items():
+            if m.get("mean") is None:
+                continue
+            verdict = "met" if m["mean"] >= 0.9 else f"missed by {90 - 100 * m['mean']:.1f} points"
+            if base.get(a, {}).get("mean") is not None:
+                delta = 100 * (m["mean"] - base[a]["mean"])
+                verdict += f"; {delta:+.1f} points vs baseline"
+            out.append(f"control {a} ≥ 90%: {100 * m['mean']:.1f}% — {verdict}")
+    if main.get("physics"):
+        who = _model_row(main)[1]
+        for k, m in main["physics"][who].items():
+            g = main["physics"]["ground_truth"].get(k, {}).get("mean")
+            if m.get("mean") is None or g is None:
+                continue
+            allowed = max(0.2 * abs(g), _PHYS_FLOOR.get(k, 0.0))
+            gap = abs(m["mean"] - g)
+            if gap <= allowed:
+                verdict = "met"
+            elif abs(g) > _PHYS_FLOOR.get(k, 0.0):
+                verdict = f"missed ({gap / abs(g):.0%} off)"
+            else:
+                verdict = f"missed (ground truth ≈ 0, allowance {allowed:g})"
+            out.append(f"physics {k} within 20% of ground truth: {m['mean']:.4g} vs {g:.4g} — {verdict}")
+    return out

@@ -96,6 +96,13 @@ def test_eval_command_writes_every_metric_with_ci_and_gt_rows(setup, tmp_path, c
         assert set(phys) >= {"foot_skate_mps", "ground_penetration_m", "interpenetration_m", "jerk_mps3",
                              "bone_length_drift"}
     assert res["physics"]["ground_truth"]["bone_length_drift"]["mean"] < 1e-3  # FK data: rigid bones
+    assert res["command"].startswith("python -m intermask eval --checkpoint")
+
+    # The README's comparison tables and its target check are made from such files.
+    assert main(["results", f"Tiny model={out}", "--baseline", str(out)]) == 0
+    report = capsys.readouterr().out
+    assert "| Tiny model |" in report and "| Ground truth |" in report
+    assert "R@3 within 0.05 of ground truth" in report and "+0.0 points vs baseline" in report
 
 
 class GroundTruthGenerator:
@@ -207,3 +214,10 @@ def test_too_few_clips_for_one_batch_is_a_user_error(setup, tmp_path, capsys):
                  "--batch-size", "64", "--replications", "1", "--no-progress", "--out", str(tmp_path / "x.json")])
     assert code == 2
     assert "R-precision needs at least one full batch of 64" in capsys.readouterr().err
+
+
+def test_results_refuses_files_that_are_not_eval_results(tmp_path, capsys):
+    (tmp_path / "other.json").write_text('{"quantised": {}}')
+    assert main(["results", str(tmp_path / "other.json")]) == 2
+    assert "not a result of `python -m intermask eval`" in capsys.readouterr().err
+    assert main(["results", str(tmp_path / "missing.json")]) == 2

@@ -14,6 +14,7 @@ import argparse
 import dataclasses
 import json
 import math
+import shlex
 import sys
 import time
 from dataclasses import dataclass
@@ -238,8 +239,10 @@ def _card(cfg: TrainEvaluatorConfig, model_cfg: EvaluatorConfig, summary: dict, 
             f"train/train_evaluator.py on `{cfg.data_root or 'in-memory data'}` ({n_train} training clips), "
             f"{summary.get('steps', 0)} steps at batch {cfg.batch_size}, seed {cfg.seed}, text encoder "
             f"`{model_cfg.text_encoder}`.\nR-precision below is computed within batches of {cfg.val_batch} on the "
-            f"`{cfg.val_split}` split; numbers at other batch sizes are not comparable.\n\n## Last logged values\n"
-            f"{metrics}\n")
+            f"`{cfg.val_split}` split; numbers at other batch sizes are not comparable.\n\n"
+            f"- wall time: {summary.get('seconds', 0.0) / 60:.1f} min\n"
+            f"- command: `{' '.join(['python'] + [shlex.quote(a) for a in sys.argv])}`\n\n"
+            f"## Last logged values\n{metrics}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:

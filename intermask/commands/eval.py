@@ -47,8 +47,6 @@ def _resolve(args: argparse.Namespace, name: str, batch_size: int):
 
 
 def run(args: argparse.Namespace) -> int:
-    import shlex
-    import sys
     from pathlib import Path
 
     from intermask.api import DEFAULT_CHECKPOINT, REPO_ROOT, GenerationSettings
@@ -89,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
         if bar is not None:
             bar.close()
     # Recorded so that a model card quoting this file can name the command behind every number.
-    result["command"] = " ".join(["python -m intermask"] + [shlex.quote(a) for a in sys.argv[1:]])
+    result["command"] = getattr(args, "command_line", None)
     print(format_markdown(result), end="")
     print(f"wrote {write_json(result, args.out)}")
     return 0
