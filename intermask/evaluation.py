@@ -404,9 +404,9 @@ def format_markdown(result: dict) -> str:
 
 
 # ---------------------------------------------------------------------------------------------------- comparison
-def _model_row(result: dict) -> tuple[str, str]:
-    """(row name in ``rows``/``control``/``physics``, i.e. generated or reaction) of one result."""
-    return ("reaction", "reaction") if result["protocol"].get("react") else ("generated", "generated")
+def _model_row(result: dict) -> str:
+    """The model's row name in a result's ``rows``, ``control`` and ``physics``: generated or reaction."""
+    return "reaction" if result["protocol"].get("react") else "generated"
 
 
 def comparison_markdown(named: list[tuple[str, dict]]) -> str:
@@ -416,7 +416,7 @@ def comparison_markdown(named: list[tuple[str, dict]]) -> str:
     lines = _table(["Model"] + [_HEAD[k] for k in RETRIEVAL_COLUMNS],
                    [["Ground truth"] + [_cell(gt.get(k)) for k in RETRIEVAL_COLUMNS],
                     ["GT half vs GT half"] + [_cell(halves.get(k)) for k in RETRIEVAL_COLUMNS]]
-                   + [[name] + [_cell(r["rows"][_model_row(r)[0]].get(k)) for k in RETRIEVAL_COLUMNS]
+                   + [[name] + [_cell(r["rows"][_model_row(r)].get(k)) for k in RETRIEVAL_COLUMNS]
                       for name, r in named])
     if all(r.get("control") for _, r in named):
         attrs = [a for a in control.ATTRIBUTES if a in first["control"]["ground_truth"]]
@@ -426,14 +426,14 @@ def comparison_markdown(named: list[tuple[str, dict]]) -> str:
         lines += _table(["Model"] + list(attrs),
                         [["Ground truth"] + [_cell(first["control"]["ground_truth"].get(a), percent=True)
                                              for a in attrs]]
-                        + [[name] + [_cell(r["control"][_model_row(r)[1]].get(a), percent=True) for a in attrs]
+                        + [[name] + [_cell(r["control"][_model_row(r)].get(a), percent=True) for a in attrs]
                            for name, r in named])
     if all(r.get("physics") for _, r in named):
         keys = [k for k in _PHYS if k in first["physics"]["ground_truth"]]
         lines += ["", "Physical plausibility (mean over clips and both persons)", ""]
         lines += _table(["Model"] + [_PHYS[k] for k in keys],
                         [["Ground truth"] + [_cell(first["physics"]["ground_truth"].get(k), digits=4) for k in keys]]
-                        + [[name] + [_cell(r["physics"][_model_row(r)[1]].get(k), digits=4) for k in keys]
+                        + [[name] + [_cell(r["physics"][_model_row(r)].get(k), digits=4) for k in keys]
                            for name, r in named])
     return "\n".join(lines) + "\n"
 
@@ -445,7 +445,7 @@ _PHYS_FLOOR = {"foot_skate_mps": 0.005, "ground_penetration_m": 0.005, "ground_p
 
 def target_report(main: dict, baseline: dict | None = None) -> list[str]:
     """The bundled-model targets, each as "met"/"missed by ..." for ``main`` (and against ``baseline``)."""
-    row = main["rows"][_model_row(main)[0]]
+    row = main["rows"][_model_row(main)]
     gt, halves = main["rows"]["ground_truth"], main["rows"].get("ground_truth_halves", {})
     out = []
     r3, g3 = row["R_precision_top3"]["mean"], gt["R_precision_top3"]["mean"]
@@ -456,8 +456,8 @@ def target_report(main: dict, baseline: dict | None = None) -> list[str]:
         out.append(f"FID below 3× the GT-half FID: {fid:.1f} vs {limit:.1f} — "
                    + ("met" if fid < limit else f"missed ({fid / limit:.2f}× the limit)"))
     if main.get("control"):
-        who = _model_row(main)[1]
-        base = (baseline or {}).get("control", {}).get(_model_row(baseline)[1] if baseline else "", {})
+        who = _model_row(main)
+        base = (baseline or {}).get("control", {}).get(_model_row(baseline) if baseline else "", {})
         for a, m in main["control"][who].items():
             if m.get("mean") is None:
                 continue
@@ -467,7 +467,7 @@ def target_report(main: dict, baseline: dict | None = None) -> list[str]:
                 verdict += f"; {delta:+.1f} points vs baseline"
             out.append(f"control {a} ≥ 90%: {100 * m['mean']:.1f}% — {verdict}")
     if main.get("physics"):
-        who = _model_row(main)[1]
+        who = _model_row(main)
         for k, m in main["physics"][who].items():
             g = main["physics"]["ground_truth"].get(k, {}).get("mean")
             if m.get("mean") is None or g is None:
