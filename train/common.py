@@ -217,6 +217,17 @@ def resume_dir(args: argparse.Namespace, out: Path) -> Path | None:
     return path
 
 
+def resumed_config(resume: Path | None, given: C.ModelConfig) -> C.ModelConfig:
+    """The architecture saved in the checkpoint being resumed, with this command line's data and text settings."""
+    if resume is None:
+        return given
+    import dataclasses
+
+    from intermask.checkpoint import read_config
+
+    return dataclasses.replace(read_config(resume)[0], data=given.data, text=given.text)
+
+
 def open_run(args: argparse.Namespace, d) -> tuple[Path, Path | None]:
     """Threads, the output directory (made by rank 0) and the checkpoint to resume from, if any."""
     set_threads(args, d.world_size)

@@ -14,7 +14,6 @@ import argparse
 import dataclasses
 import json
 import math
-import shlex
 import sys
 import time
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from intermask.config import add_dataclass_arguments, apply_arguments
 from intermask.errors import InterMaskError
 from intermask.models.evaluator import (PERSON_DIM, EvaluatorConfig, TextMotionEvaluator, clip_loss,
                                         save_evaluator)
+from train.common import command_line
 
 MODEL_FLAGS = ("latent_dim", "n_heads", "ff_size", "motion_layers", "text_layers", "out_dim", "dropout", "patch",
                "symmetric", "init_scale", "text_encoder", "max_words")
@@ -241,7 +241,7 @@ def _card(cfg: TrainEvaluatorConfig, model_cfg: EvaluatorConfig, summary: dict, 
             f"`{model_cfg.text_encoder}`.\nR-precision below is computed within batches of {cfg.val_batch} on the "
             f"`{cfg.val_split}` split; numbers at other batch sizes are not comparable.\n\n"
             f"- wall time: {summary.get('seconds', 0.0) / 60:.1f} min\n"
-            f"- command: `{' '.join(['python'] + [shlex.quote(a) for a in sys.argv])}`\n\n"
+            f"- command: `{command_line()}`\n\n"
             f"## Last logged values\n{metrics}\n")
 
 

@@ -88,7 +88,7 @@ def validate(model, vq, cache, val_set, plan, d, max_batches: int, collate) -> d
 
 
 def run(args: argparse.Namespace) -> dict:
-    from intermask.checkpoint import load_vq, read_config, save_checkpoint
+    from intermask.checkpoint import load_vq, save_checkpoint
     from intermask.data.interhuman import InterHumanDataset, collate
     from intermask.models.collective import LOCAL
     from intermask.models.transformer import InterMTransformer
@@ -96,9 +96,7 @@ def run(args: argparse.Namespace) -> dict:
     d = init_distributed(args.device)
     try:
         out, resume = common.open_run(args, d)
-        cfg = common.resolve_config(args, "transformer")
-        if resume is not None:
-            cfg = dataclasses.replace(read_config(resume)[0], data=cfg.data, text=cfg.text)
+        cfg = common.resumed_config(resume, common.resolve_config(args, "transformer"))
         vq, vq_cfg, norm = load_vq(args.vq, d.device)
         cfg = dataclasses.replace(cfg, vq=vq_cfg.vq)
         root, dc = cfg.data.data_root, cfg.data

@@ -63,7 +63,7 @@ def validate(model, val_set, plan, d, max_batches: int) -> dict[str, float]:
 
 
 def run(args: argparse.Namespace) -> dict:
-    from intermask.checkpoint import read_config, save_checkpoint
+    from intermask.checkpoint import save_checkpoint
     from intermask.data.interhuman import InterHumanWindows
     from intermask.models import keyed_random as kr
     from intermask.models.collective import LOCAL
@@ -72,9 +72,7 @@ def run(args: argparse.Namespace) -> dict:
     d = init_distributed(args.device)
     try:
         out, resume = common.open_run(args, d)
-        cfg = common.resolve_config(args, "vq")
-        if resume is not None:
-            cfg = _with_data(read_config(resume)[0], cfg)
+        cfg = common.resumed_config(resume, common.resolve_config(args, "vq"))
         norm = _normalizer(cfg, out, resume, d)
         root = cfg.data.data_root
         train_set = InterHumanWindows(root, "train", norm, cfg.vq.window_size, cfg.vq.window_stride)
@@ -143,13 +141,6 @@ def run(args: argparse.Namespace) -> dict:
         return {"step": done, "best": ckpt.best, **ckpt.metrics}
     finally:
         shutdown(d)
-
-
-def _with_data(saved: C.ModelConfig, given: C.ModelConfig) -> C.ModelConfig:
-    """The saved architecture with the data and text settings of this command line."""
-    import dataclasses
-
-    return dataclasses.replace(saved, data=given.data, text=given.text)
 
 
 def main(argv: list[str] | None = None) -> int:
