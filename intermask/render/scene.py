@@ -7,63 +7,22 @@ Speed on a CPU (llvmpipe) comes from three choices:
   shader, whose per-vertex matrix inverse and per-pixel light loop dominate a software rasteriser;
 - the depth read-back that pyrender always does is skipped.
 
-The OpenGL platform must be chosen before PyOpenGL is first imported: :func:`choose_platform` takes
-``PYOPENGL_PLATFORM`` if set, else EGL when an EGL display initialises, else OSMesa.
+The OpenGL platform must be chosen before PyOpenGL is first imported; :mod:`intermask.render.gl` does that.
 """
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import os
-import sys
 import tempfile
 
 import numpy as np
 
 from intermask.errors import InterMaskError
-
-GL_HELP = ("Install EGL (apt-get install libegl1 libgl1-mesa-dri) or OSMesa (apt-get install libosmesa6), "
-           "or render stick figures with --style stick, which needs no OpenGL.")
-
-
-def _egl_works() -> bool:
-    """Probe EGL with ctypes, so the probe does not commit PyOpenGL to a platform."""
-    name = ctypes.util.find_library("EGL")
-    if not name:
-        return False
-    try:
-        egl = ctypes.CDLL(name)
-        egl.eglGetDisplay.restype = ctypes.c_void_p
-        egl.eglGetDisplay.argtypes = [ctypes.c_void_p]
-        egl.eglInitialize.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
-        egl.eglTerminate.argtypes = [ctypes.c_void_p]
-        display = egl.eglGetDisplay(None)
-        if not display:
-            return False
-        major, minor = ctypes.c_int(), ctypes.c_int()
-        ok = bool(egl.eglInitialize(display, ctypes.byref(major), ctypes.byref(minor)))
-        if ok:
-            egl.eglTerminate(display)
-        return ok
-    except (OSError, AttributeError):
-        return False
+from intermask.render.gl import HELP, require_gl
 
 
 def choose_platform() -> str:
-    """Set (once) and return the PyOpenGL platform used for off-screen rendering."""
-    current = os.environ.get("PYOPENGL_PLATFORM")
-    if current:
-        return current
-    if "OpenGL" in sys.modules:  # someone imported PyOpenGL already; its platform is fixed
-        return "unknown"
-    if _egl_works():
-        platform = "egl"
-    elif ctypes.util.find_library("OSMesa"):
-        platform = "osmesa"
-    else:
-        raise InterMaskError("No off-screen OpenGL is available (neither EGL nor OSMesa). " + GL_HELP)
-    os.environ["PYOPENGL_PLATFORM"] = platform
-    return platform
+    """Set (once) and return the PyOpenGL platform pyrender will use; see :mod:`intermask.render.gl`."""
+    return require_gl()
 
 
 def import_pyrender():
@@ -71,7 +30,7 @@ def import_pyrender():
     try:
         import pyrender
     except Exception as exc:  # noqa: BLE001 - PyOpenGL raises many kinds of errors when no GL loads
-        raise InterMaskError(f"pyrender could not load OpenGL ({type(exc).__name__}: {exc}). " + GL_HELP) from exc
+        raise InterMaskError(f"pyrender could not load OpenGL ({type(exc).__name__}: {exc}). " + HELP) from exc
     return pyrender
 
 
@@ -217,7 +176,7 @@ class MeshScene:
         except Exception as exc:  # noqa: BLE001 - EGL/OSMesa report failures with assorted exception types
             raise InterMaskError(
                 f"Off-screen OpenGL failed on platform '{os.environ.get('PYOPENGL_PLATFORM')}' "
-                f"({type(exc).__name__}: {exc}). Try PYOPENGL_PLATFORM=osmesa. " + GL_HELP) from exc
+                f"({type(exc).__name__}: {exc}). " + HELP) from exc
         from pyrender.shader_program import ShaderProgramCache
 
         self._shader_dir = _write_shaders(camera_distance * 1.5, camera_distance * 4.0 + 4.0)
