@@ -168,6 +168,47 @@ def test_refuses_big_files_before_reading_them(tmp_path, monkeypatch, person):
     refuses(tmp_path / "big.npy", "MB; at most")
 
 
+def forged_npy(shape, descr="<f4", payload: int = 1000) -> bytes:
+    """A .npy file whose header announces ``shape`` but which holds only ``payload`` bytes of data."""
+    import io
+
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": descr, "fortran_order": False, "shape": shape})
+    return buf.getvalue() + b"\0" * payload
+
+
+def test_refuses_headers_that_claim_more_data_than_the_file_holds(tmp_path, monkeypatch):
+    """A 1 kB file claiming 10^12 frames: numpy would allocate first (MemoryError); we refuse from the header."""
+    import zipfile
+
+    (tmp_path / "absurd.npy").write_bytes(forged_npy((10 ** 12, 22, 3)))
+    (tmp_path / "short.npy").write_bytes(forged_npy((100, 22, 3), payload=100 * 22 * 3 * 4 - 1))
+    with zipfile.ZipFile(tmp_path / "absurd.npz", "w") as zf:
+        zf.writestr("joints.npy", forged_npy((2, 10 ** 12, 22, 3)))
+    with zipfile.ZipFile(tmp_path / "text.npz", "w") as zf:
+        zf.writestr("joints.npy", forged_npy((40, 22, 3), payload=40 * 22 * 3 * 4))
+        zf.writestr("notes.txt", "not an array")
+
+    def no_load(*a, **k):
+        raise AssertionError("np.load must not be reached")
+
+    monkeypatch.setattr(np, "load", no_load)
+    refuses(tmp_path / "absurd.npy", r"absurd.npy claims the shape \(1000000000000, 22, 3\) \(2.46e\+05 GB of "
+                                     r"float32\) but holds only 1000 bytes of data")
+    refuses(tmp_path / "short.npy", r"claims the shape \(100, 22, 3\) \(25.8 kB of float32\) but holds only "
+                                    r"25.8 kB")
+    refuses(tmp_path / "absurd.npz", r"The array 'joints' in absurd.npz claims the shape \(2, 1000000000000, 22, 3\)")
+    refuses(tmp_path / "text.npz", "The array 'notes.txt' in text.npz is not a numpy array")
+    with pytest.raises(InterMaskError, match="absurd.npz claims the shape"):
+        loaders.load_interaction(tmp_path / "absurd.npz")
+
+
+def test_a_file_holding_exactly_its_header_shape_loads(tmp_path):
+    joints, _ = random_person(seed=3, frames=40)
+    np.save(tmp_path / "exact.npy", joints)
+    assert load_partner(tmp_path / "exact.npy").num_frames == 40
+
+
 def test_refuses_archives_that_inflate_too_much(tmp_path, monkeypatch, person):
     np.savez_compressed(tmp_path / "z.npz", joints=person[0])
     monkeypatch.setattr(loaders, "MAX_UNPACKED_BYTES", 100)

@@ -78,8 +78,44 @@ def _magic(path: Path, expected: bytes, kind: str) -> None:
         raise InterMaskError(f"{path.name} is not a numpy {kind} file (it may be a text file renamed). {_ACCEPTED}")
 
 
+def _size(n: int) -> str:
+    for unit, scale in (("GB", 2 ** 30), ("MB", 2 ** 20), ("kB", 2 ** 10)):
+        if n >= scale:
+            return f"{n / scale:.3g} {unit}"
+    return f"{n} bytes"
+
+
+def _check_npy_header(fh, available: int, what: str) -> None:
+    """Read a .npy header from ``fh`` and refuse it unless ``available`` bytes (header included) hold its data.
+
+    numpy allocates the whole array the header announces before reading any of it, so a 1 kB file claiming
+    10^12 frames would end as a MemoryError; this check turns that into a sentence and costs one header read.
+    """
+    try:
+        version = np.lib.format.read_magic(fh)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(fh)
+        elif version == (2, 0):
+            shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
+        else:
+            raise InterMaskError(f"{what} uses .npy format version {version[0]}.{version[1]}; versions 1.0 and "
+                                 f"2.0 (what numpy.save writes) are accepted.")
+    except (ValueError, EOFError, OSError) as exc:
+        raise InterMaskError(f"{what} has no valid numpy array header ({_short(exc)}). {_ACCEPTED}") from None
+    if dtype.hasobject:
+        raise InterMaskError(f"{what} holds Python objects; object or pickled arrays are never loaded. {_ACCEPTED}")
+    needed = int(np.prod(shape, dtype=object)) * dtype.itemsize  # Python ints: no overflow for absurd shapes
+    held = available - fh.tell()
+    if needed > held:
+        raise InterMaskError(f"{what} claims the shape {tuple(shape)} ({_size(needed)} of {dtype}) but "
+                             f"holds only {_size(max(held, 0))} of data, so it is damaged or not a motion file. "
+                             f"{_ACCEPTED}")
+
+
 def _load_npy(path: Path) -> np.ndarray:
     _magic(path, _NPY_MAGIC, ".npy")
+    with open(path, "rb") as fh:
+        _check_npy_header(fh, path.stat().st_size, path.name)
     try:
         return np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
@@ -91,10 +127,19 @@ def _open_npz(path: Path) -> dict[str, np.ndarray]:
     _magic(path, _ZIP_MAGIC, ".npz")
     try:
         with zipfile.ZipFile(path) as zf:
-            unpacked = sum(i.file_size for i in zf.infolist())
-        if unpacked > MAX_UNPACKED_BYTES:
-            raise InterMaskError(f"{path.name} unpacks to {unpacked / 2**20:.0f} MB; at most "
-                                 f"{MAX_UNPACKED_BYTES // 2**20} MB is accepted.")
+            members = zf.infolist()
+            unpacked = sum(i.file_size for i in members)
+            if unpacked > MAX_UNPACKED_BYTES:
+                raise InterMaskError(f"{path.name} unpacks to {unpacked / 2**20:.0f} MB; at most "
+                                     f"{MAX_UNPACKED_BYTES // 2**20} MB is accepted.")
+            for info in members:  # zipfile stops each member at its declared size, so that size bounds its data
+                what = f"The array '{info.filename.removesuffix('.npy')}' in {path.name}"
+                with zf.open(info) as fh:
+                    if fh.read(len(_NPY_MAGIC)) != _NPY_MAGIC:
+                        raise InterMaskError(f"{what} is not a numpy array; an .npz archive holds only arrays "
+                                             f"(numpy.savez). {_ACCEPTED}")
+                with zf.open(info) as fh:
+                    _check_npy_header(fh, info.file_size, what)
         with np.load(path, allow_pickle=False) as data:
             return {k: data[k] for k in data.files}
     except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError) as exc:
