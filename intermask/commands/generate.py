@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from intermask.errors import InterMaskError
@@ -19,7 +20,9 @@ def add_sampling_arguments(parser: argparse.ArgumentParser, time_steps: int | No
     parser.add_argument("--foot-cleanup", action="store_true", help="lock feet during contacts (keeps bone lengths)")
     parser.add_argument("--bvh", action="store_true", help="also write BVH (both persons, and one file each)")
     parser.add_argument("--video", action="store_true", help="also render an MP4 per motion")
-    parser.add_argument("--style", choices=["mesh", "stick"], default="stick", help="video style")
+    parser.add_argument("--style", choices=["mesh", "stick"], default=None,
+                        help="video style: body meshes (off-screen OpenGL) or stick figures; default as in "
+                             "'render': mesh, or stick figures with a one-line note where OpenGL is unavailable")
     parser.add_argument("--out", required=True, help="output directory")
 
 
@@ -66,6 +69,10 @@ def produce(args: argparse.Namespace, desc: str, make, stems) -> int:
     ``stems`` names the clips' files (a list, or a function of the clip index). Nothing is written unless
     generation succeeded, so a bad setting never leaves a half-filled output directory.
     """
+    if args.video:  # settled before generating: an impossible "--style mesh" stops here, not after the npz
+        from intermask.render import choose_style
+
+        args.style = choose_style(args.style, note=lambda text: print(f"note: {text}", file=sys.stderr))
     model = load_model(args)
     bar, update = progress_bar(desc)
     try:

@@ -7,13 +7,15 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--motion", required=True, help="interaction file (.npz exchange format)")
     parser.add_argument("--out", required=True, help="output video (.mp4, H.264)")
-    parser.add_argument("--style", choices=("mesh", "stick"), default="mesh",
-                        help="body meshes (OpenGL, off-screen) or stick figures (no OpenGL); default mesh")
+    parser.add_argument("--style", choices=("mesh", "stick"), default=None,
+                        help="body meshes (off-screen OpenGL) or stick figures (no OpenGL); default: mesh, or stick "
+                             "figures with a one-line note where OpenGL is unavailable")
     parser.add_argument("--size", type=int, default=512, help="height and per-view width in pixels (default 512)")
     parser.add_argument("--views", type=int, choices=(1, 2), default=1,
                         help="1, or 2 side-by-side viewpoints 90 degrees apart (default 1)")
@@ -39,13 +41,14 @@ def run(args: argparse.Namespace) -> int:
     import time
 
     from intermask.motion.loaders import load_interaction
-    from intermask.render import CameraSettings, render_video
+    from intermask.render import CameraSettings, choose_style, render_video
 
     clip = load_interaction(args.motion)
+    style = choose_style(args.style, note=lambda text: print(f"note: {text}", file=sys.stderr))
     caption = clip.text if args.caption == "-" else args.caption
     camera = CameraSettings(azimuth=args.azimuth, elevation=args.elevation, follow=args.follow)
     start = time.perf_counter()
-    path = render_video(clip, args.out, style=args.style, size=args.size, views=args.views, body=args.body,
+    path = render_video(clip, args.out, style=style, size=args.size, views=args.views, body=args.body,
                         body_models=args.body_models, caption=caption or None, camera=camera, detail=args.detail,
                         smooth=args.smooth)
     print(f"{path} ({clip.num_frames} frames, {time.perf_counter() - start:.1f} s)")

@@ -18,7 +18,31 @@ from intermask.render.camera import CameraSettings
 
 STYLES = ("mesh", "stick")
 
-__all__ = ["CameraSettings", "render_video", "render_frames", "side_by_side", "write_glb", "STYLES"]
+__all__ = ["CameraSettings", "render_video", "render_frames", "side_by_side", "write_glb", "STYLES", "choose_style"]
+
+
+def choose_style(requested: str | None = None, note: Callable[[str], None] | None = None) -> str:
+    """The video style to render: ``requested`` when given, else "mesh" when off-screen OpenGL works here.
+
+    Without OpenGL the default becomes "stick" and ``note`` receives one sentence saying so and why, so the
+    switch is never silent; an explicit "mesh" is an InterMaskError naming the reason and the fix instead.
+    """
+    if requested == "stick":
+        return "stick"
+    if requested not in (None, "mesh"):
+        raise InterMaskError(f"Unknown render style '{requested}'; choose 'mesh' or 'stick'.")
+    from intermask.render.gl import gl_status, require_gl
+
+    if requested == "mesh":
+        require_gl()
+        return "mesh"
+    status = gl_status()
+    if status.available:
+        return "mesh"
+    if note is not None:
+        note(f"rendering stick figures: body meshes need off-screen OpenGL, which is not available here "
+             f"({status.reason}); 'python -m intermask.render.gl' explains, --style stick silences this.")
+    return "stick"
 
 
 def _check(size: int, views: int, style: str) -> None:
