@@ -86,6 +86,16 @@ def tracker(progress: gr.Progress, start: float, end: float, label: str):
     return update
 
 
+def view_options(view) -> tuple[str, int]:
+    """Widget view → (style, views); a mesh view on a server without OpenGL is served as stick figures."""
+    style, views = du.view_options(view)
+    if style == "mesh" and du.mesh_problem():
+        gr.Warning("Body meshes are unavailable on this server, so the video shows stick figures "
+                   "(the 3D view and the GLB download still show bodies).")
+        style = "stick"
+    return style, views
+
+
 def _prompt(text, what: str = "description") -> str:
     if not isinstance(text, str) or not text.strip():
         raise InterMaskError(f"Please type a {what} of the interaction (for example, click one of the examples).")
@@ -100,7 +110,7 @@ def generate(prompt, seconds, samples, seed, cond_scale, time_steps, topk_ratio,
     prompt = _prompt(prompt)
     samples = du.as_int(samples, "Number of samples", 1, 4)
     seed = du.as_int(seed, "Seed", 0, MAX_SEED)
-    style, views = du.view_options(view)
+    style, views = view_options(view)
     progress(0.0, desc="generating")
     clips = MODELS.get().generate(prompt, seconds=seconds, num_samples=samples, seed=seed, cond_scale=cond_scale,
                                   time_steps=time_steps, topk_ratio=topk_ratio, temperature=temperature,
@@ -132,7 +142,7 @@ def compare(mode, prompt_a, prompt_b, model_a, model_b, scale_a, scale_b, steps_
         model_a = model_b = MODELS.default_name()
     if mode != "two settings":
         scale_b, steps_b = scale_a, steps_a
-    style, views = du.view_options(view)
+    style, views = view_options(view)
     out = du.request_dir()
     sides = []
     for k, (prompt, name, scale, steps) in enumerate(((prompt_a, model_a, scale_a, steps_a),
@@ -157,7 +167,7 @@ def react(partner_file, prompt, seconds, seed, cond_scale, time_steps, topk_rati
         raise InterMaskError("Please upload a partner motion (.npz, .npy or .bvh) or click one of the examples.")
     path = du.check_upload(Path(partner_file if isinstance(partner_file, str) else partner_file.name), MAX_UPLOAD_MB)
     seed = du.as_int(seed, "Seed", 0, MAX_SEED)
-    style, views = du.view_options(view)
+    style, views = view_options(view)
     secs = None if seconds in (None, "") or float(seconds) == 0 else seconds
     progress(0.0, desc="reading the partner motion")
     clip = MODELS.get().react(path, text=prompt or "", seconds=secs, seed=seed, cond_scale=cond_scale,
@@ -176,7 +186,7 @@ def compose(timeline, seed, cond_scale, time_steps, view, progress=gr.Progress()
     """Timeline rows (text, seconds) → one long interaction: (video, GLB, files)."""
     rows = du.timeline_rows(timeline)
     seed = du.as_int(seed, "Seed", 0, MAX_SEED)
-    style, views = du.view_options(view)
+    style, views = view_options(view)
     clip = MODELS.get().compose(rows, seed=seed, cond_scale=cond_scale, time_steps=time_steps,
                                 progress=tracker(progress, 0.0, 0.4, "composing"))
     result = du.export_all(clip, du.request_dir(), "composition", style, views,
@@ -242,8 +252,23 @@ def sampling_controls(time_steps: int = 20):
         topk = gr.Slider(0, 0.99, value=0.9, step=0.01, label="Top-k ratio (fraction of codes dropped)")
         temperature = gr.Slider(0, 3, value=1.0, step=0.05, label="Temperature (0 = greedy)")
         foot = gr.Checkbox(value=False, label="Foot cleanup (lock feet during contacts)")
-        view = gr.Radio(du.VIEW_CHOICES, value=du.VIEW_CHOICES[0], label="View")
+        view = view_radio()
     return cond_scale, steps, topk, temperature, foot, view
+
+
+def view_radio() -> gr.Radio:
+    problem = du.mesh_problem()
+    info = f"Body meshes are unavailable on this server: {problem}" if problem else None
+    return gr.Radio(du.view_choices(), value=du.default_view(), label="View", info=info)
+
+
+def mesh_notice() -> str:
+    """A line under the title when this server cannot render body meshes ("" when it can)."""
+    if not du.mesh_problem():
+        return ""
+    return (f"\n\n**Videos show stick figures on this server:** body meshes need off-screen OpenGL, which is "
+            f"not available here ({du.mesh_problem()}). The interactive 3D view and the GLB download still show "
+            "bodies.")
 
 
 def seed_row(value: int = 0):
@@ -266,7 +291,7 @@ def build_demo() -> gr.Blocks:
     with gr.Blocks(title="InterMask — two-person interaction from text", delete_cache=(1800, 3600)) as demo:
         gr.Markdown("# 🤝 InterMask\nDescribe an interaction between two people, or upload one person's motion "
                     "and let the other react. The bundled CPU model was trained on procedural data "
-                    "(see *About*).")
+                    "(see *About*)." + mesh_notice(), elem_id="intro")
         with gr.Tab("Generate", id="generate"):
             with gr.Row():
                 with gr.Column(scale=1):
@@ -314,7 +339,7 @@ def build_demo() -> gr.Blocks:
                 c_seconds = gr.Slider(1, 10, value=3, step=0.5, label="Duration (seconds)")
                 with gr.Column():
                     c_seed = seed_row()
-                c_view = gr.Radio(du.VIEW_CHOICES, value=du.VIEW_CHOICES[0], label="View")
+                c_view = view_radio()
             c_run = gr.Button("Compare", variant="primary", elem_id="cmp-run")
             both = _video("Side by side (A left, B right, in sync)", elem_id="cmp-both")
             with gr.Row():
@@ -354,7 +379,7 @@ def build_demo() -> gr.Blocks:
                         t_seed = seed_row()
                     t_scale = gr.Slider(0, 10, value=2.0, step=0.1, label="Guidance scale")
                     t_steps = gr.Slider(1, 50, value=20, step=1, label="Time steps")
-                    t_view = gr.Radio(du.VIEW_CHOICES, value=du.VIEW_CHOICES[0], label="View")
+                    t_view = view_radio()
                 t_run = gr.Button("Compose", variant="primary")
                 t_video = _video("Composition")
                 t_model3d = gr.Model3D(label="Interactive 3D", clear_color=(0.95, 0.95, 0.95, 1.0))
@@ -387,6 +412,8 @@ def main(argv: list[str] | None = None) -> None:
     except InterMaskError as exc:  # serve anyway: every request then explains what is missing
         log.error("%s", exc)
     log.info("models ready in %.1f s; renderer warmed up in %.1f s", time.perf_counter() - start, du.warm_up())
+    if du.mesh_problem():
+        log.warning("body-mesh videos are unavailable, serving stick figures: %s", du.mesh_problem())
     demo = build_demo()
     demo.queue(default_concurrency_limit=args.concurrency, max_size=64)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share,

@@ -30,6 +30,7 @@ RENDER_DETAIL = os.environ.get("INTERMASK_RENDER_DETAIL", "medium")
 # One mesh render at a time: off-screen GL contexts rendered from several threads at once gave slightly
 # different pixels in our tests, and on a 2-core CPU parallel rendering gains nothing anyway.
 RENDER_LOCK = threading.Lock()
+_mesh_problem: str | None = None  # see mesh_problem(); None until first asked
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -105,17 +106,54 @@ def warm_up() -> float:
     Besides sparing the first request the cost, this matters for safety: the body cache in
     ``intermask.render.body`` is filled by native code (mesh decimation) that crashed the process when two
     threads filled it at the same time (the video and the GLB of one request, or two requests).
+    The mesh frames are also the final test of off-screen OpenGL: if they fail, the demo serves stick
+    figures and :func:`mesh_problem` says why, instead of the app failing to start.
     """
+    global _mesh_problem
     from intermask.render import render_video
     from intermask.render.body import load_body
     from intermask.render.sample import sample_interaction
 
     start = time.perf_counter()
-    load_body("mannequin", detail=RENDER_DETAIL)
+    load_body("mannequin", detail=RENDER_DETAIL)  # the GLB downloads need the body even without OpenGL
+    clip = sample_interaction(frames=4)
     with tempfile.TemporaryDirectory() as tmp:
-        render_video(sample_interaction(frames=4), Path(tmp) / "warm.mp4", style="mesh", size=64,
-                     detail=RENDER_DETAIL)
+        if not mesh_problem():
+            try:
+                render_video(clip, Path(tmp) / "warm.mp4", style="mesh", size=64, detail=RENDER_DETAIL)
+            except Exception as exc:  # noqa: BLE001 - whatever the GL stack raises, stick figures still work
+                _mesh_problem = (str(exc) if isinstance(exc, InterMaskError)
+                                 else f"a test render failed with {type(exc).__name__}: {exc}")
+        if mesh_problem():
+            render_video(clip, Path(tmp) / "warm.mp4", style="stick", size=64)
     return time.perf_counter() - start
+
+
+def mesh_problem() -> str:
+    """Why body-mesh videos cannot be rendered in this process ("" when they can).
+
+    Decided by the OpenGL probe, then by :func:`warm_up`'s test render when the app starts.
+    """
+    global _mesh_problem
+    if _mesh_problem is None:
+        from intermask.render.gl import gl_status
+
+        status = gl_status()
+        _mesh_problem = "" if status.available else status.reason
+    return _mesh_problem
+
+
+def view_choices() -> list[tuple[str, str]]:
+    """(label, value) pairs for the view widgets; mesh views are labelled unavailable when they are.
+
+    The values stay the same either way, so API callers can send any of VIEW_CHOICES on every server.
+    """
+    unavailable = " (unavailable here: stick figures)" if mesh_problem() else ""
+    return [(v + (unavailable if v.startswith("mesh") else ""), v) for v in VIEW_CHOICES]
+
+
+def default_view() -> str:
+    return next(v for v in VIEW_CHOICES if v.startswith("stick")) if mesh_problem() else VIEW_CHOICES[0]
 
 
 # --------------------------------------------------------------------------------------------------------

@@ -286,6 +286,27 @@ def write_tiny_checkpoint(root: str | Path, word_xattn: str = "every_block", see
                            vq_dir=root / "vq", card=card)
 
 
+def hide_libraries_code(names: tuple[str, ...]) -> str:
+    """Python source that, run first in a fresh interpreter, makes the shared libraries ``names`` (e.g. "OSMesa")
+    unloadable there, as on a machine where they are not installed: ``ctypes.util.find_library`` does not find
+    them and opening any ``lib<name>.so*`` fails, which covers both our probe and PyOpenGL's own loader.
+    """
+    return f"""
+import ctypes, ctypes.util, os
+_hidden = tuple('lib' + n + '.so' for n in {tuple(names)!r})
+_find_library = ctypes.util.find_library
+def _find(name):
+    return None if 'lib' + name + '.so' in _hidden else _find_library(name)
+ctypes.util.find_library = _find
+_cdll_init = ctypes.CDLL.__init__
+def _init(self, name, *args, **kwargs):
+    if name and os.path.basename(str(name)).startswith(_hidden):
+        raise OSError(str(name) + ': cannot open shared object file (hidden by the test)')
+    _cdll_init(self, name, *args, **kwargs)
+ctypes.CDLL.__init__ = _init
+"""
+
+
 class AppServer:
     """``python app.py`` in a subprocess on 127.0.0.1 and a free port, serving tiny test checkpoints.
 
@@ -295,12 +316,15 @@ class AppServer:
     By default two untrained checkpoints are written under ``workdir`` (word cross-attention as the default
     model, AdaLN only as "custom B"); ``checkpoints`` overrides them (``()``: the bundled models). Gradio's
     cache and the app's work files also stay under ``workdir``.
-    ``startup_seconds`` is measured from process start to the first HTTP 200.
+    ``startup_seconds`` is measured from process start to the first HTTP 200. ``hide_libraries`` (e.g.
+    ``("EGL", "OSMesa")``) runs the app as on a machine without those shared libraries.
     """
 
     def __init__(self, workdir: str | Path, video_size: int = 128, timeout: float = 180.0,
-                 checkpoints: tuple[Path, ...] | None = None, extra_env: dict | None = None):
+                 checkpoints: tuple[Path, ...] | None = None, extra_env: dict | None = None,
+                 hide_libraries: tuple[str, ...] = ()):
         self.workdir = Path(workdir)
+        self.hide_libraries = hide_libraries
         self.video_size = video_size
         self.timeout = timeout
         self.checkpoints = checkpoints
@@ -334,8 +358,12 @@ class AppServer:
         self.log_path = self.workdir / "app.log"
         self._log = open(self.log_path, "w")
         start = time.perf_counter()
-        self.proc = subprocess.Popen([sys.executable, str(root / "app.py"), "--host", "127.0.0.1", "--port",
-                                      str(port)], cwd=root, env=env, stdout=self._log, stderr=subprocess.STDOUT)
+        app = [str(root / "app.py")]
+        if self.hide_libraries:
+            app = ["-c", hide_libraries_code(self.hide_libraries)
+                   + f"import runpy\nrunpy.run_path({str(root / 'app.py')!r}, run_name='__main__')\n"]
+        self.proc = subprocess.Popen([sys.executable, *app, "--host", "127.0.0.1", "--port", str(port)], cwd=root,
+                                     env=env, stdout=self._log, stderr=subprocess.STDOUT)
         self.url = f"http://127.0.0.1:{port}/"
         deadline = time.monotonic() + self.timeout
         while time.monotonic() < deadline:  # bounded: at most `timeout` seconds of polling

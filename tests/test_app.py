@@ -172,6 +172,9 @@ def bad_files(tmp_path_factory):
     joints[10:20, 3] = np.nan
     np.save(d / "nan.npy", joints)
     np.save(d / "centimetres.npy", 100.0 * load_partner(PARTNERS[0]).joints[:30])
+    with open(d / "absurd.npy", "wb") as fh:  # a 1 kB file whose header claims 10^12 frames
+        np.lib.format.write_array_header_1_0(fh, {"descr": "<f4", "fortran_order": False, "shape": (10 ** 12, 22, 3)})
+        fh.write(b"\0" * 1000)
     return d
 
 
@@ -200,6 +203,7 @@ def test_bad_generate_inputs_are_sentences(client, case):
     ("notes.bvh", "not a valid BVH file"),
     ("nan.npy", "NaN or Inf"),
     ("centimetres.npy", "centimetres"),
+    ("absurd.npy", r"claims the shape \(1000000000000, 22, 3\)"),
 ])
 def test_bad_partner_files_are_sentences(client, bad_files, name, message):
     with pytest.raises(AppError, match=message):
