@@ -125,7 +125,7 @@ def test_without_opengl_the_library_says_why_once(tmp_path):
     assert out["reason"].startswith("EGL: no libEGL.so library was found; OSMesa: no libOSMesa.so library")
     assert out["style"] == "stick" and len(out["notes"]) == 1 and out["reason"] in out["notes"][0]
     assert out["error"].startswith("Body-mesh rendering needs off-screen OpenGL, which is not available here")
-    assert "apt-get install libegl1 libegl-mesa0 libgl1-mesa-dri" in out["error"]
+    assert "apt-get install libegl1 libegl-mesa0 libgl1-mesa-dri libopengl0" in out["error"]
     assert not (ROOT / "never.mp4").exists()
 
 

@@ -25,8 +25,9 @@ from dataclasses import dataclass
 
 from intermask.errors import InterMaskError
 
-HELP = ("On Debian or Ubuntu, apt-get install libegl1 libegl-mesa0 libgl1-mesa-dri (software EGL, no GPU needed); "
-        "'python -m intermask.render.gl' checks the result. Stick figures (--style stick) need no OpenGL.")
+HELP = ("On Debian or Ubuntu, apt-get install libegl1 libegl-mesa0 libgl1-mesa-dri libopengl0 (software EGL, "
+        "no GPU needed); 'python -m intermask.render.gl' checks the result. Stick figures (--style stick) need "
+        "no OpenGL.")
 
 # EGL and OSMesa constants (from the Khronos and Mesa headers).
 _EGL_NONE = 0x3038
