@@ -414,6 +414,10 @@ def main(argv: list[str] | None = None) -> None:
     log.info("models ready in %.1f s; renderer warmed up in %.1f s", time.perf_counter() - start, du.warm_up())
     if du.mesh_problem():
         log.warning("body-mesh videos are unavailable, serving stick figures: %s", du.mesh_problem())
+    else:
+        from intermask.render.gl import gl_status
+
+        log.info("body-mesh videos: off-screen OpenGL %s", gl_status().describe())
     demo = build_demo()
     demo.queue(default_concurrency_limit=args.concurrency, max_size=64)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share,
