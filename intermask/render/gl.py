@@ -211,12 +211,12 @@ def _probe(name: str) -> tuple[str, str]:
         return PROBES[name]()
     except _ProbeFailed:
         raise
-    except (OSError, AttributeError, ValueError) as exc:  # a library missing a symbol, or an odd build
+    except (OSError, AttributeError, ValueError, ctypes.ArgumentError) as exc:  # a missing symbol, an odd build
         raise _ProbeFailed(f"{type(exc).__name__}: {exc}") from None
 
 
 def _choose() -> GLStatus:
-    requested = os.environ.get("PYOPENGL_PLATFORM", "").strip().lower()
+    requested = os.environ.get("PYOPENGL_PLATFORM", "").strip()
     if requested:
         if requested not in PROBES:  # glx, wgl, ...: the user knows their set-up better than we do
             return GLStatus(requested, detail="PYOPENGL_PLATFORM as set")
