@@ -106,3 +106,15 @@ def test_different_seed_gives_different_model(runs):
     args = [a if a != "3" else "4" for a in VQ_ARGS]
     assert train_vq.main([*common, *args, "--out", str(out / "vq_seed4")]) == 0
     assert _max_delta(out / "vq1" / "latest", out / "vq_seed4" / "latest") > 1e-4
+
+
+def test_init_from_starts_from_the_given_weights_with_a_fresh_run(runs):
+    root, out, common = runs
+    vq = ["--vq", str(out / "vq1" / "latest")]
+    # lr 0 keeps the weights (AdamW's decay is scaled by the lr too), so the new run equals its source.
+    args = [*common, *TR_ARGS, *vq, "--max-steps", "2", "--lr", "0", "--init-from", str(out / "t1" / "latest")]
+    assert train_transformer.main([*args, "--out", str(out / "init")]) == 0
+    assert _max_delta(out / "t1" / "latest", out / "init" / "latest") == 0.0
+    assert '"step": 2' in (out / "init" / "latest" / "train_state.json").read_text()
+    # Starting from weights and resuming a run are different things.
+    assert train_transformer.main([*args, "--out", str(out / "init"), "--resume"]) == 2

@@ -19,6 +19,7 @@ from intermask import config as C
 from intermask.errors import InterMaskError
 
 DATASETS = ("interhuman", "interx")
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
@@ -228,6 +229,33 @@ def resumed_config(resume: Path | None, given: C.ModelConfig) -> C.ModelConfig:
     return dataclasses.replace(read_config(resume)[0], data=given.data, text=given.text)
 
 
+def init_dir(args: argparse.Namespace) -> Path | None:
+    """The checkpoint named by --init-from (weights only), checked; None without the flag."""
+    path = getattr(args, "init_from", None)
+    if path is None:
+        return None
+    path = Path(path)
+    if not (path / "config.json").exists() or not (path / "model.safetensors").exists():
+        raise InterMaskError(f"--init-from: {path} is not a checkpoint directory (config.json and "
+                             "model.safetensors).")
+    if getattr(args, "resume", None) is not None:
+        raise InterMaskError("--init-from starts a new run from weights; --resume continues a run. Give one.")
+    return path
+
+
+def init_weights(args: argparse.Namespace, model: torch.nn.Module) -> None:
+    """Load --init-from weights into ``model`` (strict: the architecture comes from that checkpoint)."""
+    path = init_dir(args)
+    if path is None:
+        return
+    from safetensors.torch import load_file
+
+    missing, unexpected = model.load_state_dict(load_file(str(path / "model.safetensors")), strict=False)
+    if missing or unexpected:
+        raise InterMaskError(f"--init-from {path} does not fit this model: missing {missing[:3]}, "
+                             f"unexpected {unexpected[:3]}.")
+
+
 def open_run(args: argparse.Namespace, d) -> tuple[Path, Path | None]:
     """Threads, the output directory (made by rank 0) and the checkpoint to resume from, if any."""
     set_threads(args, d.world_size)
@@ -259,12 +287,13 @@ def restore(resume: Path | None, model: torch.nn.Module, opt: torch.optim.Optimi
     return int(meta["step"]), float(meta.get("best", math.inf))
 
 
-def validation_plan(n_items: int, global_batch: int, d):
+def validation_plan(n_items: int, global_batch: int, d, lengths: list[int] | None = None):
     """Fixed (unshuffled) validation batches split over the ranks like training batches; None if too few items."""
     from train.distributed import GlobalBatchPlan
 
     batch = min(global_batch, (n_items // d.world_size) * d.world_size)
-    return GlobalBatchPlan(n_items, batch, d.world_size, d.rank, 0, shuffle=False) if batch > 0 else None
+    return (GlobalBatchPlan(n_items, batch, d.world_size, d.rank, 0, shuffle=False, lengths=lengths)
+            if batch > 0 else None)
 
 
 @dataclass
@@ -280,15 +309,27 @@ class Checkpoints:
     logger: Logger
     save: Callable[[Path, int, dict | None], None]
     best: float = math.inf
+    probe: Callable[[], dict] | None = None  # rank 0's probe; when given, best/ follows −probe_score, not val_loss
     metrics: dict = field(default_factory=dict)
 
     def after_step(self, done: int, end: int, validate: Callable[[], dict] | None) -> None:
         a = self.args
+        probing = bool(getattr(a, "probe_every", 0))
         if validate is not None and ((a.eval_every and done % a.eval_every == 0) or done == end):
-            self.metrics = validate()
+            self.metrics = {**self.metrics, **validate()}
             self.logger.log(done, self.metrics)
-            if self.metrics["val_loss"] < self.best:
+            if not probing and self.metrics["val_loss"] < self.best:
                 self.best = self.metrics["val_loss"]
+                if self.d.is_main:
+                    self.save(self.out / "best", done, None)
+        if probing and (done % a.probe_every == 0 or done == end):
+            found = self.probe() if self.probe is not None else {}
+            # Every rank takes the same decision: the score is summed from rank 0 alone.
+            score = self.d.sum_scalars({"s": found.get("probe_score", 0.0)})["s"]
+            self.metrics = {**self.metrics, **found}
+            self.logger.log(done, found)
+            if -score < self.best:
+                self.best = -score
                 if self.d.is_main:
                     self.save(self.out / "best", done, None)
         if done % a.save_every == 0 or done == end:

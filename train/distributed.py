@@ -124,7 +124,10 @@ def shutdown(d: Dist) -> None:
 class GlobalBatchPlan:
     """Which dataset indices each rank reads at each global step (drop_last: partial batches are skipped)."""
 
-    def __init__(self, n_items: int, global_batch: int, world_size: int, rank: int, seed: int, shuffle: bool = True):
+    POOL = 16  # batches per length-sorting pool
+
+    def __init__(self, n_items: int, global_batch: int, world_size: int, rank: int, seed: int, shuffle: bool = True,
+                 lengths: list[int] | None = None):
         if global_batch % world_size:
             raise InterMaskError(f"The global batch ({global_batch}) must be divisible by the number of processes "
                                  f"({world_size}).")
@@ -135,12 +138,37 @@ class GlobalBatchPlan:
         self.seed, self.shuffle = seed, shuffle
         self.local = global_batch // world_size
         self.steps_per_epoch = n_items // global_batch
+        self.lengths = torch.as_tensor(lengths) if lengths is not None else None
+        self._perm: tuple[int, torch.Tensor] | None = None
 
     def permutation(self, epoch: int) -> torch.Tensor:
+        """The epoch's item order; consecutive chunks of ``global_batch`` are its batches."""
         if not self.shuffle:
             return torch.arange(self.n)
         g = torch.Generator().manual_seed(kr.mix_int(self.seed, epoch, 0x5EED))
-        return torch.randperm(self.n, generator=g)
+        perm = torch.randperm(self.n, generator=g)
+        if self.lengths is None:
+            return perm
+        # Length buckets: sort pools of POOL batches by length and cut them into batches, so a batch pads to a
+        # length close to its members'; then shuffle the batches so that lengths do not come in runs.
+        pool = self.batch * self.POOL
+        usable = self.steps_per_epoch * self.batch
+        perm = perm[:usable]
+        batches = []
+        for i in range(0, usable, pool):
+            part = perm[i:i + pool]
+            part = part[torch.argsort(self.lengths[part], stable=True)]
+            batches += list(part.split(self.batch))
+        order = torch.randperm(len(batches), generator=g)
+        return torch.cat([batches[i] for i in order.tolist()])
+
+    def padded_length(self, step: int) -> int:
+        """The longest item of global step ``step``'s batch. Every rank pads its share to it: keyed random draws
+        (masks, dropout) are laid out over the padded shape, so equal shapes keep N processes equal to one."""
+        epoch, k = divmod(step, self.steps_per_epoch)
+        if self._perm is None or self._perm[0] != epoch:
+            self._perm = (epoch, self.permutation(epoch))
+        return int(self.lengths[self._perm[1][k * self.batch:(k + 1) * self.batch]].max())
 
     def local_positions(self) -> range:
         """Positions of this rank's samples inside the global batch."""

@@ -4,8 +4,11 @@
     python train/train_transformer.py --config tiny --vq runs/vq/best --data-root data/intersynth --out runs/t2m
     torchrun --nproc_per_node=2 train/train_transformer.py --vq runs/vq/best --data-root ... --out runs/t2m
 
-The frozen text encoder runs once per unique description (a cache, warmed before the first step); the frozen
-VQ encodes each batch's windows. N processes with the same --batch-size give the model of one process.
+Training items are whole clips (up to --max-frames), tokenised once by the frozen VQ into OUT/tokens_<split>
+(train/tokens.py) and batched by length; the frozen text encoder runs once per unique description (a cache,
+warmed before the first step). --probe-every N generates validation clips every N steps and keeps as best/ the
+checkpoint with the highest probe score (train/probe.py); without it, best/ has the lowest validation loss.
+N processes with the same --batch-size give the model of one process.
 """
 from __future__ import annotations
 
@@ -32,6 +35,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     common.add_common_arguments(parser)
     parser.add_argument("--vq", required=True, help="VQ-VAE checkpoint directory (e.g. runs/vq/best)")
+    parser.add_argument("--init-from", default=None,
+                        help="start from the weights of this transformer checkpoint (fresh optimiser, step 0; its "
+                             "architecture is used)")
+    g = parser.add_argument_group("probe")
+    g.add_argument("--probe-every", type=int, default=0,
+                   help="generate and score validation clips every N steps (0: never); best/ then follows the score")
+    g.add_argument("--probe-clips", type=int, default=64)
+    g.add_argument("--evaluator", default=None,
+                   help="evaluator checkpoint for the probe (default: checkpoints/intersynth/evaluator)")
     common.add_config_arguments(parser, C.TransformerConfig)
     return parser
 
@@ -56,27 +68,54 @@ def text_cache(cfg: C.ModelConfig, datasets, out: Path, d):
     return cache
 
 
-def step_inputs(batch: dict, vq, cache, device):
-    motion = batch["motion"].to(device)
-    b = motion.shape[0]
-    with torch.no_grad():
-        ids = vq.encode(motion.flatten(0, 1)).view(b, 2, 5, -1)
+def token_sets(cfg: C.ModelConfig, vq, norm, out: Path, d, seed: int, progress: bool):
+    """Training and validation items of whole-clip token maps, tokenised once (rank 0) and shared by file."""
+    from intermask.data.interhuman import InterHumanDataset
+    from train import tokens as tk
+
+    dc = cfg.data
+    fingerprint = tk.vq_fingerprint(vq)
+    sets = []
+    for split in ("train", "val"):
+        try:
+            ds = InterHumanDataset(dc.data_root, split, None, dc.max_frames, dc.min_frames, mirror=split == "train",
+                                   seed=seed)
+        except InterMaskError:
+            if split == "train":
+                raise
+            sets.append(None)
+            continue
+        path = out / f"tokens_{split}.safetensors"
+        arrays = tk.load_or_build(path, ds, vq, norm, dc.max_frames, fingerprint, d.is_main, progress)
+        d.barrier()
+        if arrays is None:
+            arrays = tk.load_or_build(path, ds, vq, norm, dc.max_frames, fingerprint, False)
+        sets.append(tk.TokenSet(ds, arrays, seed=seed, mirror=split == "train", augment=split == "train"))
+    return sets
+
+
+def step_inputs(batch: dict, cache, device, pad_to: int):
+    """(codes padded to ``pad_to`` time tokens, token lengths, text features) on ``device``."""
     text = cache.get(batch["text"])
     text = dataclasses.replace(text, sentence=text.sentence.to(device), words=text.words.to(device),
                                mask=text.mask.to(device))
-    return ids, (batch["length"] // 4).to(device), text
+    codes = batch["codes"]
+    codes = torch.nn.functional.pad(codes, (0, pad_to - codes.shape[-1]))
+    return codes.to(device), batch["tokens"].to(device), text
 
 
 @torch.no_grad()
-def validate(model, vq, cache, val_set, plan, d, max_batches: int, collate) -> dict[str, float]:
-    from intermask.models.keyed_random import sample_keys
+def validate(model, cache, val_set, plan, d, max_batches: int) -> dict[str, float]:
     from torch.utils.data import DataLoader
+
+    from intermask.models.keyed_random import sample_keys
+    from train.tokens import collate
 
     model.eval()
     sums: dict[str, float] = {}
     batches = plan.epoch_batches(0)[:max_batches]
     for k, batch in enumerate(DataLoader(val_set, batch_sampler=batches, collate_fn=collate)):
-        ids, tl, text = step_inputs(batch, vq, cache, d.device)
+        ids, tl, text = step_inputs(batch, cache, d.device, plan.padded_length(k))
         keys = sample_keys(VAL_SEED, k, list(plan.local_positions())).to(d.device)
         res = model.training_loss(ids, tl, text, keys)
         for name in ("loss", "acc"):
@@ -89,33 +128,30 @@ def validate(model, vq, cache, val_set, plan, d, max_batches: int, collate) -> d
 
 def run(args: argparse.Namespace) -> dict:
     from intermask.checkpoint import load_vq, save_checkpoint
-    from intermask.data.interhuman import InterHumanDataset, collate
     from intermask.models.collective import LOCAL
     from intermask.models.transformer import InterMTransformer
+    from train.tokens import collate
 
     d = init_distributed(args.device)
     try:
         out, resume = common.open_run(args, d)
-        cfg = common.resumed_config(resume, common.resolve_config(args, "transformer"))
+        cfg = common.resumed_config(resume or common.init_dir(args), common.resolve_config(args, "transformer"))
         vq, vq_cfg, norm = load_vq(args.vq, d.device)
         cfg = dataclasses.replace(cfg, vq=vq_cfg.vq)
-        root, dc = cfg.data.data_root, cfg.data
-        train_set = InterHumanDataset(root, "train", norm, dc.max_frames, dc.min_frames, dc.train_frames,
-                                      seed=args.seed)
-        try:
-            val_set = InterHumanDataset(root, "val", norm, dc.max_frames, dc.min_frames, dc.train_frames,
-                                        mirror=False, seed=args.seed)
-        except InterMaskError:
-            val_set = None
-        cache = text_cache(cfg, [train_set, val_set], out, d)
+        show = d.is_main and not args.no_progress
+        train_set, val_set = token_sets(cfg, vq, norm, out, d, args.seed, show)
+        cache = text_cache(cfg, [s.dataset for s in (train_set, val_set) if s is not None], out, d)
         global_batch = args.batch_size or (52 if cfg.name == "paper" else 32)
-        plan = GlobalBatchPlan(len(train_set), global_batch, d.world_size, d.rank, args.seed)
-        val_plan = common.validation_plan(len(val_set), global_batch, d) if val_set is not None else None
+        plan = GlobalBatchPlan(len(train_set), global_batch, d.world_size, d.rank, args.seed,
+                               lengths=train_set.lengths())
+        val_plan = (common.validation_plan(len(val_set), global_batch, d, val_set.lengths())
+                    if val_set is not None else None)
         total = args.max_steps or (args.epochs or (500 if cfg.name == "paper" else 3)) * plan.steps_per_epoch
         warmup = args.warmup_steps if args.warmup_steps is not None else plan.steps_per_epoch // 4
 
         model = common.seeded(args.seed, lambda: InterMTransformer(cfg.transformer, vq_cfg.vq.nb_code,
                                                                    cache.encoder.dim).to(d.device))
+        common.init_weights(args, model)
         model.set_collective(d.collective or LOCAL)
         params = [p for p in model.parameters() if p.requires_grad]
         opt = torch.optim.AdamW(params, lr=args.lr, betas=(0.9, 0.99), weight_decay=1e-5)
@@ -124,7 +160,7 @@ def run(args: argparse.Namespace) -> dict:
         logger = common.make_logger(args, out, d.is_main, {"config": C.to_dict(cfg), "global_batch": global_batch,
                                                              "world_size": d.world_size, "lr": args.lr})
         end = common.end_step(args, total)
-        bar = common.progress(end, start, d.is_main and not args.no_progress)
+        bar = common.progress(end, start, show)
         t0, window = time.time(), {}
 
         def save(path: Path, step: int, train_state: dict | None) -> None:
@@ -134,16 +170,23 @@ def run(args: argparse.Namespace) -> dict:
             save_checkpoint(path, model, cfg, "transformer", norm, text_dim=cache.encoder.dim, vq_dir=args.vq,
                             card=card, optimizer=opt if train_state else None, train_state=train_state)
 
-        ckpt = common.Checkpoints(args, d, out, logger, save, best)
-        validation = ((lambda: validate(model, vq, cache, val_set, val_plan, d, args.val_batches, collate))
+        validation = ((lambda: validate(model, cache, val_set, val_plan, d, args.val_batches))
                       if val_plan else None)
+        probe = None
+        if args.probe_every and d.is_main:
+            from train.probe import Probe
+
+            evaluator = Path(args.evaluator) if args.evaluator else common.REPO_ROOT / "checkpoints" / "intersynth" / "evaluator"
+            probe = Probe(cfg.data.data_root, evaluator, clips=args.probe_clips, seed=args.seed)
+        probing = (lambda: probe(model, vq, norm, cache)) if probe is not None else None
+        ckpt = common.Checkpoints(args, d, out, logger, save, best, probe=probing)
         model.train()
         done = start
         for step, epoch, batch in common.iterate_steps(plan, train_set, start, end, collate, args.num_workers):
             lr = common.lr_at(step, args.lr, warmup, total, (0.5, 0.7, 0.85), 1 / 3)
             for g in opt.param_groups:
                 g["lr"] = lr
-            ids, tl, text = step_inputs(batch, vq, cache, d.device)
+            ids, tl, text = step_inputs(batch, cache, d.device, plan.padded_length(step))
             res = model.training_loss(ids, tl, text, batch_keys(args.seed, step, plan).to(d.device))
             res["loss"].backward()
             d.sum_gradients(params)
@@ -159,7 +202,8 @@ def run(args: argparse.Namespace) -> dict:
                 bar.set_postfix(loss=f"{float(res['loss']):.3f}", acc=f"{float(res['acc']):.3f}")
             if done % args.log_every == 0 or done == end:
                 n = window.pop("n")
-                logger.log(done, {**{k: v / n for k, v in window.items()}, "epoch": epoch, "lr": lr})
+                logger.log(done, {**{k: v / n for k, v in window.items()}, "epoch": epoch, "lr": lr,
+                                  "tokens": int(tl.max()), "wall": round(time.time() - t0, 1)})
                 window = {}
             ckpt.after_step(done, end, validation)
         if bar is not None:

@@ -72,6 +72,18 @@ class TextFeatureCache:
         sentence = torch.stack([s for s, _ in rows]) if rows else torch.zeros(0, dim)
         return TextFeatures(sentence, words, mask)
 
+    # A cache stands in for its encoder wherever features are asked for (e.g. the training probe's generator).
+    def encode(self, texts: list[str]) -> TextFeatures:
+        return self.get(list(texts))
+
+    @property
+    def name(self) -> str:
+        return self.encoder.name
+
+    @property
+    def dim(self) -> int:
+        return self.encoder.dim
+
     def warm(self, texts) -> None:
         """Encode every text in ``texts`` now (e.g. all descriptions of a data set before training)."""
         with self._lock:

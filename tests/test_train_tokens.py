@@ -1,0 +1,103 @@
+"""Whole-clip token maps for transformer training: what the cache holds, how items and batches are drawn."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from fixtures import write_interhuman_tree, write_tiny_checkpoint  # noqa: E402
+from intermask.checkpoint import load_vq  # noqa: E402
+from intermask.data.interhuman import InterHumanDataset, mirror_features  # noqa: E402
+from train import tokens as tk  # noqa: E402
+from train.distributed import GlobalBatchPlan  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("tokens")
+    write_interhuman_tree(tmp / "data", n_clips=10, frames=(30, 95), seed=4)
+    write_tiny_checkpoint(tmp / "ckpt")
+    vq, _, norm = load_vq(tmp / "ckpt" / "vq")
+    ds = InterHumanDataset(tmp / "data", "train", None, max_frames=80, mirror=True, swap=False)
+    return tmp, vq, norm, ds
+
+
+def _expected(vq, norm, f1, f2, frames):
+    t = (frames - 1) // 4
+    x = torch.from_numpy(norm.normalize(np.stack([f1[:4 * t], f2[:4 * t]])).astype(np.float32))
+    return vq.encode(x)
+
+
+def test_cached_codes_are_the_vq_codes_of_the_whole_clip_and_its_mirror(setup):
+    tmp, vq, norm, ds = setup
+    arrays = tk.encode_split(ds, vq, norm, max_frames=80, progress=False)
+    items = tk.TokenSet(ds, arrays, mirror=True, augment=False)
+    n = len(ds.ids)
+    assert len(items) == 2 * n
+    long_clips = 0
+    for k in range(n):
+        clip = ds.clip(k)
+        frames = min(clip.frames, 80)
+        long_clips += clip.frames > 80
+        want = _expected(vq, norm, clip.f1, clip.f2, frames) if frames == clip.frames else None
+        got = items[k]
+        assert got["tokens"] == (frames - 1) // 4 and got["codes"].shape == (2, 5, got["tokens"])
+        if want is not None:  # clips inside max_frames: exactly the codes of the stored canonical features
+            assert torch.equal(got["codes"], want)
+            mirrored = _expected(vq, norm, mirror_features(clip.f1), mirror_features(clip.f2), frames)
+            assert torch.equal(items[k + n]["codes"], mirrored)
+        assert items[k + n]["name"] == ds.ids[k] + "_mirror"
+        assert items[k + n]["text"] == ds.descriptions(k + n)[0]
+    assert long_clips > 0  # the crop path was exercised too
+    # Items of the same (epoch, index) are the same in any process; the slot order is drawn per epoch.
+    aug = tk.TokenSet(ds, arrays, seed=1)
+    a, b = aug[3], aug[3]
+    assert torch.equal(a["codes"], b["codes"]) and a["text"] == b["text"]
+    kept = set()
+    for epoch in range(12):
+        aug.set_epoch(epoch)
+        kept.add(bool(torch.equal(aug[3]["codes"], items[3]["codes"])))
+    assert kept == {True, False}
+
+
+def test_cache_file_is_reused_for_the_same_vq_and_rebuilt_for_another(setup, tmp_path):
+    tmp, vq, norm, ds = setup
+    path = tmp_path / "tokens_train.safetensors"
+    fp = tk.vq_fingerprint(vq)
+    first = tk.load_or_build(path, ds, vq, norm, 80, fp, build=True, progress=False)
+    stamp = path.stat().st_mtime_ns
+    again = tk.load_or_build(path, ds, vq, norm, 80, fp, build=True, progress=False)
+    assert path.stat().st_mtime_ns == stamp and np.array_equal(first["codes"], again["codes"])
+    # Another VQ (or another crop length): a rank that may not build gets None, rank 0 rebuilds.
+    assert tk.load_or_build(path, ds, vq, norm, 80, "0" * 16, build=False) is None
+    assert tk.load_or_build(path, ds, vq, norm, 60, fp, build=False) is None
+    tk.load_or_build(path, ds, vq, norm, 60, fp, build=True, progress=False)
+    assert path.stat().st_mtime_ns != stamp
+
+
+def test_length_buckets_keep_each_item_once_and_batch_similar_lengths():
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(15, 76, size=500).tolist()
+    plain = GlobalBatchPlan(500, 16, 1, 0, seed=3)
+    bucketed = GlobalBatchPlan(500, 16, 1, 0, seed=3, lengths=lengths)
+
+    def spread(plan):
+        return np.mean([np.ptp([lengths[i] for i in b]) for b in plan.epoch_batches(0)])
+
+    batches = bucketed.epoch_batches(0)
+    seen = [i for b in batches for i in b]
+    assert len(batches) == 500 // 16 and len(seen) == len(set(seen)) == 31 * 16
+    assert spread(bucketed) < 0.5 * spread(plain)
+    assert bucketed.epoch_batches(1) != batches  # reshuffled each epoch
+    assert [bucketed.padded_length(k) for k in range(len(batches))] == [max(lengths[i] for i in b) for b in batches]
+    # Two ranks read the two halves of the same global batches and pad to the same length.
+    halves = [GlobalBatchPlan(500, 16, 2, r, seed=3, lengths=lengths) for r in (0, 1)]
+    assert [a + b for a, b in zip(*(h.epoch_batches(0) for h in halves))] == batches
+    assert halves[1].padded_length(5) == bucketed.padded_length(5)

@@ -1,0 +1,181 @@
+"""Whole-clip token maps of a data split, computed once with the frozen VQ-VAE and read by every training step.
+
+Why whole clips: a 96-frame crop of "walk up, shake hands, walk away" often shows only the walk, so the text and
+the motion disagree, and token positions past the crop are never trained although generation asks for up to
+10 s. Why a cache: the VQ is frozen, so running its encoder on every batch only repeats the same work.
+
+Each training item is a clip or its mirror image, so two token maps are kept per clip, both in person 1's
+canonical frame. (The crop dataset also re-canonicalises on person 2 half of the time; encoding that variant too
+doubles the tokenising time — about 25 ms per person-clip on this CPU — for a view the slot-order swap already
+mostly gives.) An item draws (from ``[seed, epoch, index]``, like the crop dataset) one description and the slot
+order; the codes are then only looked up, never recomputed.
+
+The file (``tokens_<split>.safetensors``) holds one flat int16 code array with per-map offsets and lengths, and
+metadata naming the VQ weights and the data it came from; a mismatch rebuilds it.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from intermask.data.interhuman import InterHumanDataset, mirror_features, reframe
+from intermask.errors import InterMaskError
+
+FORMAT = "intermask-token-cache-1"
+VARIANTS = 2  # index = mirrored
+
+
+def vq_fingerprint(vq: torch.nn.Module) -> str:
+    """A short hash of the VQ weights: token maps are only valid for the weights that made them."""
+    h = hashlib.sha256()
+    for name, t in sorted(vq.state_dict().items()):
+        h.update(name.encode())
+        h.update(t.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def _variant_features(clip, mirrored: bool, frames: int) -> tuple[np.ndarray, np.ndarray]:
+    f1, f2 = (mirror_features(clip.f1), mirror_features(clip.f2)) if mirrored else (clip.f1, clip.f2)
+    if frames == clip.frames:
+        return f1, f2  # already canonical (mirroring commutes with canonicalisation)
+    return reframe(f1, f2, 0, frames)
+
+
+@torch.no_grad()
+def encode_split(dataset: InterHumanDataset, vq, normalizer, max_frames: int, progress: bool = True
+                 ) -> dict[str, np.ndarray]:
+    """Token maps of every clip of ``dataset``, original and mirrored → arrays for :class:`TokenSet`.
+
+    A clip longer than ``max_frames`` keeps its first ``max_frames`` raw frames, as the evaluation's items do
+    (InterSynth clips are at most 10 s); the last frames that do not fill a whole token are dropped.
+    """
+    from tqdm import tqdm
+
+    n = len(dataset.ids)
+    tokens = np.zeros(n, dtype=np.int64)
+    maps: list[np.ndarray | None] = [None] * (n * VARIANTS)
+    # Encode clips of equal token length together: one VQ call per length.
+    by_len: dict[int, list[int]] = {}
+    for k in range(n):
+        clip = dataset.clip(k)
+        frames = min(clip.frames, max_frames)
+        tokens[k] = (frames - 1) // 4
+        by_len.setdefault(int(tokens[k]), []).append(k)
+    bar = tqdm(total=n, desc=f"tokenising {dataset.split}", unit="clip", disable=not progress, dynamic_ncols=True)
+    for t, ks in sorted(by_len.items()):
+        for i in range(0, len(ks), 64):
+            chunk = ks[i:i + 64]
+            seqs = []
+            for k in chunk:
+                clip = dataset.clip(k)
+                frames = min(clip.frames, max_frames)
+                for v in range(VARIANTS):
+                    f1, f2 = _variant_features(clip, bool(v), frames)
+                    seqs += [f1[:4 * t], f2[:4 * t]]
+            x = torch.from_numpy(normalizer.normalize(np.stack(seqs)).astype(np.float32))
+            ids = vq.encode(x).view(len(chunk), VARIANTS, 2, 5, t).numpy()
+            for j, k in enumerate(chunk):
+                for v in range(VARIANTS):
+                    maps[k * VARIANTS + v] = ids[j, v]
+            bar.update(len(chunk))
+    bar.close()
+    lengths = np.repeat(tokens, VARIANTS)
+    offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    flat = np.concatenate([m.reshape(2 * 5, -1) for m in maps], axis=1).astype(np.int16)  # (10, Σ T')
+    return {"codes": flat, "offsets": offsets, "tokens": lengths.astype(np.int64)}
+
+
+class TokenSet:
+    """Training items of cached token maps: ``item(index, epoch)`` → {codes (2, 5, T'), tokens, text, name}.
+
+    Indices ``[0, n)`` are the clips, ``[n, 2n)`` their mirror images when ``mirror`` is on (as in
+    :class:`InterHumanDataset`). ``augment`` draws the description and the slot order; off, an item is the
+    clip as stored (in file order) with its first description — fixed validation items.
+    """
+
+    def __init__(self, dataset: InterHumanDataset, arrays: dict[str, np.ndarray], seed: int = 0,
+                 mirror: bool = True, augment: bool = True):
+        self.dataset = dataset
+        self.codes = torch.from_numpy(np.asarray(arrays["codes"]).astype(np.int64))
+        self.offsets = np.asarray(arrays["offsets"])
+        self.token_counts = np.asarray(arrays["tokens"])
+        if len(self.offsets) != len(dataset.ids) * VARIANTS:
+            raise InterMaskError(f"The token cache holds {len(self.offsets) // VARIANTS} clips, the {dataset.split} "
+                                 f"split {len(dataset.ids)}; delete the cache file to rebuild it.")
+        self.seed, self.mirror, self.augment = seed, mirror, augment
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return len(self.dataset.ids) * (2 if self.mirror else 1)
+
+    def lengths(self) -> list[int]:
+        """Token length of every item (for length-bucketed batches)."""
+        n = len(self.dataset.ids)
+        return [int(self.token_counts[(i % n) * VARIANTS]) for i in range(len(self))]
+
+    def _map(self, clip: int, variant: int) -> torch.Tensor:
+        j = clip * VARIANTS + variant
+        o, t = int(self.offsets[j]), int(self.token_counts[j])
+        return self.codes[:, o:o + t].view(2, 5, t)
+
+    def __getitem__(self, index: int) -> dict:
+        n = len(self.dataset.ids)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        k, mirrored = index % n, index >= n
+        texts = self.dataset.descriptions(index if self.mirror else k)
+        if self.augment:
+            rng = np.random.default_rng([self.seed, self.epoch, index])
+            text = texts[int(rng.integers(len(texts)))].strip() if texts else ""
+            flip = bool(rng.random() < 0.5)
+        else:
+            text, flip = (texts[0].strip() if texts else ""), False
+        codes = self._map(k, int(mirrored))
+        if flip:
+            codes = codes.flip(0)
+        return {"codes": codes, "tokens": codes.shape[-1], "text": text,
+                "name": self.dataset.ids[k] + ("_mirror" if mirrored else "")}
+
+
+def collate(items: list[dict]) -> dict:
+    """Codes padded to the batch's longest item (padding is masked by the token lengths)."""
+    t = max(it["tokens"] for it in items)
+    codes = torch.zeros(len(items), 2, 5, t, dtype=torch.long)
+    for i, it in enumerate(items):
+        codes[i, :, :, :it["tokens"]] = it["codes"]
+    return {"codes": codes, "tokens": torch.tensor([it["tokens"] for it in items], dtype=torch.long),
+            "text": [it["text"] for it in items], "name": [it["name"] for it in items]}
+
+
+def _meta(dataset: InterHumanDataset, fingerprint: str, max_frames: int) -> dict:
+    return {"format": FORMAT, "vq": fingerprint, "split": dataset.split, "clips": len(dataset.ids),
+            "ids_hash": hashlib.sha256("\n".join(dataset.ids).encode()).hexdigest()[:16], "max_frames": max_frames}
+
+
+def load_or_build(path: Path, dataset: InterHumanDataset, vq, normalizer, max_frames: int, fingerprint: str,
+                  build: bool, progress: bool = True) -> dict[str, np.ndarray] | None:
+    """The cached arrays at ``path`` if they match (VQ weights, clip list, max_frames); else build and save them
+    when ``build`` (rank 0), or return None (other ranks wait for rank 0 and call again)."""
+    from safetensors.numpy import load_file, save_file
+    from safetensors import safe_open
+
+    want = _meta(dataset, fingerprint, max_frames)
+    if path.exists():
+        with safe_open(str(path), "np") as fh:
+            have = json.loads((fh.metadata() or {}).get("meta", "{}"))
+        if have == want:
+            return load_file(str(path))
+    if not build:
+        return None
+    arrays = encode_split(dataset, vq, normalizer, max_frames, progress)
+    tmp = path.with_suffix(".tmp")
+    save_file(arrays, str(tmp), metadata={"meta": json.dumps(want)})
+    tmp.replace(path)
+    return arrays
