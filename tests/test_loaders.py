@@ -4,10 +4,10 @@ import pytest
 
 from intermask.errors import InterMaskError
 from intermask.motion import features as ft
-from intermask.motion import loaders
+from intermask.motion import files, loaders
 from intermask.motion.bvh import write_bvh
-from intermask.motion.interaction import Interaction
-from intermask.motion.loaders import PartnerMotion, load_interaction, load_partner
+from intermask.motion.interaction import Interaction, load_interaction
+from intermask.motion.loaders import PartnerMotion, load_partner
 
 from fixtures import random_interaction, random_person
 
@@ -159,7 +159,7 @@ def test_refuses_too_short_and_too_long(person):
 
 def test_refuses_big_files_before_reading_them(tmp_path, monkeypatch, person):
     np.save(tmp_path / "big.npy", person[0])
-    monkeypatch.setattr(loaders, "MAX_FILE_BYTES", 1024)
+    monkeypatch.setattr(files, "MAX_FILE_BYTES", 1024)
 
     def no_load(*a, **k):
         raise AssertionError("np.load must not be reached")
@@ -200,7 +200,7 @@ def test_refuses_headers_that_claim_more_data_than_the_file_holds(tmp_path, monk
     refuses(tmp_path / "absurd.npz", r"The array 'joints' in absurd.npz claims the shape \(2, 1000000000000, 22, 3\)")
     refuses(tmp_path / "text.npz", "The array 'notes.txt' in text.npz is not a numpy array")
     with pytest.raises(InterMaskError, match="absurd.npz claims the shape"):
-        loaders.load_interaction(tmp_path / "absurd.npz")
+        load_interaction(tmp_path / "absurd.npz")
 
 
 def test_a_file_holding_exactly_its_header_shape_loads(tmp_path):
@@ -211,7 +211,7 @@ def test_a_file_holding_exactly_its_header_shape_loads(tmp_path):
 
 def test_refuses_archives_that_inflate_too_much(tmp_path, monkeypatch, person):
     np.savez_compressed(tmp_path / "z.npz", joints=person[0])
-    monkeypatch.setattr(loaders, "MAX_UNPACKED_BYTES", 100)
+    monkeypatch.setattr(files, "MAX_UNPACKED_BYTES", 100)
     refuses(tmp_path / "z.npz", "unpacks to")
 
 

@@ -19,7 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from intermask.errors import InterMaskError
-    from intermask.motion.loaders import load_interaction
+    from intermask.motion.interaction import load_interaction
 
     if not args.bvh and not args.glb:
         raise InterMaskError("Nothing to export: give --bvh OUT.bvh and/or --glb OUT.glb.")

@@ -40,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import time
 
-    from intermask.motion.loaders import load_interaction
+    from intermask.motion.interaction import load_interaction
     from intermask.render import CameraSettings, choose_style, render_video
 
     clip = load_interaction(args.motion)

@@ -26,7 +26,6 @@ MAX_FRAMES = 1000  # sequences must be shorter than this
 MAX_MOTION_LENGTH = 150
 UNIT_LENGTH = 4
 NUM_ROWS = 56
-FPS = 30
 
 
 def matrix_to_rot6d_rows(m: np.ndarray) -> np.ndarray:

@@ -28,7 +28,8 @@ import numpy as np
 
 from intermask import skeleton as sk
 from intermask.errors import InterMaskError
-from intermask.motion.solver import _CHILDREN, measure_offsets, solve_rotations, solve_skeleton  # noqa: F401
+from intermask.motion.interaction import Interaction
+from intermask.motion.solver import _CHILDREN, solve_rotations, solve_skeleton
 
 MAX_BVH_BYTES = 50 * 1024 * 1024
 MAX_BVH_FRAMES = 1_000_000
@@ -52,8 +53,6 @@ class BVHMotion(NamedTuple):
 # ------------------------------------------------------------------------------------------------------
 
 def _persons(motion, rot6d, fps) -> tuple[np.ndarray, np.ndarray | None, float]:
-    from intermask.motion.interaction import Interaction
-
     if isinstance(motion, Interaction):
         return motion.joints, motion.rot6d, float(motion.fps)
     joints = np.asarray(motion, dtype=np.float64)

@@ -1,4 +1,4 @@
-"""The InterHuman raw layout and the 262-d per-person feature (spec §1.2).
+"""The InterHuman raw layout and the 262-d per-person feature.
 
 Raw InterHuman person file: (T, 492) float, Z-up: 62 joint positions (186 columns; the 22 body joints first)
 then 51 local 6D rotations (306 columns; body joints 1..21 first, then 30 hand joints).
@@ -13,7 +13,7 @@ import numpy as np
 
 from intermask import skeleton as sk
 
-FPS = 30
+FPS = 30  # frames per second of every motion the models read or write (uploads are resampled to it)
 RAW_DIM = 492
 RAW_JOINTS = 62
 FEATURE_DIM = 262
@@ -22,7 +22,7 @@ VEL = slice(66, 132)
 ROT = slice(132, 258)
 CONTACT = slice(258, 262)
 
-# (x, y, z)_Y-up = Z_TO_Y @ (x, y, z)_Z-up ; spec §1.2 step 1.
+# (x, y, z)_Y-up = Z_TO_Y @ (x, y, z)_Z-up ; the first step of canonicalisation.
 Z_TO_Y = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
 HAND_PARENT_WRIST = {"left": 20, "right": 21}
 
@@ -66,8 +66,9 @@ def foot_contacts(positions: np.ndarray, vel_threshold: float = sk.FOOT_VELOCITY
 def canonicalize(positions_zup: np.ndarray, rot6d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One person's raw motion → features (T−1, 262), the facing quaternion and the frame-0 root x/z.
 
-    Follows spec §1.2 steps 1–7. Rotations are parent-relative and the root rotation is not stored, so they
-    are not changed by the canonical transform.
+    Canonicalisation: Z-up → Y-up, floor to y = 0, frame-0 root to the x/z origin, frame-0 facing (from the
+    hips) turned to +Z; then positions, velocities, rotations and foot contacts are read off. Rotations are
+    parent-relative and the root rotation is not stored, so the canonical transform leaves them unchanged.
     """
     pos = np.asarray(positions_zup, dtype=np.float64) @ Z_TO_Y.T
     pos[..., 1] -= pos[..., 1].min()
@@ -104,7 +105,7 @@ def rigid_transform_features(feat: np.ndarray, angle: float, xz: np.ndarray) -> 
 
 
 def pair_features(raw1: np.ndarray, raw2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Two persons' raw motions → their features, both in person 1's canonical frame (spec §1.2)."""
+    """Two persons' raw motions → their features, both in person 1's canonical frame."""
     f1, q1, r1 = canonicalize(*split_raw(raw1))
     f2, q2, r2 = canonicalize(*split_raw(raw2))
     r_rel = sk.quaternion_multiply(q2, sk.quaternion_inverse(q1))

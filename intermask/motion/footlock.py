@@ -1,7 +1,7 @@
 """Foot locking that keeps bone lengths.
 
 The official post-process pins the four foot joints to their mean contact positions and leaves the knees where they
-were, which stretches the shins (spec §4.6). Here each ankle is pinned during its detected contact runs (with eased
+were, which stretches the shins. Here each ankle is pinned during its detected contact runs (with eased
 transitions), the knee is re-solved by two-bone IK with the original knee as the pole so thigh and shin keep their
 lengths, and the toe moves rigidly with the ankle. The leg rotations are then re-derived from the new joints.
 """

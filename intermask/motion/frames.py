@@ -1,7 +1,7 @@
 """Rigid ground-plane frames: move a motion into a canonical frame and back.
 
 A ``GroundFrame`` is a rotation about the vertical axis plus a horizontal shift and a floor offset: the part of
-canonicalisation (spec §1.2) that reaction generation and long-sequence composition must undo to put generated
+canonicalisation (:func:`intermask.motion.features.canonicalize`) that reaction generation and long-sequence composition must undo to put generated
 motion back into the user's world.
 """
 from __future__ import annotations
@@ -57,7 +57,7 @@ class GroundFrame:
 def facing_frame(joints: np.ndarray, frame: int = 0, floor: float | None = None) -> GroundFrame:
     """The frame that puts a person's root at the origin at ``frame``, facing +Z, floor at y = 0.
 
-    joints: (T, 22, 3) Y-up. The facing comes from the hips as in spec §1.2 (forward = up × (right hip − left hip)).
+    joints: (T, 22, 3) Y-up. The facing comes from the hips as in canonicalisation (forward = up × (right hip − left hip)).
     """
     joints = np.asarray(joints, dtype=np.float64)
     if floor is None:

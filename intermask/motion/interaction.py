@@ -1,6 +1,6 @@
 """The Interaction type: a two-person motion in one world frame, and its ``.npz`` exchange file.
 
-Layout (DESIGN.md §3): ``joints`` float32 (2, T, 22, 3) metres, Y-up, floor at y = 0; ``rot6d`` float32
+Layout: ``joints`` float32 (2, T, 22, 3) metres, Y-up, floor at y = 0; ``rot6d`` float32
 (2, T, 21, 6) local joint rotations of joints 1..21 in the InterHuman 6D layout; ``fps``; ``text``;
 optional ``features`` (2, T, 262) de-normalised. Person 0 is "A" (the actor or uploaded partner), 1 is "B".
 """
@@ -15,8 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from intermask.errors import InterMaskError
+from intermask.motion.features import FPS
+from intermask.motion.files import check_file, open_npz
 
-FPS = 30
 FORMAT_VERSION = 1
 
 
@@ -107,12 +108,29 @@ class Interaction:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Interaction":
-        """Load an exchange file we wrote (use ``intermask.motion.loaders`` for untrusted uploads)."""
-        from intermask.motion.loaders import load_interaction
-
+        """Load an ``.npz`` exchange file, checked like an upload (see :func:`load_interaction`)."""
         return load_interaction(path)
 
     def slice(self, start: int, stop: int) -> "Interaction":
         f = None if self.features is None else self.features[:, start:stop]
         return Interaction(self.joints[:, start:stop], self.rot6d[:, start:stop], self.fps, self.text, f,
                            dict(self.meta))
+
+
+def load_interaction(path: str | os.PathLike) -> Interaction:
+    """Load and validate an ``.npz`` exchange file → :class:`Interaction` (files from anywhere are safe here)."""
+    path = Path(path)
+    check_file(path)
+    if path.suffix.lower() != ".npz":
+        raise InterMaskError(f"An interaction file must be an .npz exchange file; got '{path.name}'.")
+    data = open_npz(path)
+    for key in ("joints", "rot6d"):
+        if key not in data:
+            raise InterMaskError(f"{path.name} has no '{key}' array; an interaction file holds 'joints' "
+                                 "(2, T, 22, 3), 'rot6d' (2, T, 21, 6), 'fps' and 'text'.")
+    for key, arr in data.items():
+        if arr.dtype.kind not in "fiuU" or (key in ("joints", "rot6d", "features") and arr.dtype.kind != "f"):
+            raise InterMaskError(f"Array '{key}' in {path.name} has the unsupported type {arr.dtype}.")
+    if "fps" in data and (data["fps"].shape != () or not 1 <= float(data["fps"]) <= 1000):
+        raise InterMaskError(f"{path.name} has an invalid 'fps' entry; expected one number between 1 and 1000.")
+    return Interaction.from_npz_arrays(data)

@@ -1,6 +1,6 @@
 """Loading motion files: the ``.npz`` exchange file and uploaded partner motions for reaction generation.
 
-Accepted partner sources (DESIGN.md §3):
+Accepted partner sources:
 - an :class:`Interaction` (person 0 is taken) or a numpy array of one of the shapes below;
 - ``.npz``: the exchange format (person 0) or an archive with a ``joints`` array (T, 22, 3) and optionally
   ``rot6d`` (T, 21, 6) and ``fps``;
@@ -15,7 +15,6 @@ y = 0 (lowest joint over the clip), otherwise in the file's own world placement,
 from __future__ import annotations
 
 import os
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,22 +23,18 @@ import numpy as np
 from intermask import skeleton as sk
 from intermask.errors import InterMaskError
 from intermask.motion import features as ft
+from intermask.motion.bvh import read_bvh
+from intermask.motion.features import FPS
+from intermask.motion.files import ACCEPTED, MAX_FILE_BYTES, check_file, load_npy, open_npz
+from intermask.motion.interaction import Interaction
+from intermask.motion.solver import solve_rotations
 
-TARGET_FPS = 30
 MIN_FRAMES = 8
-MAX_SECONDS = 600  # 10 minutes: 18000 frames at 30 fps
-MAX_FRAMES = MAX_SECONDS * TARGET_FPS
-MAX_FILE_BYTES = 50 * 1024 * 1024
-MAX_UNPACKED_BYTES = 400 * 1024 * 1024  # an .npz may not inflate beyond this (zip bombs)
+MAX_SECONDS = 600  # 10 minutes of upload
+MAX_FRAMES = MAX_SECONDS * FPS
 MIN_BODY_EXTENT_M = 0.5  # median per-frame bounding-box diagonal of the 22 joints
 MAX_BODY_EXTENT_M = 3.0
 MAX_BONE_VARIATION = 0.25  # median over bones of std/mean of the bone length over time
-EXTENSIONS = (".npz", ".npy", ".bvh")
-_NPY_MAGIC = b"\x93NUMPY"
-_ZIP_MAGIC = b"PK\x03\x04"
-_ACCEPTED = ("Accepted: .npz (the InterMask exchange file, or a 'joints' array of shape (T, 22, 3)), .npy of "
-             "shape (T, 22, 3) joints, (T, 262) InterHuman features or (T, 492) raw InterHuman, and .bvh with "
-             "the SMPL 22-joint naming.")
 
 
 @dataclass
@@ -52,124 +47,6 @@ class PartnerMotion:
     @property
     def num_frames(self) -> int:
         return int(self.joints.shape[0])
-
-
-# ------------------------------------------------------------------------------------------------------
-# Files
-# ------------------------------------------------------------------------------------------------------
-
-def _check_file(path: Path) -> None:
-    if not path.is_file():
-        raise InterMaskError(f"The motion file {path} does not exist.")
-    if path.suffix.lower() not in EXTENSIONS:
-        raise InterMaskError(f"Unknown motion file type '{path.suffix or path.name}'. {_ACCEPTED}")
-    size = path.stat().st_size
-    if size > MAX_FILE_BYTES:
-        raise InterMaskError(f"The motion file {path.name} is {size / 2**20:.1f} MB; at most "
-                             f"{MAX_FILE_BYTES // 2**20} MB is accepted.")
-    if size == 0:
-        raise InterMaskError(f"The motion file {path.name} is empty.")
-
-
-def _magic(path: Path, expected: bytes, kind: str) -> None:
-    with open(path, "rb") as fh:
-        head = fh.read(len(expected))
-    if head != expected:
-        raise InterMaskError(f"{path.name} is not a numpy {kind} file (it may be a text file renamed). {_ACCEPTED}")
-
-
-def _size(n: int) -> str:
-    for unit, scale in (("GB", 2 ** 30), ("MB", 2 ** 20), ("kB", 2 ** 10)):
-        if n >= scale:
-            return f"{n / scale:.3g} {unit}"
-    return f"{n} bytes"
-
-
-def _check_npy_header(fh, available: int, what: str) -> None:
-    """Read a .npy header from ``fh`` and refuse it unless ``available`` bytes (header included) hold its data.
-
-    numpy allocates the whole array the header announces before reading any of it, so a 1 kB file claiming
-    10^12 frames would end as a MemoryError; this check turns that into a sentence and costs one header read.
-    """
-    try:
-        version = np.lib.format.read_magic(fh)
-        if version == (1, 0):
-            shape, _, dtype = np.lib.format.read_array_header_1_0(fh)
-        elif version == (2, 0):
-            shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
-        else:
-            raise InterMaskError(f"{what} uses .npy format version {version[0]}.{version[1]}; versions 1.0 and "
-                                 f"2.0 (what numpy.save writes) are accepted.")
-    except (ValueError, EOFError, OSError) as exc:
-        raise InterMaskError(f"{what} has no valid numpy array header ({_short(exc)}). {_ACCEPTED}") from None
-    if dtype.hasobject:
-        raise InterMaskError(f"{what} holds Python objects; object or pickled arrays are never loaded. {_ACCEPTED}")
-    needed = int(np.prod(shape, dtype=object)) * dtype.itemsize  # Python ints: no overflow for absurd shapes
-    held = available - fh.tell()
-    if needed > held:
-        raise InterMaskError(f"{what} claims the shape {tuple(shape)} ({_size(needed)} of {dtype}) but "
-                             f"holds only {_size(max(held, 0))} of data, so it is damaged or not a motion file. "
-                             f"{_ACCEPTED}")
-
-
-def _load_npy(path: Path) -> np.ndarray:
-    _magic(path, _NPY_MAGIC, ".npy")
-    with open(path, "rb") as fh:
-        _check_npy_header(fh, path.stat().st_size, path.name)
-    try:
-        return np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
-        raise InterMaskError(f"{path.name} could not be read as a numpy array ({_short(exc)}); object or pickled "
-                             f"arrays are never loaded. {_ACCEPTED}") from None
-
-
-def _open_npz(path: Path) -> dict[str, np.ndarray]:
-    _magic(path, _ZIP_MAGIC, ".npz")
-    try:
-        with zipfile.ZipFile(path) as zf:
-            members = zf.infolist()
-            unpacked = sum(i.file_size for i in members)
-            if unpacked > MAX_UNPACKED_BYTES:
-                raise InterMaskError(f"{path.name} unpacks to {unpacked / 2**20:.0f} MB; at most "
-                                     f"{MAX_UNPACKED_BYTES // 2**20} MB is accepted.")
-            for info in members:  # zipfile stops each member at its declared size, so that size bounds its data
-                what = f"The array '{info.filename.removesuffix('.npy')}' in {path.name}"
-                with zf.open(info) as fh:
-                    if fh.read(len(_NPY_MAGIC)) != _NPY_MAGIC:
-                        raise InterMaskError(f"{what} is not a numpy array; an .npz archive holds only arrays "
-                                             f"(numpy.savez). {_ACCEPTED}")
-                with zf.open(info) as fh:
-                    _check_npy_header(fh, info.file_size, what)
-        with np.load(path, allow_pickle=False) as data:
-            return {k: data[k] for k in data.files}
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError) as exc:
-        raise InterMaskError(f"{path.name} could not be read as a numpy .npz archive ({_short(exc)}); object or "
-                             f"pickled arrays are never loaded. {_ACCEPTED}") from None
-
-
-def _short(exc: Exception) -> str:
-    return str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
-
-
-def load_interaction(path: str | os.PathLike):
-    """Load and validate an ``.npz`` exchange file → :class:`Interaction`."""
-    from intermask.motion.interaction import Interaction
-
-    path = Path(path)
-    _check_file(path)
-    if path.suffix.lower() != ".npz":
-        raise InterMaskError(f"An interaction file must be an .npz exchange file; got '{path.name}'.")
-    data = _open_npz(path)
-    for key in ("joints", "rot6d"):
-        if key not in data:
-            raise InterMaskError(f"{path.name} has no '{key}' array; an interaction file holds 'joints' "
-                                 "(2, T, 22, 3), 'rot6d' (2, T, 21, 6), 'fps' and 'text'.")
-    for key, arr in data.items():
-        if arr.dtype.kind not in "fiuU" or (key in ("joints", "rot6d", "features") and arr.dtype.kind != "f"):
-            raise InterMaskError(f"Array '{key}' in {path.name} has the unsupported type {arr.dtype}.")
-    if "fps" in data and (data["fps"].shape != () or not 1 <= float(data["fps"]) <= 1000):
-        raise InterMaskError(f"{path.name} has an invalid 'fps' entry; expected one number between 1 and 1000.")
-    return Interaction.from_npz_arrays(data)
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -187,8 +64,8 @@ def _float_array(arr, what: str) -> np.ndarray:
 
 
 def _frames_at_target(frames: int, fps: float) -> int:
-    """Frame count after resampling to TARGET_FPS (never past the last source frame)."""
-    return int(np.floor((frames - 1) * TARGET_FPS / fps + 1e-6)) + 1
+    """Frame count after resampling to FPS (never past the last source frame)."""
+    return int(np.floor((frames - 1) * FPS / fps + 1e-6)) + 1
 
 
 def _check_length(frames: int, fps: float) -> None:
@@ -197,9 +74,9 @@ def _check_length(frames: int, fps: float) -> None:
     n = _frames_at_target(frames, fps)
     if n > MAX_FRAMES:
         raise InterMaskError(f"The motion lasts {frames / fps:.0f} s; at most {MAX_SECONDS // 60} minutes "
-                             f"({MAX_FRAMES} frames at {TARGET_FPS} fps) is accepted.")
+                             f"({MAX_FRAMES} frames at {FPS} fps) is accepted.")
     if n < MIN_FRAMES or frames < 2:
-        raise InterMaskError(f"The motion has {n} frames at {TARGET_FPS} fps; at least {MIN_FRAMES} are needed.")
+        raise InterMaskError(f"The motion has {n} frames at {FPS} fps; at least {MIN_FRAMES} are needed.")
 
 
 def _check_body(joints: np.ndarray) -> None:
@@ -217,11 +94,9 @@ def _check_body(joints: np.ndarray) -> None:
                              "de-normalise them first).")
 
 
-def resample(joints: np.ndarray, rot6d: np.ndarray, fps: float, target: float = TARGET_FPS
+def resample(joints: np.ndarray, rot6d: np.ndarray, fps: float, target: float = FPS
              ) -> tuple[np.ndarray, np.ndarray]:
     """Linear resampling of joints to ``target`` fps; rotations are re-solved with the interpolated ones as hint."""
-    from intermask.motion.solver import solve_rotations
-
     t = joints.shape[0]
     n = max(2, int(np.floor((t - 1) * target / fps + 1e-6)) + 1)  # never past the last source frame
     src = np.arange(t) / fps
@@ -234,18 +109,16 @@ def resample(joints: np.ndarray, rot6d: np.ndarray, fps: float, target: float = 
 
 
 def _finish(joints: np.ndarray, rot6d: np.ndarray | None, fps: float, source: str) -> PartnerMotion:
-    from intermask.motion.solver import solve_rotations
-
     _check_length(joints.shape[0], fps)
     _check_body(joints)
     if rot6d is None:
         rot6d = solve_rotations(joints)
-    if abs(fps - TARGET_FPS) > 1e-6:
+    if abs(fps - FPS) > 1e-6:
         joints, rot6d = resample(joints, rot6d, fps)
-        source += f", resampled from {fps:g} to {TARGET_FPS} fps"
+        source += f", resampled from {fps:g} to {FPS} fps"
     joints = joints.copy()
     joints[..., 1] -= joints[..., 1].min()
-    return PartnerMotion(joints.astype(np.float32), np.asarray(rot6d, dtype=np.float32), float(TARGET_FPS), source)
+    return PartnerMotion(joints.astype(np.float32), np.asarray(rot6d, dtype=np.float32), float(FPS), source)
 
 
 def _from_array(arr, fps: float, source: str) -> PartnerMotion:
@@ -261,7 +134,7 @@ def _from_array(arr, fps: float, source: str) -> PartnerMotion:
         pos, rot = ft.split_raw(raw)
         pos = pos.astype(np.float64) @ ft.Z_TO_Y.T  # Z-up → Y-up, as canonicalisation step 1
         return _finish(pos, _rot6d(rot), fps, source + " (raw InterHuman)")
-    raise InterMaskError(f"A motion array of shape {shape} is not supported. {_ACCEPTED}")
+    raise InterMaskError(f"A motion array of shape {shape} is not supported. {ACCEPTED}")
 
 
 def _rot6d(rot: np.ndarray) -> np.ndarray:
@@ -271,8 +144,8 @@ def _rot6d(rot: np.ndarray) -> np.ndarray:
 
 def _from_npz(data: dict[str, np.ndarray], source: str) -> PartnerMotion:
     if "joints" not in data:
-        raise InterMaskError(f"The .npz archive has no 'joints' array (it holds {sorted(data)[:8]}). {_ACCEPTED}")
-    fps = float(TARGET_FPS)
+        raise InterMaskError(f"The .npz archive has no 'joints' array (it holds {sorted(data)[:8]}). {ACCEPTED}")
+    fps = float(FPS)
     if "fps" in data:
         f = data["fps"]
         if f.shape != () or f.dtype.kind not in "fiu":
@@ -295,13 +168,11 @@ def _from_npz(data: dict[str, np.ndarray], source: str) -> PartnerMotion:
     return _finish(joints, rot, fps, source)
 
 
-def load_partner(source, fps: float = TARGET_FPS) -> PartnerMotion:
+def load_partner(source, fps: float = FPS) -> PartnerMotion:
     """A partner motion for reaction generation from a path, an Interaction (person 0) or an array.
 
     ``fps`` is the frame rate of a bare array (files carry their own). The result is at 30 fps.
     """
-    from intermask.motion.interaction import Interaction
-
     if isinstance(source, Interaction):
         return _finish(source.joints[0].astype(np.float64), source.rot6d[0], float(source.fps),
                        "interaction (person A)")
@@ -311,14 +182,12 @@ def load_partner(source, fps: float = TARGET_FPS) -> PartnerMotion:
         raise InterMaskError(f"A partner motion must be a file path, an Interaction or an array; got "
                              f"{type(source).__name__}.")
     path = Path(source)
-    _check_file(path)
+    check_file(path)
     suffix = path.suffix.lower()
     if suffix == ".npy":
-        return _from_array(_load_npy(path), fps, path.name)
+        return _from_array(load_npy(path), fps, path.name)
     if suffix == ".npz":
-        return _from_npz(_open_npz(path), path.name)
-    from intermask.motion.bvh import read_bvh
-
+        return _from_npz(open_npz(path), path.name)
     persons = read_bvh(path, max_bytes=MAX_FILE_BYTES)
     first = persons[0]
     note = f" (person 1 of {len(persons)})" if len(persons) > 1 else ""

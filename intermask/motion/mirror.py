@@ -1,4 +1,7 @@
-"""Left/right mirroring of raw motion and of its description (spec §1.4, with the text bug fixed)."""
+"""Left/right mirroring of raw motion and of its description (the data set's augmentation).
+
+The text is swapped on whole words; the official substring swap also turned "bright" into "bleft".
+"""
 from __future__ import annotations
 
 import re

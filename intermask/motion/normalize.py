@@ -1,4 +1,4 @@
-"""Feature normalisation with one mean/std pair shared by both persons (spec §1.3)."""
+"""Feature normalisation with one mean/std pair shared by both persons."""
 from __future__ import annotations
 
 import os

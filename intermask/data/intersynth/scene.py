@@ -12,8 +12,8 @@ from intermask.data.intersynth import gait, rig
 from intermask.data.intersynth.body import Body, forward, leftward, sample_body
 from intermask.data.intersynth.timing import hold_from, minjerk
 from intermask.data.intersynth.track import LEFT, RIGHT, Locomotion, Track
+from intermask.motion.features import FPS
 
-FPS = 30
 MAX_FRAMES = 300
 _BUFFER = 420
 
