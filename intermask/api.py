@@ -14,71 +14,30 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
 
+from intermask.compose import compose
 from intermask.errors import InterMaskError
-from intermask.motion.features import FEATURE_DIM, features_from_joints, features_to_joints, features_to_rot6d
-from intermask.motion.frames import GroundFrame, facing_frame
-from intermask.motion.interaction import FPS, Interaction
-from intermask.sampling import Progress, SamplingConfig, masked_decode
+from intermask.motion.features import FEATURE_DIM, FPS, features_from_joints, features_to_joints, features_to_rot6d
+from intermask.motion.footlock import foot_cleanup as clean_feet
+from intermask.motion.frames import facing_frame
+from intermask.motion.interaction import Interaction
+from intermask.motion.loaders import load_partner
+from intermask.sampling import Progress, masked_decode
+from intermask.settings import SamplingSettings
+from intermask.text.base import TextFeatures
+from intermask.validation import (MAX_MOTIONS_PER_CALL, MAX_SAMPLES, MIN_SECONDS, check_range, check_seconds,
+                                  check_text)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CHECKPOINT = REPO_ROOT / "checkpoints" / "intersynth" / "intermask"
-MIN_SECONDS, MAX_SECONDS = 1.0, 10.0
-MAX_COMPOSE_SECONDS = 60.0
-MAX_SAMPLES = 16
-MAX_TEXT_CHARS = 1000
-FRAMES_PER_TOKEN = 4
-
-
-def _check_range(name: str, value: float, low: float, high: float, *, low_open: bool = False,
-                 high_open: bool = False) -> float:
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise InterMaskError(f"{name} must be a number; got {value!r}.") from None
-    too_low = value <= low if low_open else value < low
-    too_high = value >= high if high_open else value > high
-    if not math.isfinite(value) or too_low or too_high:
-        lo = "(" if low_open else "["
-        hi = ")" if high_open else "]"
-        raise InterMaskError(f"{name} must be in {lo}{low:g}, {high:g}{hi}; got {value:g}.")
-    return value
-
-
-@dataclass
-class GenerationSettings:
-    """Validated sampling settings shared by generate, react and compose."""
-    cond_scale: float = 2.0
-    time_steps: int = 20
-    topk_ratio: float = 0.9
-    temperature: float = 1.0
-
-    def __post_init__(self) -> None:
-        self.cond_scale = _check_range("Guidance scale (cond_scale)", self.cond_scale, 0.0, 20.0)
-        steps = _check_range("Time steps", self.time_steps, 1, 100)
-        if steps != int(steps):
-            raise InterMaskError(f"Time steps must be a whole number between 1 and 100; got {self.time_steps}.")
-        self.time_steps = int(steps)
-        self.topk_ratio = _check_range("Top-k ratio", self.topk_ratio, 0.0, 1.0, high_open=True)
-        self.temperature = _check_range("Temperature", self.temperature, 0.0, 10.0)
-
-    def sampling(self, time_steps: int | None = None) -> SamplingConfig:
-        return SamplingConfig(time_steps or self.time_steps, self.cond_scale, self.topk_ratio, self.temperature)
-
-
-def _check_text(text: str) -> str:
-    if not isinstance(text, str):
-        raise InterMaskError(f"The text must be a string; got {type(text).__name__}.")
-    text = " ".join(text.split())
-    if len(text) > MAX_TEXT_CHARS:
-        raise InterMaskError(f"The text is {len(text)} characters long; at most {MAX_TEXT_CHARS} are accepted.")
-    return text
+_DEFAULT = SamplingSettings()
+# The former name, still imported by train/probe.py; new code uses SamplingSettings.
+GenerationSettings = SamplingSettings
 
 
 class InterMask:
@@ -123,107 +82,143 @@ class InterMask:
         info = {"config": config, "vq_dir": Path(vq_dir)}
         return cls(vq, transformer, normalizer, text_encoder, path, info)
 
-    # ------------------------------------------------------------------------------------------------
-    def _decode(self, ids: torch.Tensor, frames: int) -> np.ndarray:
-        """Codes (B, 2, 5, T') → de-normalised features (B, 2, frames, 262)."""
+    # ------------------------------------------------------------------------------------------------ geometry
+    @property
+    def frames_per_token(self) -> int:
+        """Motion frames behind one time token (the VQ's time down-sampling)."""
+        return self.vq.frames_per_token
+
+    @property
+    def groups(self) -> int:
+        """Spatial token groups per time step and person."""
+        return self.vq.groups
+
+    @property
+    def max_tokens(self) -> int:
+        """The longest token map the transformer was trained on; longer pieces are composed window by window."""
+        return self.transformer.cfg.max_motion_frames // self.frames_per_token
+
+    @property
+    def max_seconds(self) -> float:
+        return self.max_tokens * self.frames_per_token / FPS
+
+    def tokens_for(self, frames: int) -> int:
+        """Time tokens that cover ``frames`` (the last token may reach past the end)."""
+        return math.ceil(frames / self.frames_per_token)
+
+    # ------------------------------------------------------------------------------------------------ codes
+    def encode_tokens(self, feats: np.ndarray) -> torch.Tensor:
+        """De-normalised features (N, T, 262), T a multiple of ``frames_per_token`` → codes (N, groups, T')."""
+        x = torch.from_numpy(self.normalizer.normalize(np.asarray(feats, dtype=np.float32)))
+        with torch.no_grad():
+            return self.vq.encode(x)
+
+    def decode_tokens(self, ids: torch.Tensor, frames: int) -> np.ndarray:
+        """Codes (B, 2, groups, T') → de-normalised features (B, 2, frames, 262), cut to ``frames``.
+
+        Negative ids (padding) are read as code 0; decode each sample at its own length instead of padding it,
+        since padded codes leak into the last frames through the decoder's receptive field.
+        """
         b, _, g, t = ids.shape
         with torch.no_grad():
             out = self.vq.decode(ids.clamp(min=0).reshape(b * 2, g, t))
         feats = self.normalizer.denormalize(out.float().numpy()).reshape(b, 2, -1, FEATURE_DIM)
         return feats[:, :, :frames]
 
-    def _encode(self, feats: np.ndarray) -> torch.Tensor:
-        """De-normalised features (N, T, 262) with T a multiple of 4 → codes (N, 5, T/4)."""
-        x = torch.from_numpy(self.normalizer.normalize(np.asarray(feats, dtype=np.float32)))
-        with torch.no_grad():
-            return self.vq.encode(x)
+    def text_features(self, texts: list[str]) -> TextFeatures:
+        """The frozen text encoder's features of ``texts`` (what the transformer is conditioned on)."""
+        return self.text_encoder.encode(texts)
 
-    @staticmethod
-    def _to_interaction(feats: np.ndarray, text: str, meta: dict) -> Interaction:
-        """(2, T, 262) de-normalised features in one world frame → Interaction."""
-        return Interaction(joints=features_to_joints(feats), rot6d=features_to_rot6d(feats), fps=FPS, text=text,
-                           features=feats, meta=meta)
-
-    def _meta(self, **kw) -> dict:
-        return {"checkpoint": self.checkpoint_dir.name, **kw}
-
-    @staticmethod
-    def _frames(seconds: float) -> tuple[int, int]:
-        frames = int(round(seconds * FPS))
-        return frames, math.ceil(frames / FRAMES_PER_TOKEN)
-
-    # ------------------------------------------------------------------------------------------------
-    def generate(self, text: str | Sequence[str], seconds: float = 3.0, num_samples: int = 1, seed: int = 0,
-                 cond_scale: float = 2.0, time_steps: int = 20, topk_ratio: float = 0.9, temperature: float = 1.0,
-                 foot_cleanup: bool = False, progress: Progress | None = None) -> list[Interaction]:
-        """Text → interactions; one per (text, sample), texts outer. An empty text samples unconditionally."""
-        texts = [text] if isinstance(text, str) else list(text)
-        if not texts:
-            raise InterMaskError("Give at least one text (an empty string samples without text).")
-        texts = [_check_text(t) for t in texts]
-        seconds = _check_range("Duration (seconds)", seconds, MIN_SECONDS, MAX_SECONDS)
-        num_samples = int(_check_range("Number of samples", num_samples, 1, MAX_SAMPLES))
-        if len(texts) * num_samples > MAX_SAMPLES * 4:
-            raise InterMaskError(f"At most {MAX_SAMPLES * 4} motions per call; asked for {len(texts) * num_samples}.")
-        settings = GenerationSettings(cond_scale, time_steps, topk_ratio, temperature)
-        frames, _ = self._frames(seconds)
-        batch_texts = [t for t in texts for _ in range(num_samples)]
-        decoded = self.sample_features(batch_texts, [frames] * len(batch_texts), seed, settings, progress)
-        out = []
-        for i, t in enumerate(batch_texts):
-            meta = self._meta(seed=int(seed), sample=i % num_samples, **vars(settings), seconds=seconds)
-            clip = self._to_interaction(decoded[i], t, meta)
-            out.append(self._cleanup(clip) if foot_cleanup else clip)
-        return out
-
-    def sample_features(self, texts: list[str], frames: list[int], seed: int, settings: GenerationSettings,
+    # ------------------------------------------------------------------------------------------------ batches
+    def sample_features(self, texts: list[str], frames: list[int], seed: int, settings: SamplingSettings,
                         progress: Progress | None = None) -> list[np.ndarray]:
         """Batched generation with a length per sample → de-normalised (2, frames_i, 262) features each.
 
         The evaluation uses this directly: it needs the ground-truth length of every test clip in one batch.
         """
-        tokens = torch.tensor([math.ceil(f / FRAMES_PER_TOKEN) for f in frames], dtype=torch.long)
-        num_time = int(tokens.max())
+        tokens = torch.tensor([self.tokens_for(f) for f in frames], dtype=torch.long)
         gen = torch.Generator().manual_seed(int(seed))
-        ids = masked_decode(self.transformer, self._text_features(texts), tokens, num_time, settings.sampling(),
-                            gen, progress=progress)
+        ids = masked_decode(self.transformer, self.text_features(texts), tokens, int(tokens.max()), settings, gen,
+                            progress=progress)
         if len(set(frames)) == 1:
-            decoded = self._decode(ids, frames[0])
+            decoded = self.decode_tokens(ids, frames[0])
             return [decoded[i] for i in range(len(frames))]
-        # Decode each sample at its own length: padded codes would leak into the last frames through the
-        # decoder's receptive field.
-        return [self._decode(ids[i:i + 1, :, :, : int(tokens[i])], f)[0] for i, f in enumerate(frames)]
+        return [self.decode_tokens(ids[i:i + 1, :, :, : int(tokens[i])], f)[0] for i, f in enumerate(frames)]
 
-    def _text_features(self, texts: list[str]):
-        return self.text_encoder.encode(texts)
+    def react_features(self, partners: list[np.ndarray], texts: list[str], seed: int, settings: SamplingSettings,
+                       progress: Progress | None = None) -> list[np.ndarray]:
+        """Batched reaction: partner A (F_i, 262), de-normalised in the model's canonical frame → (2, F_i, 262)
+        pairs [A as given, generated B].
 
-    def _cleanup(self, clip: Interaction) -> Interaction:
-        from intermask.motion.footlock import foot_cleanup
+        A's codes (A padded to whole tokens by repeating its last frame) are held fixed while B is decoded, so B
+        comes out in A's frame. ``settings`` are used as given: :meth:`SamplingSettings.for_reaction` picks the
+        reaction's time steps. :meth:`react` and the evaluation both come here.
+        """
+        frames = [int(a.shape[0]) for a in partners]
+        tokens = [self.tokens_for(f) for f in frames]
+        num_time = max(tokens)
+        fixed = torch.full((len(partners), 2, self.groups, num_time), -1, dtype=torch.long)
+        for i, (a, tok) in enumerate(zip(partners, tokens)):
+            pad = tok * self.frames_per_token - a.shape[0]
+            a_padded = np.concatenate([a, np.repeat(a[-1:], pad, axis=0)]) if pad else a
+            fixed[i, 0, :, :tok] = self.encode_tokens(a_padded[None])[0]
+        gen = torch.Generator().manual_seed(int(seed))
+        ids = masked_decode(self.transformer, self.text_features(texts), torch.tensor(tokens), num_time, settings,
+                            gen, fixed=fixed, progress=progress)
+        return [np.stack([a, self.decode_tokens(ids[i:i + 1, :, :, :tokens[i]], f)[0, 1]])
+                for i, (a, f) in enumerate(zip(partners, frames))]
 
-        return foot_cleanup(clip)
+    # ------------------------------------------------------------------------------------------------ requests
+    def _meta(self, **kw) -> dict:
+        return {"checkpoint": self.checkpoint_dir.name, **kw}
 
-    # ------------------------------------------------------------------------------------------------
-    def react(self, partner, text: str = "", seconds: float | None = None, seed: int = 0, cond_scale: float = 2.0,
-              time_steps: int | None = None, topk_ratio: float = 0.9, temperature: float = 1.0,
+    def generate(self, text: str | Sequence[str], seconds: float = 3.0, num_samples: int = 1, seed: int = 0,
+                 cond_scale: float = _DEFAULT.cond_scale, time_steps: int = _DEFAULT.time_steps,
+                 topk_ratio: float = _DEFAULT.topk_ratio, temperature: float = _DEFAULT.temperature,
+                 foot_cleanup: bool = False, progress: Progress | None = None) -> list[Interaction]:
+        """Text → interactions; one per (text, sample), texts outer. An empty text samples unconditionally."""
+        texts = [text] if isinstance(text, str) else list(text)
+        if not texts:
+            raise InterMaskError("Give at least one text (an empty string samples without text).")
+        texts = [check_text(t) for t in texts]
+        seconds = check_seconds(seconds, self.max_seconds)
+        num_samples = int(check_range("Number of samples", num_samples, 1, MAX_SAMPLES))
+        if len(texts) * num_samples > MAX_MOTIONS_PER_CALL:
+            raise InterMaskError(f"At most {MAX_MOTIONS_PER_CALL} motions per call; asked for "
+                                 f"{len(texts) * num_samples}.")
+        settings = SamplingSettings(cond_scale, time_steps, topk_ratio, temperature)
+        frames = int(round(seconds * FPS))
+        batch_texts = [t for t in texts for _ in range(num_samples)]
+        decoded = self.sample_features(batch_texts, [frames] * len(batch_texts), seed, settings, progress)
+        out = []
+        for i, t in enumerate(batch_texts):
+            meta = self._meta(seed=int(seed), sample=i % num_samples, **settings.as_dict(), seconds=seconds)
+            clip = Interaction(joints=features_to_joints(decoded[i]), rot6d=features_to_rot6d(decoded[i]), fps=FPS,
+                               text=t, features=decoded[i], meta=meta)
+            out.append(clean_feet(clip) if foot_cleanup else clip)
+        return out
+
+    def react(self, partner, text: str = "", seconds: float | None = None, seed: int = 0,
+              cond_scale: float = _DEFAULT.cond_scale, time_steps: int | None = None,
+              topk_ratio: float = _DEFAULT.topk_ratio, temperature: float = _DEFAULT.temperature,
               foot_cleanup: bool = False, progress: Progress | None = None) -> Interaction:
         """Person B reacting to ``partner`` (an Interaction → its person A, an array, or a file path).
 
-        A's tokens are held fixed while B is decoded (spec §4.4; half the time steps by default, as the official
-        code). A in the result is the partner's own motion, and B is placed in the partner's world frame.
+        A's tokens are held fixed while B is decoded, in half the default time steps unless ``time_steps`` is
+        given (:meth:`SamplingSettings.for_reaction`). A in the result is the partner's own motion, and B is placed
+        in the partner's world frame.
         """
-        from intermask.motion.loaders import load_partner
-
-        text = _check_text(text)
+        text = check_text(text)
         motion = load_partner(partner)
         available = motion.joints.shape[0] / FPS
         if available < MIN_SECONDS:
             raise InterMaskError(f"The partner motion lasts {available:.2f} s; reactions need at least "
                                  f"{MIN_SECONDS:g} s ({int(MIN_SECONDS * FPS)} frames at {FPS} fps).")
         if seconds is None:
-            seconds = min(available, MAX_SECONDS)
-        seconds = _check_range("Duration (seconds)", seconds, MIN_SECONDS, min(MAX_SECONDS, max(available, 1.0)))
-        settings = GenerationSettings(cond_scale, time_steps or 10, topk_ratio, temperature)
-        frames, tokens = self._frames(seconds)
+            seconds = min(available, self.max_seconds)
+        seconds = check_seconds(seconds, min(self.max_seconds, max(available, MIN_SECONDS)))
+        settings = SamplingSettings(cond_scale, _DEFAULT.time_steps, topk_ratio, temperature).for_reaction(time_steps)
+        frames = int(round(seconds * FPS))
         if frames > motion.joints.shape[0]:
             raise InterMaskError(f"The partner motion has {motion.joints.shape[0]} frames; {frames} are needed "
                                  f"for {seconds:g} s.")
@@ -232,34 +227,24 @@ class InterMask:
         # Features need the next frame for velocities: repeat the last one (zero final velocity).
         world_a = features_from_joints(np.concatenate([joints_a, joints_a[-1:]]),
                                        np.concatenate([rot_a, rot_a[-1:]]))
+        # The model works in A's canonical frame (A at the origin facing +Z); B goes back to the world after.
         frame = facing_frame(joints_a)
-        feat_a = frame.features_to_canonical(world_a)  # (frames, 262)
-        pad = tokens * FRAMES_PER_TOKEN - frames
-        feat_a_padded = np.concatenate([feat_a, np.repeat(feat_a[-1:], pad, axis=0)]) if pad else feat_a
-        ids_a = self._encode(feat_a_padded[None])  # (1, 5, T')
-        fixed = torch.full((1, 2, 5, tokens), -1, dtype=torch.long)
-        fixed[:, 0] = ids_a
-        gen = torch.Generator().manual_seed(int(seed))
-        lengths = torch.tensor([tokens])
-        ids = masked_decode(self.transformer, self._text_features([text]), lengths, tokens,
-                            settings.sampling(), gen, fixed=fixed, progress=progress)
-        feat_b = frame.features_to_world(self._decode(ids, frames)[0, 1])
-        feats = np.stack([world_a, feat_b])
-        meta = self._meta(seed=int(seed), **vars(settings), seconds=seconds, mode="react", partner=motion.source)
+        [pair] = self.react_features([frame.features_to_canonical(world_a)], [text], seed, settings, progress)
+        feat_b = frame.features_to_world(pair[1])
+        meta = self._meta(seed=int(seed), **settings.as_dict(), seconds=seconds, mode="react", partner=motion.source)
         clip = Interaction(joints=np.stack([joints_a, features_to_joints(feat_b)]),
                            rot6d=np.stack([rot_a, features_to_rot6d(feat_b)]), fps=FPS, text=text,
-                           features=feats, meta=meta)
+                           features=np.stack([world_a, feat_b]), meta=meta)
         if foot_cleanup:
-            clip = self._cleanup(clip)
+            clip = clean_feet(clip)
             clip.joints[0], clip.rot6d[0] = joints_a, rot_a  # never alter the uploaded partner
         return clip
 
-    # ------------------------------------------------------------------------------------------------
-    def compose(self, timeline: Sequence[tuple[str, float]], seed: int = 0, cond_scale: float = 2.0,
-                time_steps: int = 20, topk_ratio: float = 0.9, temperature: float = 1.0,
-                foot_cleanup: bool = False, progress: Progress | None = None) -> Interaction:
-        from intermask.compose import compose
-
-        return compose(self, timeline, seed=seed, settings=GenerationSettings(cond_scale, time_steps, topk_ratio,
-                                                                             temperature),
-                       foot_cleanup=foot_cleanup, progress=progress)
+    def compose(self, timeline: Sequence[tuple[str, float]], seed: int = 0, cond_scale: float = _DEFAULT.cond_scale,
+                time_steps: int = _DEFAULT.time_steps, topk_ratio: float = _DEFAULT.topk_ratio,
+                temperature: float = _DEFAULT.temperature, foot_cleanup: bool = False,
+                progress: Progress | None = None) -> Interaction:
+        """One long interaction from (text, seconds) segments (see :mod:`intermask.compose`)."""
+        settings = SamplingSettings(cond_scale, time_steps, topk_ratio, temperature)
+        clip = compose(self, timeline, seed=seed, settings=settings, progress=progress)
+        return clean_feet(clip) if foot_cleanup else clip

@@ -1,4 +1,4 @@
-"""The evaluation protocol (spec §5.2, reaction §4.4): generate the test split at ground-truth lengths, embed GT and
+"""The evaluation protocol: generate the test split at ground-truth lengths, embed GT and
 generated motion with the text-motion evaluator, and score retrieval/distribution metrics, control accuracy and
 physical plausibility over replications (mean ± 95% CI).
 
@@ -7,7 +7,8 @@ One replication r:
    (seed, r, index)), giving each clip's GT features (2, F, 262), de-normalised and world-scale;
 2. every clip is generated once from its drawn description at its GT length F, in batches of similar lengths
    (seeds from (seed, r, batch)). In reaction mode person A's GT features are VQ-encoded and held fixed while B is
-   decoded in half the time steps (as the official ``--gen_react``), and the scored pair is [GT A, generated B];
+   decoded (``InterMask.react_features``, with the reaction's time steps of ``SamplingSettings.for_reaction``: half
+   the generation steps, as the official ``--gen_react``), and the scored pair is [GT A, generated B];
 3. ``mm_clips`` clips get ``mm_repeats`` further generations each for multimodality;
 4. GT and generated features go through the same evaluator path (chunks padded to the chunk's longest clip; the
    evaluator masks padding). No re-framing is needed: the model's decoded features are in its canonical frame, the
@@ -33,9 +34,9 @@ import torch
 from intermask.errors import InterMaskError
 from intermask.metrics import control, physics
 from intermask.metrics import retrieval as R
-from intermask.motion.features import FEATURE_DIM, features_to_joints
+from intermask.motion.features import FEATURE_DIM, FPS, features_to_joints
+from intermask.settings import SamplingSettings
 
-FRAMES_PER_TOKEN = 4
 RETRIEVAL_COLUMNS = ("R_precision_top1", "R_precision_top2", "R_precision_top3", "FID", "MM_Dist", "Diversity",
                      "MultiModality")
 Progress = Callable[[str, int, int], None]
@@ -78,39 +79,20 @@ def _length_batches(lengths: list[int], size: int) -> list[list[int]]:
     return [order[i:i + size] for i in range(0, len(order), size)]
 
 
-def react_features(model, partners: list[np.ndarray], texts: list[str], seed: int, settings) -> list[np.ndarray]:
-    """Person B for each partner A (F_i, 262) de-normalised → pairs (2, F_i, 262) = [A as given, generated B].
+def generate_set(model, texts: list[str], gt: list[np.ndarray], seed: int, settings: SamplingSettings,
+                 gen_batch: int, react: bool = False,
+                 progress: Callable[[int], None] | None = None) -> list[np.ndarray]:
+    """One generation per (text, GT clip) at the GT clip's length → de-normalised (2, F_i, 262) each.
 
-    A's tokens are its VQ codes (A padded to whole tokens by repeating its last frame) and stay fixed; B is
-    decoded in half the time steps (spec §4.4). B comes out in A's frame, since A was encoded where it stands.
+    With ``react`` person A is the GT clip's own and B is generated: the scored pair is [GT A, generated B].
     """
-    from intermask.sampling import masked_decode
-
-    frames = [int(p.shape[0]) for p in partners]
-    tokens = [math.ceil(f / FRAMES_PER_TOKEN) for f in frames]
-    num_time = max(tokens)
-    fixed = torch.full((len(partners), 2, 5, num_time), -1, dtype=torch.long)
-    for i, (a, tok) in enumerate(zip(partners, tokens)):
-        pad = tok * FRAMES_PER_TOKEN - a.shape[0]
-        a_padded = np.concatenate([a, np.repeat(a[-1:], pad, axis=0)]) if pad else a
-        fixed[i, 0, :, :tok] = model._encode(a_padded[None])[0]
-    gen = torch.Generator().manual_seed(int(seed))
-    ids = masked_decode(model.transformer, model._text_features(texts), torch.tensor(tokens), num_time,
-                        settings.sampling(max(1, settings.time_steps // 2)), gen, fixed=fixed)
-    return [np.stack([a, model._decode(ids[i:i + 1, :, :, :tokens[i]], f)[0, 1]])
-            for i, (a, f) in enumerate(zip(partners, frames))]
-
-
-def generate_set(model, texts: list[str], gt: list[np.ndarray], seed: int, settings, gen_batch: int,
-                 react: bool = False, progress: Callable[[int], None] | None = None) -> list[np.ndarray]:
-    """One generation per (text, GT clip) at the GT clip's length → de-normalised (2, F_i, 262) each."""
     lengths = [int(g.shape[1]) for g in gt]
     out: list[np.ndarray | None] = [None] * len(texts)
     for b, idx in enumerate(_length_batches(lengths, gen_batch)):
         s = _seed(seed, b)
         batch_texts = [texts[i] for i in idx]
         if react:
-            feats = react_features(model, [gt[i][0] for i in idx], batch_texts, s, settings)
+            feats = model.react_features([gt[i][0] for i in idx], batch_texts, s, settings.for_reaction())
         else:
             feats = model.sample_features(batch_texts, [lengths[i] for i in idx], s, settings)
         for i, f in zip(idx, feats):
@@ -200,7 +182,7 @@ def distribution_row(e_text: np.ndarray, e_motion: np.ndarray, cfg: EvalConfig, 
     return row
 
 
-def replication(model, evaluator, dataset, indices: list[int], cfg: EvalConfig, settings, r: int,
+def replication(model, evaluator, dataset, indices: list[int], cfg: EvalConfig, settings: SamplingSettings, r: int,
                 progress: Progress | None = None) -> dict:
     """Everything measured in replication r: {"generated": {...}, "ground_truth": {...}, "gt_halves": {...},
     "control": {"generated": {...}, "ground_truth": {...}}, "physics": {...}, "seconds": s}."""
@@ -245,8 +227,8 @@ def replication(model, evaluator, dataset, indices: list[int], cfg: EvalConfig, 
         out["control"] = {"generated": control_scores(labels, joints_gen),
                           "ground_truth": control_scores(labels, joints_gt)}
     if cfg.physics:
-        out["physics"] = {"generated": physics.aggregate([physics.summary(j, 30) for j in joints_gen]),
-                          "ground_truth": physics.aggregate([physics.summary(j, 30) for j in joints_gt])}
+        out["physics"] = {"generated": physics.aggregate([physics.summary(j, FPS) for j in joints_gen]),
+                          "ground_truth": physics.aggregate([physics.summary(j, FPS) for j in joints_gt])}
     out["seconds"] = time.time() - t0
     return out
 
@@ -268,7 +250,7 @@ def open_test_set(data_root: str | os.PathLike, cfg: EvalConfig):
     return dataset, indices
 
 
-def evaluate(model, evaluator, data_root: str | os.PathLike, cfg: EvalConfig, settings,
+def evaluate(model, evaluator, data_root: str | os.PathLike, cfg: EvalConfig, settings: SamplingSettings,
              progress: Progress | None = None, info: dict | None = None) -> dict:
     """Run the protocol; returns the results dict (see :func:`summarize` for its layout)."""
     if cfg.replications < 1:
@@ -281,8 +263,8 @@ def evaluate(model, evaluator, data_root: str | os.PathLike, cfg: EvalConfig, se
     reps = [replication(model, evaluator, dataset, indices, cfg, settings, r, progress)
             for r in range(cfg.replications)]
     protocol = {**asdict(cfg), "data_root": str(data_root), "clips": len(indices),
-                "settings": dict(vars(settings)), "mode": "reaction" if cfg.react else "text-to-motion",
-                "react_time_steps": max(1, settings.time_steps // 2) if cfg.react else None,
+                "settings": settings.as_dict(), "mode": "reaction" if cfg.react else "text-to-motion",
+                "react_time_steps": settings.for_reaction().time_steps if cfg.react else None,
                 "multimodality_scaling": R.REPORTED_MULTIMODALITY,
                 "multimodality_scale": R.MULTIMODALITY_SCALES[R.REPORTED_MULTIMODALITY],
                 "diversity_pairs_used": _pairs(len(indices), cfg.diversity_pairs),

@@ -1,4 +1,4 @@
-"""Masked iterative decoding of both persons' token maps (spec §4.2–4.4).
+"""Masked iterative decoding of both persons' token maps.
 
 One loop serves text-to-interaction, reaction (person A's tokens fixed) and temporal in/out-painting (any subset of
 tokens fixed): tokens that are given are never masked, the rest start as [MASK] and are filled over ``time_steps``
@@ -8,28 +8,21 @@ Differences from the official code, on purpose:
 - the conditional and unconditional passes of classifier-free guidance run as one batched forward;
 - the temperature really changes sampling: tokens are drawn from softmax(top-k(logits) / temperature) with
   Gumbel-max noise from a local generator (the official categorical mode divides probabilities, which the
-  renormalisation undoes — spec §4.2); temperature 0 means greedy;
-- the unconditional pass drops the word features as well as the sentence vector (spec §6.1 bug).
+  renormalisation undoes); temperature 0 means greedy;
+- the unconditional pass drops the word features as well as the sentence vector (the fork this code started
+  from kept the words, so its "unconditional" branch still saw the text).
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Callable
 
 import torch
 
+from intermask.settings import SamplingSettings
 from intermask.text.base import TextFeatures
 
 Progress = Callable[[int, int], None]
-
-
-@dataclass
-class SamplingConfig:
-    time_steps: int = 20
-    cond_scale: float = 2.0
-    topk_ratio: float = 0.9
-    temperature: float = 1.0
 
 
 def cosine_schedule(t: torch.Tensor) -> torch.Tensor:
@@ -37,7 +30,7 @@ def cosine_schedule(t: torch.Tensor) -> torch.Tensor:
     return torch.cos(t * math.pi / 2)
 
 
-def valid_token_mask(token_lengths: torch.Tensor, num_time: int, groups: int = 5) -> torch.Tensor:
+def valid_token_mask(token_lengths: torch.Tensor, num_time: int, groups: int) -> torch.Tensor:
     """(B, 2, groups, T') True where the time index is inside each sample's length."""
     t = torch.arange(num_time, device=token_lengths.device)
     valid = t[None, :] < token_lengths[:, None]
@@ -86,15 +79,15 @@ def prepare_conditioning(model, text: TextFeatures, cond_scale: float):
 
 @torch.no_grad()
 def masked_decode(model, text: TextFeatures, token_lengths: torch.Tensor, num_time: int,
-                  cfg: SamplingConfig, generator: torch.Generator, fixed: torch.Tensor | None = None,
+                  settings: SamplingSettings, generator: torch.Generator, fixed: torch.Tensor | None = None,
                   progress: Progress | None = None) -> torch.Tensor:
-    """Fill every free, valid token of a (B, 2, 5, T') map.
+    """Fill every free, valid token of a (B, 2, G, T') map, G = ``model.groups``.
 
-    fixed: optional (B, 2, 5, T') long tensor holding given codes and −1 where the model must decide.
-    Returns codes (B, 2, 5, T') with −1 at padded positions.
+    fixed: optional (B, 2, G, T') long tensor holding given codes and −1 where the model must decide.
+    Returns codes (B, 2, G, T') with −1 at padded positions.
     """
     b = token_lengths.shape[0]
-    groups = 5
+    groups = model.groups
     valid = valid_token_mask(token_lengths, num_time, groups)
     given = valid & (fixed >= 0) if fixed is not None else torch.zeros_like(valid)
     free = valid & ~given
@@ -105,8 +98,8 @@ def masked_decode(model, text: TextFeatures, token_lengths: torch.Tensor, num_ti
     flat_free = free.reshape(b, -1)
     n_free = flat_free.sum(1)
     scores = torch.where(flat_free, 0.0, 1e5)
-    conditioning = prepare_conditioning(model, text, cfg.cond_scale)
-    steps = max(1, cfg.time_steps)
+    conditioning = prepare_conditioning(model, text, settings.cond_scale)
+    steps = max(1, settings.time_steps)
     for step, tau in enumerate(torch.linspace(0, 1, steps)):
         # Re-mask the k least confident free tokens of each sample (k follows the cosine schedule).
         k = torch.clamp(torch.round(cosine_schedule(tau) * n_free), min=1).long()
@@ -117,13 +110,13 @@ def masked_decode(model, text: TextFeatures, token_lengths: torch.Tensor, num_ti
         flat[remask] = model.mask_id
         ids = flat.reshape(ids.shape)
 
-        logits = guided_logits(model, ids, token_lengths, conditioning, cfg.cond_scale).float()
+        logits = guided_logits(model, ids, token_lengths, conditioning, settings.cond_scale).float()
         logits = logits.reshape(b, -1, logits.shape[-1])
-        filtered = top_k_filter(logits, cfg.topk_ratio)
-        if cfg.temperature <= 0:
+        filtered = top_k_filter(logits, settings.topk_ratio)
+        if settings.temperature <= 0:
             pred = filtered.argmax(-1)
         else:
-            pred = (filtered / cfg.temperature + _gumbel(filtered.shape, generator)).argmax(-1)
+            pred = (filtered / settings.temperature + _gumbel(filtered.shape, generator)).argmax(-1)
         probs = torch.softmax(logits, dim=-1)
         conf = probs.gather(-1, pred[..., None])[..., 0]
 

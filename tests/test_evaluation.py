@@ -8,17 +8,17 @@ import pytest
 import torch
 
 from intermask import config as C
-from intermask.api import GenerationSettings
 from intermask.checkpoint import save_checkpoint
 from intermask.cli import main
 from intermask.data.interhuman import compute_stats
 from intermask.data.intersynth.writer import write_dataset
 from intermask.evaluation import (EvalConfig, control_checks, evaluate, format_markdown, generate_set,
-                                  load_generator, react_features)
+                                  load_generator)
 from intermask.metrics import control
 from intermask.models.evaluator import EvaluatorConfig, EvaluatorWithText, TextMotionEvaluator, save_evaluator
 from intermask.models.transformer import InterMTransformer
 from intermask.models.vqvae import VQVAE
+from intermask.settings import SamplingSettings
 
 RETRIEVAL = ("R_precision_top1", "R_precision_top2", "R_precision_top3", "FID", "MM_Dist", "Diversity")
 
@@ -139,7 +139,7 @@ def test_a_perfect_generator_scores_like_the_ground_truth(setup, monkeypatch):
         def sample_features(self, *a, **k):
             return GroundTruthGenerator(opened["ds"]).sample_features(*a, **k)
 
-    res = evaluate(Lazy(), evaluator, root, cfg, GenerationSettings())
+    res = evaluate(Lazy(), evaluator, root, cfg, SamplingSettings())
     gt, gen = res["rows"]["ground_truth"], res["rows"]["generated"]
     for k in ("R_precision_top1", "R_precision_top2", "R_precision_top3", "MM_Dist", "Diversity"):
         assert gen[k]["mean"] == pytest.approx(gt[k]["mean"]), k
@@ -156,7 +156,7 @@ def test_generation_is_deterministic_and_at_ground_truth_lengths(setup):
     rng = np.random.default_rng(0)
     gt = [rng.normal(size=(2, f, 262)).astype(np.float32) for f in (37, 61, 40)]
     texts = ["two people hug.", "one person waves with the left hand twice.", "they shake hands."]
-    s = GenerationSettings(time_steps=2)
+    s = SamplingSettings(time_steps=2)
     a = generate_set(model, texts, gt, 7, s, gen_batch=2)
     b = generate_set(model, texts, gt, 7, s, gen_batch=2)
     c = generate_set(model, texts, gt, 8, s, gen_batch=2)
@@ -170,8 +170,8 @@ def test_reaction_keeps_person_a_as_given(setup):
     model = load_generator(ckpt)
     rng = np.random.default_rng(1)
     partners = [rng.normal(size=(f, 262)).astype(np.float32) for f in (30, 45)]
-    out = react_features(model, partners, ["one person pushes the other.", "they hug."], 0,
-                         GenerationSettings(time_steps=4))
+    out = model.react_features(partners, ["one person pushes the other.", "they hug."], 0,
+                               SamplingSettings(time_steps=4).for_reaction())
     for a, pair in zip(partners, out):
         assert pair.shape == (2, a.shape[0], 262)
         np.testing.assert_array_equal(pair[0], a)

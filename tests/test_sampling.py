@@ -1,7 +1,8 @@
 """Masked iterative decoding with a stand-in model whose logits we control."""
 import torch
 
-from intermask.sampling import SamplingConfig, masked_decode, top_k_filter, valid_token_mask
+from intermask.sampling import masked_decode, top_k_filter, valid_token_mask
+from intermask.settings import SamplingSettings
 from intermask.text.base import ToyTextEncoder
 
 CODES = 16
@@ -13,6 +14,7 @@ class PeakedModel(torch.nn.Module):
     Records every call so tests can check what the loop fed it.
     """
     mask_id, pad_id = CODES, CODES + 1
+    groups = 5
 
     def __init__(self, margin: float = 2.0):
         super().__init__()
@@ -35,13 +37,13 @@ class PeakedModel(torch.nn.Module):
 
 def decode(model, seed=0, **kw):
     text = ToyTextEncoder().encode(["a hug", "a push"])
-    cfg = SamplingConfig(**{"time_steps": 6, "cond_scale": 2.0, "topk_ratio": 0.0, "temperature": 1.0, **kw})
-    return masked_decode(model, text, torch.tensor([5, 3]), 5, cfg, torch.Generator().manual_seed(seed))
+    settings = SamplingSettings(**{"time_steps": 6, "cond_scale": 2.0, "topk_ratio": 0.0, "temperature": 1.0, **kw})
+    return masked_decode(model, text, torch.tensor([5, 3]), 5, settings, torch.Generator().manual_seed(seed))
 
 
 def test_greedy_decoding_follows_guided_logits_and_respects_lengths():
     ids = decode(PeakedModel(), temperature=0.0)
-    valid = valid_token_mask(torch.tensor([5, 3]), 5)
+    valid = valid_token_mask(torch.tensor([5, 3]), 5, PeakedModel.groups)
     expected = torch.arange(50).reshape(2, 5, 5) % CODES
     assert torch.equal(ids[0], expected)
     assert torch.equal(ids[1][valid[1]], expected[valid[1]]) and (ids[1][~valid[1]] == -1).all()
@@ -79,7 +81,7 @@ def test_fixed_tokens_are_kept_and_never_masked():
     fixed = torch.full((2, 2, 5, 5), -1)
     fixed[:, 0] = 7
     text = ToyTextEncoder().encode(["a", "b"])
-    ids = masked_decode(model, text, torch.tensor([5, 5]), 5, SamplingConfig(time_steps=5),
+    ids = masked_decode(model, text, torch.tensor([5, 5]), 5, SamplingSettings(time_steps=5),
                         torch.Generator().manual_seed(0), fixed=fixed)
     assert (ids[:, 0] == 7).all()
     for fed, _ in model.calls:

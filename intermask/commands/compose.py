@@ -14,6 +14,7 @@ from pathlib import Path
 
 from intermask.commands.generate import add_sampling_arguments, produce, sampling_kwargs
 from intermask.errors import InterMaskError
+from intermask.validation import MAX_COMPOSE_SECONDS
 
 
 def read_timeline(path: str | Path) -> list[tuple[str, float]]:
@@ -39,7 +40,7 @@ def read_timeline(path: str | Path) -> list[tuple[str, float]]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--timeline", required=True, help="JSON file: a list of {text, seconds} segments (≤ 60 s)")
+    parser.add_argument("--timeline", required=True, help=f"JSON file: a list of {{text, seconds}} segments (≤ {MAX_COMPOSE_SECONDS:g} s)")
     add_sampling_arguments(parser)
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-# The full protocol (spec §5.2) and what --quick lowers it to (a smoke run of a minute or two).
-FULL = {"replications": 20, "mm_clips": 100, "mm_repeats": 30, "max_clips": 0}
+from intermask.settings import SamplingSettings
+
+# What --quick lowers the full protocol (EvalConfig's defaults) to: a smoke run of a minute or two.
 QUICK = {"replications": 2, "mm_clips": 2, "mm_repeats": 3, "max_clips": None}  # None: one R-precision batch
 
 
@@ -23,38 +24,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-clips", type=int, default=None, help="evaluate a fixed random subset (0 = all)")
     parser.add_argument("--gen-batch", type=int, default=32, help="clips per generation call (speed/memory)")
     parser.add_argument("--react", action="store_true",
-                        help="reaction generation: person A's ground truth is given, B is generated")
+                        help="reaction generation: person A's ground truth is given, B is generated in half the "
+                             "--time-steps, as the official code")
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: 2 replications, one R-precision batch of clips, small multimodality")
     parser.add_argument("--no-control", action="store_true", help="skip control accuracy")
     parser.add_argument("--no-physics", action="store_true", help="skip physical plausibility")
     parser.add_argument("--out", default="results.json", help="JSON output file (default results.json)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--cond-scale", type=float, default=2.0, help="classifier-free guidance scale [0, 20]")
-    parser.add_argument("--time-steps", type=int, default=20,
-                        help="decoding rounds [1, 100]; reactions use half of them, as the official code")
-    parser.add_argument("--topk-ratio", type=float, default=0.9, help="drop this fraction of codes [0, 1)")
-    parser.add_argument("--temperature", type=float, default=1.0, help="sampling temperature [0, 10]; 0 = greedy")
+    SamplingSettings.add_arguments(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def _resolve(args: argparse.Namespace, name: str, batch_size: int):
+    from intermask.evaluation import EvalConfig
+
     given = getattr(args, name)
     if given is not None:
         return given
-    value = (QUICK if args.quick else FULL)[name]
+    value = QUICK[name] if args.quick else getattr(EvalConfig, name)
     return batch_size if value is None else value
 
 
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from intermask.api import DEFAULT_CHECKPOINT, REPO_ROOT, GenerationSettings
+    from intermask.api import DEFAULT_CHECKPOINT, REPO_ROOT
     from intermask.errors import InterMaskError
     from intermask.evaluation import EvalConfig, evaluate, format_markdown, load_generator, write_json
     from intermask.models.evaluator import EvaluatorWithText
 
-    settings = GenerationSettings(args.cond_scale, args.time_steps, args.topk_ratio, args.temperature)
+    settings = SamplingSettings.from_arguments(args)
     cfg = EvalConfig(split=args.split, replications=_resolve(args, "replications", args.batch_size),
                      batch_size=args.batch_size, mm_clips=_resolve(args, "mm_clips", args.batch_size),
                      mm_repeats=_resolve(args, "mm_repeats", args.batch_size),

@@ -6,17 +6,16 @@ import sys
 from pathlib import Path
 
 from intermask.errors import InterMaskError
+from intermask.validation import MAX_SECONDS, MIN_SECONDS
 
 
-def add_sampling_arguments(parser: argparse.ArgumentParser, time_steps: int | None = 20) -> None:
-    """The sampling knobs shared by generate, react and compose (one definition, three commands)."""
+def add_sampling_arguments(parser: argparse.ArgumentParser, reaction: bool = False) -> None:
+    """The options shared by generate, react and compose; the sampling flags come from SamplingSettings."""
+    from intermask.settings import SamplingSettings
+
     parser.add_argument("--checkpoint", default=None, help="transformer checkpoint directory (default: bundled)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--cond-scale", type=float, default=2.0, help="classifier-free guidance scale [0, 20]")
-    parser.add_argument("--time-steps", type=int, default=time_steps,
-                        help="decoding rounds [1, 100]" + ("" if time_steps else " (default: 10 for reactions)"))
-    parser.add_argument("--topk-ratio", type=float, default=0.9, help="drop this fraction of codes [0, 1)")
-    parser.add_argument("--temperature", type=float, default=1.0, help="sampling temperature [0, 10]; 0 = greedy")
+    SamplingSettings.add_arguments(parser, reaction=reaction)
     parser.add_argument("--foot-cleanup", action="store_true", help="lock feet during contacts (keeps bone lengths)")
     parser.add_argument("--bvh", action="store_true", help="also write BVH (both persons, and one file each)")
     parser.add_argument("--video", action="store_true", help="also render an MP4 per motion")
@@ -27,8 +26,11 @@ def add_sampling_arguments(parser: argparse.ArgumentParser, time_steps: int | No
 
 
 def sampling_kwargs(args: argparse.Namespace) -> dict:
-    return dict(seed=args.seed, cond_scale=args.cond_scale, time_steps=args.time_steps,
-                topk_ratio=args.topk_ratio, temperature=args.temperature, foot_cleanup=args.foot_cleanup)
+    """Keyword arguments of the API call; the API validates them (a None time-steps is the reaction default)."""
+    from intermask.settings import SamplingSettings
+
+    knobs = {name: getattr(args, name) for name in SamplingSettings.knobs()}
+    return dict(seed=args.seed, foot_cleanup=args.foot_cleanup, **knobs)
 
 
 def progress_bar(desc: str):
@@ -98,7 +100,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     src = parser.add_mutually_exclusive_group(required=True)
     src.add_argument("--text", help="the description (\"\" samples without text)")
     src.add_argument("--prompts", help="a text file with one description per line")
-    parser.add_argument("--seconds", type=float, default=3.0, help="duration [1, 10]")
+    parser.add_argument("--seconds", type=float, default=3.0,
+                        help=f"duration [{MIN_SECONDS:g}, {MAX_SECONDS:g}] (the bundled models' longest window)")
     parser.add_argument("--samples", type=int, default=1, help="samples per description")
     add_sampling_arguments(parser)
 

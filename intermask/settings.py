@@ -1,0 +1,109 @@
+"""The sampling settings of masked decoding: one validated object for the API, the CLI, the web app and the
+evaluation.
+
+Each field carries its :class:`Knob` (default, accepted range, label, help), so a limit is written once: the API
+checks it, the command-line flags and the app's sliders are built from it, and they cannot disagree.
+
+Reactions decode only person B with person A's tokens given, and by default take half the generation steps
+(as the official code does): :meth:`SamplingSettings.for_reaction` is that rule, for the API and the evaluation.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from dataclasses import dataclass, field
+
+from intermask.validation import check_range, check_whole
+
+
+@dataclass(frozen=True)
+class Knob:
+    """One setting: its default, the range the API accepts, and how a person is asked for it."""
+    label: str
+    default: float
+    low: float
+    high: float
+    step: float  # slider resolution
+    help: str
+    high_open: bool = False  # ``high`` itself is refused
+    whole: bool = False
+
+    @property
+    def slider_max(self) -> float:
+        """The largest value a slider may offer: one step below an excluded upper bound."""
+        return round(self.high - self.step, 10) if self.high_open else self.high
+
+    def check(self, value):
+        if self.whole:
+            return check_whole(self.label, value, int(self.low), int(self.high))
+        return check_range(self.label, value, self.low, self.high, high_open=self.high_open)
+
+    def range_text(self) -> str:
+        return f"[{self.low:g}, {self.high:g}{')' if self.high_open else ']'}"
+
+
+def _knob(**kw) -> dataclasses.Field:
+    knob = Knob(**kw)
+    return field(default=int(knob.default) if knob.whole else knob.default, metadata={"knob": knob})
+
+
+@dataclass(frozen=True)
+class SamplingSettings:
+    """Validated on construction; an out-of-range value is an InterMaskError naming the accepted range."""
+    cond_scale: float = _knob(label="Guidance scale (cond_scale)", default=2.0, low=0.0, high=20.0, step=0.1,
+                              help="classifier-free guidance scale")
+    time_steps: int = _knob(label="Time steps", default=20, low=1, high=100, step=1, whole=True,
+                            help="decoding rounds")
+    topk_ratio: float = _knob(label="Top-k ratio", default=0.9, low=0.0, high=1.0, step=0.01, high_open=True,
+                              help="fraction of the codebook dropped before sampling")
+    temperature: float = _knob(label="Temperature", default=1.0, low=0.0, high=10.0, step=0.05,
+                               help="sampling temperature; 0 = greedy")
+
+    def __post_init__(self) -> None:
+        for name, knob in self.knobs().items():
+            object.__setattr__(self, name, knob.check(getattr(self, name)))
+
+    @classmethod
+    def knobs(cls) -> dict[str, Knob]:
+        return {f.name: f.metadata["knob"] for f in dataclasses.fields(cls)}
+
+    @classmethod
+    def knob(cls, name: str) -> Knob:
+        return cls.knobs()[name]
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def for_reaction(self, time_steps: int | None = None) -> "SamplingSettings":
+        """The settings a reaction decodes with: ``time_steps`` if given, else half of this object's steps."""
+        steps = max(1, self.time_steps // 2) if time_steps is None else time_steps
+        return dataclasses.replace(self, time_steps=steps)
+
+    @classmethod
+    def markdown_table(cls) -> str:
+        """The README's table of the settings, their defaults and accepted ranges."""
+        rows = ["| Setting | Default | Accepted | Meaning |", "|---|---|---|---|"]
+        rows += [f"| `{name}` | {k.default:g} | {k.range_text()}{' whole' if k.whole else ''} | {k.help} |"
+                 for name, k in cls.knobs().items()]
+        return "\n".join(rows) + "\n"
+
+    # -------------------------------------------------------------------------------------------- command line
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser, reaction: bool = False) -> None:
+        """``--cond-scale``, ``--time-steps``, ``--topk-ratio``, ``--temperature`` with the knobs' defaults.
+
+        With ``reaction`` the steps default to None, meaning the reaction rule of :meth:`for_reaction`.
+        """
+        for name, knob in cls.knobs().items():
+            default = knob.default
+            extra = ""
+            if name == "time_steps" and reaction:
+                default = None
+                extra = f" (default: {cls().for_reaction().time_steps}, half of {knob.default:g})"
+            parser.add_argument("--" + name.replace("_", "-"), type=int if knob.whole else float, default=default,
+                                help=f"{knob.help} {knob.range_text()}{extra}")
+
+    @classmethod
+    def from_arguments(cls, args: argparse.Namespace) -> "SamplingSettings":
+        """The settings given on the command line (a None left by ``reaction`` becomes the default)."""
+        return cls(**{name: getattr(args, name) for name in cls.knobs() if getattr(args, name) is not None})
