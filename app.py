@@ -6,9 +6,8 @@ loaded once at start-up and shared (they are read-only). Every button is also a 
 
     python app.py [--host 127.0.0.1] [--port 7860] [--concurrency 2] [--share]
 
-Environment: INTERMASK_CHECKPOINT (and INTERMASK_CHECKPOINT_B) to serve your own checkpoints,
-INTERMASK_VIDEO_SIZE (pixels, default 384), INTERMASK_RENDER_DETAIL (low | medium | full),
-INTERMASK_TORCH_THREADS (torch threads per process, default 1).
+Environment variables (INTERMASK_CHECKPOINT to serve your own checkpoint, video size, threads...): see
+``intermask/environment.py`` or the README's table.
 """
 from __future__ import annotations
 
@@ -26,7 +25,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import gradio as gr  # noqa: E402
 
 from intermask import demo_utils as du  # noqa: E402
+from intermask import environment  # noqa: E402
 from intermask.errors import InterMaskError  # noqa: E402
+from intermask.settings import SamplingSettings  # noqa: E402
+from intermask.validation import MAX_COMPOSE_SECONDS, MAX_SECONDS, MIN_SECONDS  # noqa: E402
 
 try:  # Hugging Face ZeroGPU: run the heavy callbacks on a borrowed GPU; a no-op everywhere else.
     import spaces  # type: ignore
@@ -197,6 +199,11 @@ def compose(timeline, seed, cond_scale, time_steps, view, progress=gr.Progress()
 # --------------------------------------------------------------------------------------------------------
 # About
 # --------------------------------------------------------------------------------------------------------
+def _settings_args(settings: SamplingSettings) -> str:
+    """The four sampling settings as positional endpoint arguments (the API example shows the defaults)."""
+    return ", ".join(repr(v) for v in settings.as_dict().values())
+
+
 def about_text() -> str:
     lines = ["## About this demo", ""]
     names = list(MODELS.available())
@@ -233,10 +240,11 @@ def about_text() -> str:
         "client = Client(\"http://127.0.0.1:7860/\")",
         "# prompt, seconds, samples, seed, guidance, time steps, top-k ratio, temperature, foot cleanup, view",
         "v1, v2, v3, v4, glb, files = client.predict(\"They step forward and shake right hands.\", 3, 1, 0,",
-        "                                            2.0, 20, 0.9, 1.0, False, \"mesh, one view\",",
+        f"                                            {_settings_args(SamplingSettings())}, False, \"mesh, one view\",",
         "                                            api_name=\"/generate\")",
         "video, glb, files = client.predict(handle_file(\"assets/partners/punch_right.bvh\"), \"\", 0, 0,",
-        "                                   2.0, 10, 0.9, 1.0, False, \"mesh, one view\", api_name=\"/react\")",
+        f"                                   {_settings_args(SamplingSettings().for_reaction())}, False, "
+        "\"mesh, one view\", api_name=\"/react\")",
         "```",
     ]
     return "\n".join(lines)
@@ -245,12 +253,23 @@ def about_text() -> str:
 # --------------------------------------------------------------------------------------------------------
 # Layout
 # --------------------------------------------------------------------------------------------------------
-def sampling_controls(time_steps: int = 20):
+def setting_slider(name: str, label: str, value: float | None = None) -> gr.Slider:
+    """A slider over exactly the range the API accepts for one sampling setting (its default unless ``value``)."""
+    knob = SamplingSettings.knob(name)
+    return gr.Slider(knob.low, knob.slider_max, value=knob.default if value is None else value, step=knob.step,
+                     label=label)
+
+
+def seconds_slider(label: str = "Duration (seconds)", low: float = MIN_SECONDS, value: float = 3) -> gr.Slider:
+    return gr.Slider(low, MAX_SECONDS, value=value, step=0.5, label=label)
+
+
+def sampling_controls(settings: SamplingSettings = SamplingSettings()):
     with gr.Accordion("Advanced", open=False):
-        cond_scale = gr.Slider(0, 10, value=2.0, step=0.1, label="Guidance scale")
-        steps = gr.Slider(1, 50, value=time_steps, step=1, label="Time steps")
-        topk = gr.Slider(0, 0.99, value=0.9, step=0.01, label="Top-k ratio (fraction of codes dropped)")
-        temperature = gr.Slider(0, 3, value=1.0, step=0.05, label="Temperature (0 = greedy)")
+        cond_scale = setting_slider("cond_scale", "Guidance scale", settings.cond_scale)
+        steps = setting_slider("time_steps", "Time steps", settings.time_steps)
+        topk = setting_slider("topk_ratio", "Top-k ratio (fraction of codes dropped)", settings.topk_ratio)
+        temperature = setting_slider("temperature", "Temperature (0 = greedy)", settings.temperature)
         foot = gr.Checkbox(value=False, label="Foot cleanup (lock feet during contacts)")
         view = view_radio()
     return cond_scale, steps, topk, temperature, foot, view
@@ -298,7 +317,7 @@ def build_demo() -> gr.Blocks:
                     prompt = gr.Textbox(label="Description", lines=2, max_lines=4, max_length=1000,
                                         placeholder=EXAMPLES[0], elem_id="gen-prompt")
                     gr.Examples([[e] for e in EXAMPLES], inputs=prompt, api_visibility="private")
-                    seconds = gr.Slider(1, 10, value=3, step=0.5, label="Duration (seconds)")
+                    seconds = seconds_slider()
                     samples = gr.Slider(1, 4, value=1, step=1, label="Number of samples")
                     seed = seed_row()
                     controls = sampling_controls()
@@ -330,13 +349,13 @@ def build_demo() -> gr.Blocks:
                 model_a = gr.Dropdown(names, value=names[0], label="Model A (two models mode)")
                 model_b = gr.Dropdown(names, value=names[-1], label="Model B (two models mode)")
             with gr.Row():
-                scale_a = gr.Slider(0, 10, value=2.0, step=0.1, label="Guidance A")
-                scale_b = gr.Slider(0, 10, value=4.0, step=0.1, label="Guidance B (two settings mode)")
+                scale_a = setting_slider("cond_scale", "Guidance A")
+                scale_b = setting_slider("cond_scale", "Guidance B (two settings mode)", 4.0)
             with gr.Row():
-                steps_a = gr.Slider(1, 50, value=20, step=1, label="Time steps A")
-                steps_b = gr.Slider(1, 50, value=10, step=1, label="Time steps B (two settings mode)")
+                steps_a = setting_slider("time_steps", "Time steps A")
+                steps_b = setting_slider("time_steps", "Time steps B (two settings mode)", 10)
             with gr.Row():
-                c_seconds = gr.Slider(1, 10, value=3, step=0.5, label="Duration (seconds)")
+                c_seconds = seconds_slider()
                 with gr.Column():
                     c_seed = seed_row()
                 c_view = view_radio()
@@ -358,9 +377,9 @@ def build_demo() -> gr.Blocks:
                                     api_visibility="private")
                     r_prompt = gr.Textbox(label="Description (optional)", max_length=1000,
                                           placeholder="the other one leans away to dodge")
-                    r_seconds = gr.Slider(0, 10, value=0, step=0.5, label="Duration (0 = the partner's, ≤ 10 s)")
+                    r_seconds = seconds_slider(f"Duration (0 = the partner's, ≤ {MAX_SECONDS:g} s)", low=0, value=0)
                     r_seed = seed_row()
-                    r_controls = sampling_controls(time_steps=10)
+                    r_controls = sampling_controls(SamplingSettings().for_reaction())
                     r_run = gr.Button("React", variant="primary", elem_id="react-run")
                 with gr.Column(scale=2):
                     r_video = _video("Reaction (the uploaded partner in grey)", elem_id="react-video")
@@ -368,7 +387,8 @@ def build_demo() -> gr.Blocks:
                     r_files = gr.File(label="Downloads", file_count="multiple")
             r_run.click(react, [partner, r_prompt, r_seconds, r_seed, *r_controls], [r_video, r_model3d, r_files],
                         api_name="react")
-            with gr.Accordion("Timeline: one long interaction from several descriptions (up to 60 s)", open=False):
+            with gr.Accordion("Timeline: one long interaction from several descriptions "
+                              f"(up to {MAX_COMPOSE_SECONDS:g} s)", open=False):
                 timeline = gr.Dataframe(
                     headers=["text", "seconds"], datatype=["str", "number"], row_count=3, column_count=2,
                     value=[["Both of them come at a slow pace toward each other and stop close together.", 3],
@@ -377,8 +397,8 @@ def build_demo() -> gr.Blocks:
                 with gr.Row():
                     with gr.Column():
                         t_seed = seed_row()
-                    t_scale = gr.Slider(0, 10, value=2.0, step=0.1, label="Guidance scale")
-                    t_steps = gr.Slider(1, 50, value=20, step=1, label="Time steps")
+                    t_scale = setting_slider("cond_scale", "Guidance scale")
+                    t_steps = setting_slider("time_steps", "Time steps")
                     t_view = view_radio()
                 t_run = gr.Button("Compose", variant="primary")
                 t_video = _video("Composition")
@@ -403,7 +423,7 @@ def main(argv: list[str] | None = None) -> None:
 
     # One intra-op thread per request: the models are small, requests run side by side (--concurrency), and on
     # a busy 2-core machine two OpenMP threads per request measured 5-15x slower than one.
-    torch.set_num_threads(max(1, int(os.environ.get("INTERMASK_TORCH_THREADS", "1"))))
+    torch.set_num_threads(max(1, int(environment.get("INTERMASK_TORCH_THREADS"))))
     start = time.perf_counter()
     try:
         for name in MODELS.load_all():  # load once; one tiny generation pays torch's first-call costs now

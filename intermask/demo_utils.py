@@ -7,7 +7,6 @@ pieces can be tested without starting a server.
 from __future__ import annotations
 
 import math
-import os
 import shutil
 import tempfile
 import threading
@@ -17,15 +16,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from intermask import environment
 from intermask.errors import InterMaskError
 
-WORK_DIR = Path(os.environ.get("INTERMASK_APP_TMP", Path(tempfile.gettempdir()) / "intermask-app"))
+WORK_DIR = Path(environment.get("INTERMASK_APP_TMP") or Path(tempfile.gettempdir()) / "intermask-app")
 KEEP_SECONDS = 900  # Gradio copies every output into its own cache (cleared by Blocks.delete_cache)
 BUNDLED = (("intermask", "word cross-attention (bundled)"), ("intermask_adaln", "AdaLN only (bundled baseline)"))
 VIEW_CHOICES = ["mesh, one view", "mesh, two views", "stick figures, one view", "stick figures, two views"]
 # Video height (and width per view) in pixels; tests and slow hosts lower it through the environment.
-VIDEO_SIZE = int(os.environ.get("INTERMASK_VIDEO_SIZE", "384"))
-RENDER_DETAIL = os.environ.get("INTERMASK_RENDER_DETAIL", "medium")
+VIDEO_SIZE = int(environment.get("INTERMASK_VIDEO_SIZE"))
+RENDER_DETAIL = environment.get("INTERMASK_RENDER_DETAIL")
 
 # One mesh render at a time: off-screen GL contexts rendered from several threads at once gave slightly
 # different pixels in our tests, and on a 2-core CPU parallel rendering gains nothing anyway.
@@ -53,8 +53,8 @@ class Models:
 
         found: dict[str, Path] = {}
         for env, label in (("INTERMASK_CHECKPOINT", "custom"), ("INTERMASK_CHECKPOINT_B", "custom B")):
-            if os.environ.get(env):
-                found[label] = Path(os.environ[env])
+            if environment.get(env):
+                found[label] = Path(environment.get(env))
         if not found:
             for name, label in BUNDLED:
                 if (DEFAULT_CHECKPOINT.parent / name / "config.json").exists():

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from intermask import environment
 from intermask.errors import InterMaskError
 
 BODY_CHOICES = ("mannequin", "smpl", "smplx")
@@ -200,7 +201,7 @@ def load_body(name: str = "mannequin", body_models: str | os.PathLike | None = N
 def _load_body(name: str, body_models, gender: str, detail: str) -> BodyModel:
     if name == "mannequin":
         return _cached_detail(name, None, gender, detail)
-    directory = body_models or os.environ.get(BODY_MODELS_ENV)
+    directory = body_models or environment.get(BODY_MODELS_ENV)
     if not directory:
         raise InterMaskError(
             f"The '{name}' body needs model files: pass --body-models DIR (or set {BODY_MODELS_ENV}) pointing at a "
