@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from intermask import skeleton as sk
+from intermask.atomic import atomic_path
 from intermask.errors import InterMaskError
 from intermask.render.body import NUM_SMPL_JOINTS, load_body
 from intermask.render.posing import FittedBody, fit_body
@@ -172,8 +173,6 @@ def write_glb(interaction, path: str | os.PathLike, body: str = "mannequin",
     if interaction.text:
         b.doc["asset"]["extras"] = {"text": interaction.text}
     data = b.to_bytes()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.partial{os.getpid()}")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
     return path

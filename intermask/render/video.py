@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from intermask.atomic import commit, discard, temporary_sibling
 from intermask.errors import InterMaskError
 
 
@@ -22,7 +23,7 @@ class VideoWriter:
 
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._tmp = self.path.with_name(f".{self.path.stem}.partial{os.getpid()}.mp4")
+        self._tmp = temporary_sibling(self.path)
         self.width, self.height = int(width), int(height)
         self.frames = 0
         self._gen = imageio_ffmpeg.write_frames(
@@ -43,9 +44,9 @@ class VideoWriter:
         gen, self._gen = self._gen, None
         gen.close()
         if ok and self.frames:
-            os.replace(self._tmp, self.path)
-        elif self._tmp.exists():
-            self._tmp.unlink()
+            commit(self._tmp, self.path)
+        else:
+            discard(self._tmp)
 
     def __enter__(self) -> "VideoWriter":
         return self

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from intermask.atomic import atomic_path
 from intermask.errors import InterMaskError
 from intermask.text.base import TextEncoder, TextFeatures
 
@@ -105,11 +106,8 @@ class TextFeatureCache:
             "lengths": lengths,
         }
         meta = {"format": FORMAT, "encoder": self.key, "texts": json.dumps(texts, ensure_ascii=False)}
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp), metadata=meta)
-        os.replace(tmp, path)  # atomic: a crash never leaves a half-written cache behind
+        with atomic_path(path) as tmp:  # a crash never leaves a half-written cache behind
+            save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp), metadata=meta)
 
     def load(self, path: str | os.PathLike) -> int:
         """Add the entries of a saved cache; returns how many were added. Missing file → 0."""

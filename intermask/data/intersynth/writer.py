@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from intermask.data.intersynth.compose import clip_seed, generate_clip
+from intermask.atomic import atomic_path
 from intermask.errors import InterMaskError
 from intermask.motion.features import make_raw
 
@@ -28,9 +29,8 @@ def clip_id(index: int) -> str:
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
 
 
 def write_clip(out: Path, seed: int, index: int) -> int:
