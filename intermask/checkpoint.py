@@ -1,31 +1,33 @@
-"""Checkpoint directories: write atomically, load without unpickling (DESIGN.md §3).
+"""Checkpoint directories, one writer and one set of readers for the three kinds; nothing is unpickled.
 
 A checkpoint directory holds
 
-- ``config.json``: the :class:`ModelConfig` plus the keys ``kind`` ("vq" | "transformer"), ``dataset``,
-  ``text_encoder``, ``text_dim``, ``stats`` (file name of the normaliser) and, for transformers, ``vq_dir`` (a
-  path relative to the checkpoint directory);
+- ``config.json``: ``kind`` plus what rebuilds the network. For ``vq`` and ``transformer``: the
+  :class:`ModelConfig` with the keys ``dataset``, ``text_encoder``, ``text_dim``, ``stats`` (file name of the
+  normaliser) and, for transformers, ``vq_dir`` (a path relative to the checkpoint directory). For the
+  ``text_motion_evaluator``: its ``config`` (an :class:`EvaluatorConfig`) and ``training`` notes;
 - ``model.safetensors``: the weights (buffers such as the VQ codebook and its EMA statistics included);
-- ``stats.npz``: the :class:`Normalizer`;
+- ``stats.npz``: the :class:`Normalizer` (VQ and transformer);
 - ``card.md``: what the model was trained on, how long, with which command, and its metrics;
 - optionally ``train_state.safetensors`` + ``train_state.json``: optimiser state and step, for resuming.
 
-Every write goes to a temporary sibling directory that is renamed into place, so a reader never sees a half
-written checkpoint and an interrupted write leaves the previous one intact.
+:func:`write_checkpoint` builds the directory beside the target and renames it into place
+(``intermask.atomic``), so a reader never sees a half written checkpoint and an interrupted write leaves the
+previous one intact. Readers reject config keys they do not know (a typo or a newer format is an error, not a
+silently different model).
 """
 from __future__ import annotations
 
 import json
 import os
-import shutil
-import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import torch
 from safetensors.torch import load_file, save_file
 
 from intermask import config as C
+from intermask.atomic import atomic_path
 from intermask.errors import InterMaskError
 from intermask.motion.normalize import Normalizer
 
@@ -35,6 +37,7 @@ STATS = "stats.npz"
 CARD = "card.md"
 TRAIN_STATE = "train_state.safetensors"
 TRAIN_META = "train_state.json"
+KINDS = ("vq", "transformer", "text_motion_evaluator")
 
 
 def _tensors(module_or_dict) -> dict[str, torch.Tensor]:
@@ -67,54 +70,70 @@ def _unflatten_optimizer(tensors: dict[str, torch.Tensor], meta: dict) -> dict:
     return {"state": state, "param_groups": groups}
 
 
-def save_checkpoint(directory: str | os.PathLike, model: torch.nn.Module, cfg: C.ModelConfig, kind: str,
-                    normalizer: Normalizer, *, text_dim: int = 0, vq_dir: str | os.PathLike | None = None,
-                    card: str = "", optimizer: torch.optim.Optimizer | None = None,
-                    train_state: dict | None = None) -> Path:
-    """Write a complete checkpoint directory atomically (replacing an existing one) and return its path."""
-    if kind not in ("vq", "transformer"):
-        raise ValueError(f"kind must be 'vq' or 'transformer', not {kind!r}")
+def write_checkpoint(directory: str | os.PathLike, model: torch.nn.Module, config: dict, *,
+                     normalizer: Normalizer | None = None, card: str = "",
+                     optimizer: torch.optim.Optimizer | None = None, train_state: dict | None = None,
+                     keep: Iterable[str] = ()) -> Path:
+    """Write a complete checkpoint directory atomically (replacing an existing one) and return its path.
+
+    ``config`` is written as given (it must name its ``kind``); ``keep``: files of the existing directory that
+    live beside the checkpoint (a training log) and survive the replacement.
+    """
+    if config.get("kind") not in KINDS:
+        raise ValueError(f"config['kind'] must be one of {KINDS}, not {config.get('kind')!r}")
     directory = Path(directory)
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = directory.parent / f".{directory.name}.tmp-{os.getpid()}-{time.monotonic_ns()}"
-    tmp.mkdir()
-    try:
-        meta = C.to_dict(cfg)
-        meta.update(kind=kind, dataset=cfg.data.dataset, text_encoder=cfg.text.encoder, text_dim=int(text_dim),
-                    stats=STATS)
-        if vq_dir is not None:
-            meta["vq_dir"] = os.path.relpath(Path(vq_dir).resolve(), directory.resolve())
-        (tmp / CONFIG).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    with atomic_path(directory, keep=keep) as tmp:
+        tmp.mkdir()
+        (tmp / CONFIG).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
         save_file(_tensors(model), str(tmp / WEIGHTS))
-        normalizer.save(tmp / STATS)
-        (tmp / CARD).write_text(card or f"# {cfg.name} {kind} checkpoint\n")
+        if normalizer is not None:
+            normalizer.save(tmp / STATS)
+        (tmp / CARD).write_text(card or f"# {config['kind']} checkpoint\n")
         if optimizer is not None or train_state is not None:
             tensors, opt_meta = _flatten_optimizer(optimizer.state_dict()) if optimizer else ({}, None)
             save_file(tensors, str(tmp / TRAIN_STATE))
             (tmp / TRAIN_META).write_text(json.dumps({"optimizer": opt_meta, **(train_state or {})}, indent=2) + "\n")
-        old = None
-        if directory.exists():
-            old = directory.parent / f".{directory.name}.old-{os.getpid()}-{time.monotonic_ns()}"
-            directory.rename(old)
-        tmp.rename(directory)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return directory
 
 
-def read_config(directory: str | os.PathLike) -> tuple[C.ModelConfig, dict]:
-    """(ModelConfig, checkpoint metadata: kind, dataset, text_encoder, text_dim, stats, vq_dir)."""
+def save_checkpoint(directory: str | os.PathLike, model: torch.nn.Module, cfg: C.ModelConfig, kind: str,
+                    normalizer: Normalizer, *, text_dim: int = 0, vq_dir: str | os.PathLike | None = None,
+                    card: str = "", optimizer: torch.optim.Optimizer | None = None,
+                    train_state: dict | None = None) -> Path:
+    """A VQ or transformer checkpoint: the ModelConfig and its metadata, weights, normaliser, card."""
+    if kind not in ("vq", "transformer"):
+        raise ValueError(f"kind must be 'vq' or 'transformer', not {kind!r}")
+    directory = Path(directory)
+    meta = C.to_dict(cfg)
+    meta.update(kind=kind, dataset=cfg.data.dataset, text_encoder=cfg.text.encoder, text_dim=int(text_dim),
+                stats=STATS)
+    if vq_dir is not None:
+        meta["vq_dir"] = os.path.relpath(Path(vq_dir).resolve(), directory.resolve())
+    return write_checkpoint(directory, model, meta, normalizer=normalizer,
+                            card=card or f"# {cfg.name} {kind} checkpoint\n", optimizer=optimizer,
+                            train_state=train_state)
+
+
+def read_json_config(directory: str | os.PathLike, kind: str | None = None) -> dict:
+    """The raw ``config.json`` of a checkpoint directory, checked to be of ``kind`` when given."""
     directory = Path(directory)
     path = directory / CONFIG
-    if not path.exists():
+    if not path.is_file():
         raise InterMaskError(f"{directory} is not a checkpoint directory: it has no {CONFIG}.")
-    return C.read_config_file(path)
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise InterMaskError(f"{path} is not valid JSON: {exc}.") from None
+    if not isinstance(data, dict):
+        raise InterMaskError(f"{path} must hold a JSON object.")
+    if kind is not None and data.get("kind") != kind:
+        raise InterMaskError(f"{directory} holds a {data.get('kind', 'unknown')!r} checkpoint, not a {kind!r} one.")
+    return data
 
 
-def _load_weights(model: torch.nn.Module, directory: Path) -> None:
+def load_weights(model: torch.nn.Module, directory: str | os.PathLike) -> None:
+    """Load ``model.safetensors`` into ``model``, which must match it exactly."""
+    directory = Path(directory)
     path = directory / WEIGHTS
     if not path.exists():
         raise InterMaskError(f"Checkpoint {directory} has no {WEIGHTS}.")
@@ -125,15 +144,10 @@ def _load_weights(model: torch.nn.Module, directory: Path) -> None:
                              f"{missing[:5]}, unexpected {unexpected[:5]}.")
 
 
-def _expect(meta: dict, kind: str, directory: Path) -> None:
-    if meta.get("kind") != kind:
-        raise InterMaskError(f"{directory} holds a {meta.get('kind', 'unknown')!r} checkpoint, not a {kind!r} one.")
-
-
-def load_normalizer(directory: str | os.PathLike) -> Normalizer:
-    directory = Path(directory)
-    _, meta = read_config(directory)
-    return Normalizer.load(directory / meta.get("stats", STATS))
+def read_config(directory: str | os.PathLike, kind: str | None = None) -> tuple[C.ModelConfig, dict]:
+    """(ModelConfig, checkpoint metadata: kind, dataset, text_encoder, text_dim, stats, vq_dir) of a VQ or
+    transformer checkpoint, checked to be of ``kind`` when given."""
+    return C.split_checkpoint_config(read_json_config(directory, kind))
 
 
 def load_vq(directory: str | os.PathLike, device: str | torch.device = "cpu"):
@@ -141,11 +155,10 @@ def load_vq(directory: str | os.PathLike, device: str | torch.device = "cpu"):
     from intermask.models.vqvae import VQVAE
 
     directory = Path(directory)
-    cfg, meta = read_config(directory)
-    _expect(meta, "vq", directory)
+    cfg, meta = read_config(directory, "vq")
     norm = Normalizer.load(directory / meta.get("stats", STATS))
     model = VQVAE(cfg.vq, norm.mean, norm.std)
-    _load_weights(model, directory)
+    load_weights(model, directory)
     return model.to(device).eval(), cfg, norm
 
 
@@ -156,10 +169,10 @@ def load_transformer(directory: str | os.PathLike, text_encoder: str | None = No
     ``text_encoder``: the name of the encoder the caller will feed; a mismatch with the recorded one is an error.
     """
     from intermask.models.transformer import InterMTransformer
+    from intermask.models.vqvae import frames_per_token, token_groups
 
     directory = Path(directory)
-    cfg, meta = read_config(directory)
-    _expect(meta, "transformer", directory)
+    cfg, meta = read_config(directory, "transformer")
     recorded = meta.get("text_encoder", cfg.text.encoder)
     if text_encoder is not None and text_encoder != recorded:
         raise InterMaskError(f"Checkpoint {directory} was trained with the {recorded!r} text encoder; it cannot "
@@ -167,8 +180,9 @@ def load_transformer(directory: str | os.PathLike, text_encoder: str | None = No
     norm = Normalizer.load(directory / meta.get("stats", STATS))
     state = load_file(str(directory / WEIGHTS))
     text_dim = int(meta.get("text_dim") or state["cond_emb.weight"].shape[1])
-    model = InterMTransformer(cfg.transformer, cfg.vq.nb_code, text_dim)
-    _load_weights(model, directory)
+    model = InterMTransformer(cfg.transformer, cfg.vq.nb_code, text_dim, groups=token_groups(cfg.vq),
+                              frames_per_token=frames_per_token(cfg.vq))
+    load_weights(model, directory)
     vq_dir = (directory / meta["vq_dir"]).resolve() if meta.get("vq_dir") else None
     return model.to(device).eval(), cfg, norm, vq_dir
 

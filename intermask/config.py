@@ -1,7 +1,8 @@
-"""Dataclass configurations, the ``tiny`` and ``paper`` presets, JSON I/O and argparse derived from them.
+"""Dataclass configurations, the ``tiny`` and ``paper`` presets, JSON reading and argparse derived from them.
 
 One configuration system for the whole project: every script builds its parser with
-:func:`add_dataclass_arguments` from these classes, so no option list is written twice.
+:func:`add_dataclass_arguments` from these classes, so no option list is written twice, and a preset carries
+everything that differs between sizes (architecture and training hyperparameters alike).
 """
 from __future__ import annotations
 
@@ -18,7 +19,11 @@ from intermask.errors import InterMaskError
 
 @dataclass
 class VQConfig:
-    """2D VQ-VAE over a person's (12 features × 22 joints × T) map (spec §2)."""
+    """2D VQ-VAE over a person's (12 features × 22 joints × T) map (docs/design-notes.md, "VQ-VAE").
+
+    ``down_t`` sets the token geometry: 2**down_t frames per time token and the joint groups left after as many
+    halvings (``intermask.models.vqvae.frames_per_token`` / ``token_groups``).
+    """
     nb_code: int = 1024
     code_dim: int = 512
     width: int = 512
@@ -32,7 +37,7 @@ class VQConfig:
     gcn_official_bug: bool = False  # reproduce the official graph conv (only sample 0, frame 0 has edges)
     window_size: int = 64
     window_stride: int = 10
-    # loss weights (spec §2.5)
+    # loss weights (the paper's; docs/design-notes.md, "VQ-VAE")
     commit: float = 0.02
     explicit: float = 1.0
     vel: float = 100.0
@@ -43,7 +48,7 @@ class VQConfig:
 
 @dataclass
 class TransformerConfig:
-    """Inter-M transformer (spec §3) plus word-motion cross-attention (spec §6.1)."""
+    """Inter-M transformer plus word-motion cross-attention (docs/design-notes.md, "Transformer")."""
     latent_dim: int = 384
     n_heads: int = 6
     n_layers: int = 6
@@ -57,7 +62,7 @@ class TransformerConfig:
     cond_drop_prob: float = 0.1
     interaction_mask_prob: float = 0.2
     step_unroll: float = 1.0
-    word_xattn: str = "every_block"  # none | pre | every_block (spec §6.1)
+    word_xattn: str = "every_block"  # none | pre | every_block (docs/design-notes.md, "Word cross-attention")
     max_motion_frames: int = 300
 
 
@@ -73,25 +78,57 @@ class TextConfig:
 class DataConfig:
     dataset: str = "interhuman"  # interhuman | interx (InterSynth uses the InterHuman layout)
     data_root: str = ""
-    max_frames: int = 300  # crop length of the transformer dataset (spec §1.4)
+    max_frames: int = 300  # longest clip the transformer trains on (10 s at 30 fps)
     min_frames: int = 15
     train_frames: int = 0  # >0: random windows of this many frames for the transformer (CPU budget)
     cache: bool = True
 
 
 @dataclass
+class TrainConfig:
+    """Optimiser and schedule of one training script (AdamW, linear warm-up, step decay at fractions of the run).
+
+    Given flags override the preset's values; a resumed run takes them from its command line, like the data.
+    """
+    batch_size: int = 32  # GLOBAL batch, split over the processes
+    epochs: int = 3  # epochs over the training split (--max-steps overrides)
+    lr: float = 2e-4
+    warmup_steps: int = -1  # -1: a quarter of an epoch
+    weight_decay: float = 0.0
+    betas: tuple[float, ...] = (0.9, 0.99)
+    lr_milestones: tuple[float, ...] = ()  # fractions of the run where the LR is multiplied by lr_gamma
+    lr_gamma: float = 0.1
+    grad_clip: float = 0.0  # max gradient norm; 0: no clipping
+
+
+def vq_training(batch_size: int = 64, epochs: int = 20) -> TrainConfig:
+    return TrainConfig(batch_size=batch_size, epochs=epochs, lr_milestones=(0.7, 0.85), lr_gamma=0.1,
+                       grad_clip=1.0)
+
+
+def transformer_training(batch_size: int = 32, epochs: int = 3) -> TrainConfig:
+    return TrainConfig(batch_size=batch_size, epochs=epochs, weight_decay=1e-5, lr_milestones=(0.5, 0.7, 0.85),
+                       lr_gamma=1 / 3)
+
+
+@dataclass
 class ModelConfig:
-    """Everything a checkpoint needs to rebuild its networks; written to ``config.json``."""
+    """Everything a checkpoint needs to rebuild its networks, plus how it was trained; written to ``config.json``."""
     name: str = "tiny"
     vq: VQConfig = field(default_factory=VQConfig)
     transformer: TransformerConfig = field(default_factory=TransformerConfig)
     text: TextConfig = field(default_factory=TextConfig)
     data: DataConfig = field(default_factory=DataConfig)
+    vq_training: TrainConfig = field(default_factory=vq_training)
+    transformer_training: TrainConfig = field(default_factory=transformer_training)
 
 
 def paper() -> ModelConfig:
-    """The official sizes: VQ ≈ 43M, transformer ≈ 54M parameters with the CLIP ViT-L/14@336px encoder."""
-    return ModelConfig(name="paper", text=TextConfig(encoder="clip"))
+    """The official sizes: VQ ≈ 43M, transformer ≈ 54M parameters with the CLIP ViT-L/14@336px encoder, and the
+    official batches and run lengths."""
+    return ModelConfig(name="paper", text=TextConfig(encoder="clip"),
+                       vq_training=vq_training(batch_size=256, epochs=50),
+                       transformer_training=transformer_training(batch_size=52, epochs=500))
 
 
 def tiny() -> ModelConfig:
@@ -125,7 +162,7 @@ PRESETS = {"paper": paper, "tiny": tiny}
 
 
 # ----------------------------------------------------------------------------------------------------
-# JSON I/O
+# JSON
 # ----------------------------------------------------------------------------------------------------
 
 def to_dict(cfg) -> dict:
@@ -142,22 +179,12 @@ def from_dict(cls, data: dict):
     kwargs = {}
     for key, value in data.items():
         typ = hints[key]
-        kwargs[key] = from_dict(typ, value) if dataclasses.is_dataclass(typ) and isinstance(value, dict) else value
+        if dataclasses.is_dataclass(typ) and isinstance(value, dict):
+            value = from_dict(typ, value)
+        elif typing.get_origin(typ) is tuple and isinstance(value, list):  # JSON has no tuples
+            value = tuple(value)
+        kwargs[key] = value
     return cls(**kwargs)
-
-
-def save_json(cfg, path: str | os.PathLike) -> None:
-    Path(path).write_text(json.dumps(to_dict(cfg), indent=2, sort_keys=True) + "\n")
-
-
-def load_json(cls, path: str | os.PathLike):
-    try:
-        data = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise InterMaskError(f"Configuration file {path} does not exist.") from None
-    except json.JSONDecodeError as exc:
-        raise InterMaskError(f"Configuration file {path} is not valid JSON: {exc}.") from None
-    return from_dict(cls, data)
 
 
 # Keys a checkpoint's config.json holds beside the ModelConfig (see intermask/checkpoint.py).
@@ -185,6 +212,12 @@ def read_config_file(path: str | os.PathLike) -> tuple[ModelConfig, dict]:
         raise InterMaskError(f"Configuration file {path} is not valid JSON: {exc}.") from None
     if not isinstance(data, dict):
         raise InterMaskError(f"Configuration file {path} must hold a JSON object.")
+    return split_checkpoint_config(data)
+
+
+def split_checkpoint_config(data: dict) -> tuple[ModelConfig, dict]:
+    """A checkpoint's config.json object → (ModelConfig, its metadata keys); unknown keys are an error."""
+    data = dict(data)
     meta = {key: data.pop(key) for key in CHECKPOINT_META_KEYS if key in data}
     return from_dict(ModelConfig, data), meta
 
@@ -216,6 +249,9 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls, prefix: str = 
         if typ is bool:
             group.add_argument(flag, dest=dest, action=argparse.BooleanOptionalAction, default=None,
                                help=f"(default: {default})")
+        elif typing.get_origin(typ) is tuple:
+            group.add_argument(flag, dest=dest, type=typing.get_args(typ)[0], nargs="*", default=None,
+                               help=f"(default: {' '.join(map(str, default)) or 'none'})")
         else:
             group.add_argument(flag, dest=dest, type=typ, default=None, help=f"(default: {default})")
 
@@ -227,5 +263,5 @@ def apply_arguments(cfg, args: argparse.Namespace, prefix: str = ""):
         dest = (prefix + f.name).replace("-", "_")
         value = getattr(args, dest, None)
         if value is not None and not dataclasses.is_dataclass(getattr(cfg, f.name)):
-            changes[f.name] = value
+            changes[f.name] = tuple(value) if isinstance(value, list) else value
     return dataclasses.replace(cfg, **changes)

@@ -3,18 +3,23 @@ import json
 
 import pytest
 
+from intermask.checkpoint import TRAIN_META, TRAIN_STATE
 from tests.fixtures import write_tiny_checkpoint
 from train.bundle import main as bundle_main
 
 
 def test_bundle_copies_a_loadable_checkpoint_with_a_relative_vq(tmp_path):
     run = write_tiny_checkpoint(tmp_path / "run")
-    (run / "train_state.pt").write_bytes(b"optimiser moments")  # must not ship
+    # What the trainer writes into OUT/latest beside the model: the optimiser moments must not ship.
+    assert not (run / TRAIN_STATE).exists()
+    (run / TRAIN_STATE).write_bytes(b"optimiser moments")
+    (run / TRAIN_META).write_text('{"optimizer": {}, "step": 10}')
     bundle_main(["--src", str(run / ".." / "vq"), "--dst", str(tmp_path / "ship" / "vq")])
     bundle_main(["--src", str(run), "--dst", str(tmp_path / "ship" / "t2m"), "--vq", str(tmp_path / "ship" / "vq")])
 
     shipped = tmp_path / "ship" / "t2m"
-    assert not (shipped / "train_state.pt").exists()
+    assert not (shipped / TRAIN_STATE).exists() and not (shipped / TRAIN_META).exists()
+    assert not [p.name for p in shipped.parent.iterdir() if p.name.startswith(".")]  # no temporary left behind
     assert json.loads((shipped / "config.json").read_text())["vq_dir"] == "../vq"
 
     from intermask.api import InterMask

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from intermask.config import TransformerConfig, paper
+from intermask.errors import InterMaskError
 from intermask.models import keyed_random as kr
 from intermask.models.masking import bert_corrupt, choose_masks
 from intermask.models.transformer import InterMTransformer
@@ -79,8 +80,29 @@ def test_unconditional_branch_ignores_sentence_and_words(mode):
 def test_none_mode_has_no_word_path():
     m = _model(word_xattn="none")
     assert m.word_proj is None and m.pre_word is None
-    with pytest.raises(Exception):
+    with pytest.raises(InterMaskError, match="word_xattn must be one of"):
         InterMTransformer(dataclasses.replace(SMALL, word_xattn="later"), CODES, ENC.dim)
+
+
+def test_a_plain_training_forward_works_outside_a_keyed_scope():
+    m = _model().train()
+    ids, lengths, text = _batch()
+    logits = m(ids, lengths, text, torch.zeros(2, dtype=torch.bool))
+    logits.logsumexp(-1).mean().backward()  # dropout from torch's generator, as nn.Dropout would draw
+    assert m.token_emb.weight.grad is not None
+
+
+def test_inputs_longer_than_the_config_leave_the_module_unchanged():
+    m = InterMTransformer(dataclasses.replace(SMALL, max_motion_frames=16), CODES, ENC.dim).eval()  # 4 tokens
+    pe = m.pe
+    ids, lengths, text = _batch(b=1, t=6)
+    with torch.no_grad():
+        long = m(ids, lengths, text, torch.zeros(1, dtype=torch.bool))
+    assert m.pe is pe and m.pe.shape[1] == 4  # concurrent requests share the module: forward never mutates it
+    big = InterMTransformer(SMALL, CODES, ENC.dim).eval()
+    big.load_state_dict(m.state_dict())
+    with torch.no_grad():
+        assert torch.allclose(long, big(ids, lengths, text, torch.zeros(1, dtype=torch.bool)), atol=1e-6)
 
 
 def test_cfg_pair_in_one_batch_equals_two_passes():

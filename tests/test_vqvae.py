@@ -94,10 +94,17 @@ def test_dead_codes_are_reset_to_batch_vectors():
     assert not torch.allclose(q.codebook[:5], before)
 
 
-def test_training_forward_needs_keys_and_gumbel_noise_follows_the_keys():
-    vq = _model()
-    with pytest.raises(RuntimeError):
-        vq(torch.randn(2, 32, 262))
+def test_outside_a_keyed_scope_training_draws_from_torch_like_any_module():
+    x = torch.randn(2, 32, 262)
+    torch.manual_seed(5)
+    a = _model(dropout=0.5)(x)
+    torch.manual_seed(5)
+    b = _model(dropout=0.5)(x)
+    assert torch.equal(a["recon"], b["recon"])  # the global seed decides, as for nn.Dropout
+    a["loss"].backward()
+
+
+def test_gumbel_noise_and_dropout_follow_the_keys():
     x = torch.randn(4, 32, 262)
     a = _model()
     b = _model()
@@ -110,3 +117,12 @@ def test_training_forward_needs_keys_and_gumbel_noise_follows_the_keys():
     with kr.scope(kr.sample_keys(1, 3, range(4))):
         rc = c(x)
     assert not torch.equal(ra["ids"], rc["ids"])  # another step, other Gumbel noise and dropout
+
+
+@pytest.mark.parametrize("down_t,groups,fpt", [(1, 11, 2), (2, 5, 4)])
+def test_token_geometry_follows_down_t(down_t, groups, fpt):
+    vq = _model(down_t=down_t).eval()
+    assert (vq.groups, vq.frames_per_token) == (groups, fpt)
+    ids = vq.encode(torch.randn(1, 24, 262))
+    assert ids.shape == (1, groups, 24 // fpt)
+    assert vq.decode(ids).shape == (1, 24, 262)

@@ -21,6 +21,8 @@ from pathlib import Path
 if __package__ in (None, ""):  # `python train/bundle.py` from anywhere
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from intermask.atomic import atomic_path  # noqa: E402 (after the path set-up above)
+
 SHIPPED = ("config.json", "model.safetensors", "stats.npz", "card.md", "log.jsonl")
 METRICS_HEADING = "## Metrics"
 
@@ -56,18 +58,15 @@ def write_metrics(card: Path, results: list[Path]) -> None:
 def bundle(src: Path, dst: Path, vq: Path | None = None) -> Path:
     if not (src / "config.json").exists():
         raise SystemExit(f"{src} is not a checkpoint directory (no config.json)")
-    tmp = dst.with_name(dst.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    for name in SHIPPED:
-        if (src / name).exists():
-            shutil.copy2(src / name, tmp / name)
-    if vq is not None:
-        meta = json.loads((tmp / "config.json").read_text())
-        meta["vq_dir"] = os.path.relpath(vq.resolve(), dst.resolve())
-        (tmp / "config.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
-    shutil.rmtree(dst, ignore_errors=True)
-    tmp.rename(dst)
+    with atomic_path(dst) as tmp:
+        tmp.mkdir()
+        for name in SHIPPED:
+            if (src / name).exists():
+                shutil.copy2(src / name, tmp / name)
+        if vq is not None:
+            meta = json.loads((tmp / "config.json").read_text())
+            meta["vq_dir"] = os.path.relpath(vq.resolve(), dst.resolve())
+            (tmp / "config.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
     return dst
 
 

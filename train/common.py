@@ -1,4 +1,4 @@
-"""Shared pieces of the training scripts: options, schedule, logging, checkpoints, the step loop."""
+"""Shared pieces of the training scripts: options, optimiser and schedule, logging, checkpoints, the step loop."""
 from __future__ import annotations
 
 import argparse
@@ -26,14 +26,10 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("run")
     g.add_argument("--config", default="tiny", help="tiny | paper | path to a config.json (default: tiny)")
     g.add_argument("--out", required=True, help="output directory (checkpoints latest/ and best/, log.jsonl)")
-    g.add_argument("--batch-size", type=int, default=None, help="GLOBAL batch, split over the processes")
     g.add_argument("--max-steps", type=int, default=None, help="optimiser steps (overrides --epochs)")
-    g.add_argument("--epochs", type=int, default=None, help="epochs over the training split")
     g.add_argument("--stop-at", type=int, default=None,
                    help="stop (and write OUT/latest) after this global step; the LR schedule still spans the whole "
                         "run, so a later --resume continues the same trajectory")
-    g.add_argument("--lr", type=float, default=2e-4)
-    g.add_argument("--warmup-steps", type=int, default=None, help="default: a quarter of an epoch")
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--resume", nargs="?", const="latest", default=None,
                    help="continue from OUT/latest (or the given checkpoint directory)")
@@ -51,8 +47,11 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--no-progress", action="store_true", help="no tqdm bar")
 
 
-def add_config_arguments(parser: argparse.ArgumentParser, model_cls) -> None:
+def add_config_arguments(parser: argparse.ArgumentParser, model_cls, part: str) -> None:
+    """Flags for the ``part`` ("vq" | "transformer") network, its training settings, data and text encoder; help
+    shows the tiny preset's values."""
     C.add_dataclass_arguments(parser, model_cls)
+    C.add_dataclass_arguments(parser, C.TrainConfig, defaults_from=getattr(C.tiny(), f"{part}_training"))
     C.add_dataclass_arguments(parser, C.DataConfig, only=("dataset", "data_root", "max_frames", "min_frames",
                                                           "train_frames"))
     C.add_dataclass_arguments(parser, C.TextConfig, prefix="text_")
@@ -63,8 +62,9 @@ def resolve_config(args: argparse.Namespace, part: str) -> C.ModelConfig:
     import dataclasses
 
     cfg = C.resolve_model_config(args.config)
-    sub = getattr(cfg, part)
-    cfg = dataclasses.replace(cfg, **{part: C.apply_arguments(sub, args)},
+    training = f"{part}_training"
+    cfg = dataclasses.replace(cfg, **{part: C.apply_arguments(getattr(cfg, part), args),
+                                      training: C.apply_arguments(getattr(cfg, training), args)},
                               data=C.apply_arguments(cfg.data, args),
                               text=C.apply_arguments(cfg.text, args, prefix="text_"))
     if cfg.data.dataset not in DATASETS:
@@ -92,6 +92,28 @@ def lr_at(step: int, base: float, warmup: int, total: int, milestones: Iterable[
         return base * (step + 1) / (warmup + 1)
     passed = sum(step >= int(m * total) for m in milestones)
     return base * gamma ** passed
+
+
+@dataclass
+class Schedule:
+    """How long a run is and its learning rate at each step, from its TrainConfig and batch plan."""
+    train: C.TrainConfig
+    total: int  # planned optimiser steps (the LR schedule spans them even when --stop-at ends a run early)
+    warmup: int
+
+    @classmethod
+    def plan(cls, train: C.TrainConfig, args: argparse.Namespace, steps_per_epoch: int) -> "Schedule":
+        total = args.max_steps or train.epochs * steps_per_epoch
+        warmup = train.warmup_steps if train.warmup_steps >= 0 else steps_per_epoch // 4
+        return cls(train, total, warmup)
+
+    def lr(self, step: int) -> float:
+        t = self.train
+        return lr_at(step, t.lr, self.warmup, self.total, t.lr_milestones, t.lr_gamma)
+
+
+def optimizer(params: list[torch.nn.Parameter], train: C.TrainConfig) -> torch.optim.Optimizer:
+    return torch.optim.AdamW(params, lr=train.lr, betas=tuple(train.betas), weight_decay=train.weight_decay)
 
 
 @dataclass
@@ -219,14 +241,16 @@ def resume_dir(args: argparse.Namespace, out: Path) -> Path | None:
 
 
 def resumed_config(resume: Path | None, given: C.ModelConfig) -> C.ModelConfig:
-    """The architecture saved in the checkpoint being resumed, with this command line's data and text settings."""
+    """The architecture saved in the checkpoint being resumed, with this command line's data, text and training
+    settings (a checkpoint written before training settings were recorded has none to offer)."""
     if resume is None:
         return given
     import dataclasses
 
     from intermask.checkpoint import read_config
 
-    return dataclasses.replace(read_config(resume)[0], data=given.data, text=given.text)
+    return dataclasses.replace(read_config(resume)[0], data=given.data, text=given.text,
+                               vq_training=given.vq_training, transformer_training=given.transformer_training)
 
 
 def init_dir(args: argparse.Namespace) -> Path | None:
@@ -336,3 +360,53 @@ class Checkpoints:
             if self.d.is_main:
                 self.save(self.out / "latest", done, {"step": done, "best": self.best, "seed": a.seed})
             self.d.barrier()
+
+
+@dataclass
+class StepOutput:
+    """What one training step hands back to :func:`train_steps`."""
+    loss: torch.Tensor  # backward() runs on this: the process's share of the global-batch loss
+    logged: dict  # averaged over the logging window and the processes
+    last: dict = field(default_factory=dict)  # logged as the last step's value (perplexity, token length, ...)
+    shown: dict = field(default_factory=dict)  # progress-bar postfix
+
+
+def train_steps(args: argparse.Namespace, d, plan, dataset, collate: Callable | None, schedule: Schedule,
+                params: list[torch.nn.Parameter], opt: torch.optim.Optimizer,
+                step: Callable[[int, object], StepOutput], logger: Logger, ckpt: Checkpoints,
+                validation: Callable[[], dict] | None, start: int, end: int) -> int:
+    """The optimiser loop the VQ and transformer scripts share; returns the last step done.
+
+    Per global step: set the scheduled LR, run ``step`` on this process's batch, back-propagate, sum the
+    gradients over the processes, clip, update; then log every ``--log-every`` steps and let ``ckpt`` validate,
+    probe and save.
+    """
+    bar = progress(end, start, d.is_main and not args.no_progress)
+    t0, window, n = time.time(), {}, 0
+    done = start
+    for k, epoch, batch in iterate_steps(plan, dataset, start, end, collate, args.num_workers):
+        lr = schedule.lr(k)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        out = step(k, batch)
+        out.loss.backward()
+        d.sum_gradients(params)
+        if schedule.train.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(params, schedule.train.grad_clip)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        done = k + 1
+        for name, value in out.logged.items():
+            window[name] = window.get(name, 0.0) + float(value.detach() if torch.is_tensor(value) else value)
+        n += 1
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(**out.shown)
+        if done % args.log_every == 0 or done == end:
+            rec = {name: v / (n * d.world_size) for name, v in d.sum_scalars(window).items()}
+            logger.log(done, {**rec, "epoch": epoch, "lr": lr, **out.last, "wall": round(time.time() - t0, 1)})
+            window, n = {}, 0
+        ckpt.after_step(done, end, validation)
+    if bar is not None:
+        bar.close()
+    return done

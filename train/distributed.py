@@ -1,4 +1,5 @@
-"""Exact-equivalence data parallelism: N processes train the model one process trains (DESIGN.md §4).
+"""Exact-equivalence data parallelism: N processes train the model one process trains (docs/design-notes.md,
+"Data parallelism").
 
 The contract:
 
@@ -6,8 +7,9 @@ The contract:
   (seed, e), and rank r takes the contiguous chunk ``[r·B/N, (r+1)·B/N)`` of it (:class:`GlobalBatchPlan`);
 - every random draw that shapes a sample is keyed by (seed, step, position in the global batch)
   (:func:`batch_keys`, ``intermask/models/keyed_random.py``); datasets key theirs by (seed, epoch, index);
-- losses are divided by global counts inside the models; gradients are summed over ranks by one all-reduce
-  after backward (:meth:`Dist.sum_gradients`), with no DDP wrapper and no averaging ambiguity;
+- the transformer divides its losses by global (all-reduced) counts; the VQ's loss terms each average over the
+  processes to their global value, so its script divides the loss by the number of processes; gradients are
+  summed over ranks by one all-reduce after backward (:meth:`Dist.sum_gradients`), with no DDP wrapper;
 - the VQ's EMA statistics are summed and its codebook init/reset reads all-gathered vectors, through the
   :class:`TorchCollective` handed to the models.
 
@@ -85,13 +87,6 @@ class Dist:
     def barrier(self) -> None:
         if self.enabled:
             dist.barrier()
-
-    def broadcast_object(self, obj):
-        if not self.enabled:
-            return obj
-        box = [obj]
-        dist.broadcast_object_list(box, src=0)
-        return box[0]
 
 
 def init_distributed(device: str = "auto") -> Dist:

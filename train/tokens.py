@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from intermask.atomic import atomic_path
 from intermask.data.interhuman import InterHumanDataset, mirror_features, reframe
 from intermask.errors import InterMaskError
 
@@ -48,7 +49,7 @@ def _variant_features(clip, mirrored: bool, frames: int) -> tuple[np.ndarray, np
 @torch.no_grad()
 def encode_split(dataset: InterHumanDataset, vq, normalizer, max_frames: int, progress: bool = True
                  ) -> dict[str, np.ndarray]:
-    """Token maps of every clip of ``dataset``, original and mirrored → arrays for :class:`TokenSet`.
+    """Token maps (2, groups, T') of every clip of ``dataset``, original and mirrored → arrays for :class:`TokenSet`.
 
     A clip longer than ``max_frames`` keeps its first ``max_frames`` raw frames, as the evaluation's items do
     (InterSynth clips are at most 10 s); the last frames that do not fill a whole token are dropped.
@@ -56,6 +57,7 @@ def encode_split(dataset: InterHumanDataset, vq, normalizer, max_frames: int, pr
     from tqdm import tqdm
 
     n = len(dataset.ids)
+    fpt, groups = vq.frames_per_token, vq.groups
     tokens = np.zeros(n, dtype=np.int64)
     maps: list[np.ndarray | None] = [None] * (n * VARIANTS)
     # Encode clips of equal token length together: one VQ call per length.
@@ -63,7 +65,7 @@ def encode_split(dataset: InterHumanDataset, vq, normalizer, max_frames: int, pr
     for k in range(n):
         clip = dataset.clip(k)
         frames = min(clip.frames, max_frames)
-        tokens[k] = (frames - 1) // 4
+        tokens[k] = (frames - 1) // fpt
         by_len.setdefault(int(tokens[k]), []).append(k)
     bar = tqdm(total=n, desc=f"tokenising {dataset.split}", unit="clip", disable=not progress, dynamic_ncols=True)
     for t, ks in sorted(by_len.items()):
@@ -75,9 +77,9 @@ def encode_split(dataset: InterHumanDataset, vq, normalizer, max_frames: int, pr
                 frames = min(clip.frames, max_frames)
                 for v in range(VARIANTS):
                     f1, f2 = _variant_features(clip, bool(v), frames)
-                    seqs += [f1[:4 * t], f2[:4 * t]]
+                    seqs += [f1[:fpt * t], f2[:fpt * t]]
             x = torch.from_numpy(normalizer.normalize(np.stack(seqs)).astype(np.float32))
-            ids = vq.encode(x).view(len(chunk), VARIANTS, 2, 5, t).numpy()
+            ids = vq.encode(x).view(len(chunk), VARIANTS, 2, groups, t).numpy()
             for j, k in enumerate(chunk):
                 for v in range(VARIANTS):
                     maps[k * VARIANTS + v] = ids[j, v]
@@ -85,7 +87,7 @@ def encode_split(dataset: InterHumanDataset, vq, normalizer, max_frames: int, pr
     bar.close()
     lengths = np.repeat(tokens, VARIANTS)
     offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-    flat = np.concatenate([m.reshape(2 * 5, -1) for m in maps], axis=1).astype(np.int16)  # (10, Σ T')
+    flat = np.concatenate([m.reshape(2 * groups, -1) for m in maps], axis=1).astype(np.int16)  # (2·G, Σ T')
     return {"codes": flat, "offsets": offsets, "tokens": lengths.astype(np.int64)}
 
 
@@ -123,7 +125,7 @@ class TokenSet:
     def _map(self, clip: int, variant: int) -> torch.Tensor:
         j = clip * VARIANTS + variant
         o, t = int(self.offsets[j]), int(self.token_counts[j])
-        return self.codes[:, o:o + t].view(2, 5, t)
+        return self.codes[:, o:o + t].view(2, -1, t)
 
     def __getitem__(self, index: int) -> dict:
         n = len(self.dataset.ids)
@@ -147,7 +149,7 @@ class TokenSet:
 def collate(items: list[dict]) -> dict:
     """Codes padded to the batch's longest item (padding is masked by the token lengths)."""
     t = max(it["tokens"] for it in items)
-    codes = torch.zeros(len(items), 2, 5, t, dtype=torch.long)
+    codes = torch.zeros(len(items), *items[0]["codes"].shape[:2], t, dtype=torch.long)
     for i, it in enumerate(items):
         codes[i, :, :, :it["tokens"]] = it["codes"]
     return {"codes": codes, "tokens": torch.tensor([it["tokens"] for it in items], dtype=torch.long),
@@ -175,7 +177,6 @@ def load_or_build(path: Path, dataset: InterHumanDataset, vq, normalizer, max_fr
     if not build:
         return None
     arrays = encode_split(dataset, vq, normalizer, max_frames, progress)
-    tmp = path.with_suffix(".tmp")
-    save_file(arrays, str(tmp), metadata={"meta": json.dumps(want)})
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        save_file(arrays, str(tmp), metadata={"meta": json.dumps(want)})
     return arrays

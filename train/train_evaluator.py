@@ -228,7 +228,8 @@ def train(cfg: TrainEvaluatorConfig, model_cfg: EvaluatorConfig, train_set=None,
     cache.save(cache_path)
     save_evaluator(model.eval(), out, card=_card(cfg, model_cfg, summary, len(train_set)),
                    extra={"training": {"data_root": cfg.data_root, "steps": step, "batch_size": cfg.batch_size,
-                                       "seed": cfg.seed}})
+                                       "seed": cfg.seed}},
+                   keep=("log.jsonl", cache_path.name))
     return summary
 
 

@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--probe-clips", type=int, default=64)
     g.add_argument("--evaluator", default=None,
                    help="evaluator checkpoint for the probe (default: checkpoints/intersynth/evaluator)")
-    common.add_config_arguments(parser, C.TransformerConfig)
+    common.add_config_arguments(parser, C.TransformerConfig, "transformer")
     return parser
 
 
@@ -141,34 +141,40 @@ def run(args: argparse.Namespace) -> dict:
         show = d.is_main and not args.no_progress
         train_set, val_set = token_sets(cfg, vq, norm, out, d, args.seed, show)
         cache = text_cache(cfg, [s.dataset for s in (train_set, val_set) if s is not None], out, d)
-        global_batch = args.batch_size or (52 if cfg.name == "paper" else 32)
-        plan = GlobalBatchPlan(len(train_set), global_batch, d.world_size, d.rank, args.seed,
+        train = cfg.transformer_training
+        plan = GlobalBatchPlan(len(train_set), train.batch_size, d.world_size, d.rank, args.seed,
                                lengths=train_set.lengths())
-        val_plan = (common.validation_plan(len(val_set), global_batch, d, val_set.lengths())
+        val_plan = (common.validation_plan(len(val_set), train.batch_size, d, val_set.lengths())
                     if val_set is not None else None)
-        total = args.max_steps or (args.epochs or (500 if cfg.name == "paper" else 3)) * plan.steps_per_epoch
-        warmup = args.warmup_steps if args.warmup_steps is not None else plan.steps_per_epoch // 4
+        schedule = common.Schedule.plan(train, args, plan.steps_per_epoch)
 
-        model = common.seeded(args.seed, lambda: InterMTransformer(cfg.transformer, vq_cfg.vq.nb_code,
-                                                                   cache.encoder.dim).to(d.device))
+        model = common.seeded(args.seed, lambda: InterMTransformer(cfg.transformer, vq.nb_code, cache.encoder.dim,
+                                                                   groups=vq.groups,
+                                                                   frames_per_token=vq.frames_per_token).to(d.device))
         common.init_weights(args, model)
         model.set_collective(d.collective or LOCAL)
         params = [p for p in model.parameters() if p.requires_grad]
-        opt = torch.optim.AdamW(params, lr=args.lr, betas=(0.9, 0.99), weight_decay=1e-5)
+        opt = common.optimizer(params, train)
         start, best = common.restore(resume, model, opt)
 
-        logger = common.make_logger(args, out, d.is_main, {"config": C.to_dict(cfg), "global_batch": global_batch,
-                                                             "world_size": d.world_size, "lr": args.lr})
-        end = common.end_step(args, total)
-        bar = common.progress(end, start, show)
-        t0, window = time.time(), {}
+        logger = common.make_logger(args, out, d.is_main, {"config": C.to_dict(cfg), "world_size": d.world_size})
+        end = common.end_step(args, schedule.total)
+        t0 = time.time()
 
         def save(path: Path, step: int, train_state: dict | None) -> None:
-            card = common.card_text("transformer", cfg, step=step, total_steps=total, global_batch=global_batch,
-                                    world=d.world_size, wall=time.time() - t0, train_items=len(train_set),
-                                    metrics=ckpt.metrics)
+            card = common.card_text("transformer", cfg, step=step, total_steps=schedule.total,
+                                    global_batch=train.batch_size, world=d.world_size, wall=time.time() - t0,
+                                    train_items=len(train_set), metrics=ckpt.metrics)
             save_checkpoint(path, model, cfg, "transformer", norm, text_dim=cache.encoder.dim, vq_dir=args.vq,
                             card=card, optimizer=opt if train_state else None, train_state=train_state)
+
+        def step(k: int, batch) -> common.StepOutput:
+            ids, tl, text = step_inputs(batch, cache, d.device, plan.padded_length(k))
+            res = model.training_loss(ids, tl, text, batch_keys(args.seed, k, plan).to(d.device))
+            # loss and acc are already global values (normalised by all-reduced counts)
+            loss, acc = float(res["loss"].detach()), float(res["acc"])
+            return common.StepOutput(res["loss"], logged={n: res[n] for n in ("loss", "acc", "interaction_frac")},
+                                     last={"tokens": int(tl.max())}, shown={"loss": f"{loss:.3f}", "acc": f"{acc:.3f}"})
 
         validation = ((lambda: validate(model, cache, val_set, val_plan, d, args.val_batches))
                       if val_plan else None)
@@ -176,38 +182,13 @@ def run(args: argparse.Namespace) -> dict:
         if args.probe_every and d.is_main:
             from train.probe import Probe
 
-            evaluator = Path(args.evaluator) if args.evaluator else common.REPO_ROOT / "checkpoints" / "intersynth" / "evaluator"
+            evaluator = Path(args.evaluator or common.REPO_ROOT / "checkpoints" / "intersynth" / "evaluator")
             probe = Probe(cfg.data.data_root, evaluator, clips=args.probe_clips, seed=args.seed)
         probing = (lambda: probe(model, vq, norm, cache)) if probe is not None else None
         ckpt = common.Checkpoints(args, d, out, logger, save, best, probe=probing)
         model.train()
-        done = start
-        for step, epoch, batch in common.iterate_steps(plan, train_set, start, end, collate, args.num_workers):
-            lr = common.lr_at(step, args.lr, warmup, total, (0.5, 0.7, 0.85), 1 / 3)
-            for g in opt.param_groups:
-                g["lr"] = lr
-            ids, tl, text = step_inputs(batch, cache, d.device, plan.padded_length(step))
-            res = model.training_loss(ids, tl, text, batch_keys(args.seed, step, plan).to(d.device))
-            res["loss"].backward()
-            d.sum_gradients(params)
-            opt.step()
-            opt.zero_grad(set_to_none=True)
-            done = step + 1
-            # loss and acc are already global values (normalised by all-reduced counts)
-            for k in ("loss", "acc", "interaction_frac"):
-                window[k] = window.get(k, 0.0) + float(res[k].detach())
-            window["n"] = window.get("n", 0) + 1
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(loss=f"{float(res['loss']):.3f}", acc=f"{float(res['acc']):.3f}")
-            if done % args.log_every == 0 or done == end:
-                n = window.pop("n")
-                logger.log(done, {**{k: v / n for k, v in window.items()}, "epoch": epoch, "lr": lr,
-                                  "tokens": int(tl.max()), "wall": round(time.time() - t0, 1)})
-                window = {}
-            ckpt.after_step(done, end, validation)
-        if bar is not None:
-            bar.close()
+        done = common.train_steps(args, d, plan, train_set, collate, schedule, params, opt, step, logger, ckpt,
+                                  validation, start, end)
         logger.close()
         return {"step": done, "best": ckpt.best, **ckpt.metrics}
     finally:

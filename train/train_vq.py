@@ -28,7 +28,7 @@ from train.distributed import GlobalBatchPlan, batch_keys, init_distributed, shu
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     common.add_common_arguments(parser)
-    common.add_config_arguments(parser, C.VQConfig)
+    common.add_config_arguments(parser, C.VQConfig, "vq")
     return parser
 
 
@@ -57,9 +57,9 @@ def validate(model, val_set, plan, d, max_batches: int) -> dict[str, float]:
         for k, v in out.items():
             if k.startswith("loss"):
                 sums["val_" + k] = sums.get("val_" + k, 0.0) + float(v)
-    sums = d.sum_scalars(sums)
+    sums = d.sum_scalars(sums)  # each term's mean over the processes is its global value
     model.train()
-    return {k: v / max(1, len(batches)) for k, v in sums.items()}
+    return {k: v / (max(1, len(batches)) * d.world_size) for k, v in sums.items()}
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -80,63 +80,42 @@ def run(args: argparse.Namespace) -> dict:
             val_set = InterHumanWindows(root, "val", norm, cfg.vq.window_size, cfg.vq.window_stride)
         except InterMaskError:
             val_set = None
-        global_batch = args.batch_size or (256 if cfg.name == "paper" else 64)
-        plan = GlobalBatchPlan(len(train_set), global_batch, d.world_size, d.rank, args.seed)
-        val_plan = common.validation_plan(len(val_set), global_batch, d) if val_set is not None else None
-        total = args.max_steps or (args.epochs or (50 if cfg.name == "paper" else 20)) * plan.steps_per_epoch
-        warmup = args.warmup_steps if args.warmup_steps is not None else plan.steps_per_epoch // 4
+        train = cfg.vq_training
+        plan = GlobalBatchPlan(len(train_set), train.batch_size, d.world_size, d.rank, args.seed)
+        val_plan = common.validation_plan(len(val_set), train.batch_size, d) if val_set is not None else None
+        schedule = common.Schedule.plan(train, args, plan.steps_per_epoch)
 
         model = common.seeded(args.seed, lambda: VQVAE(cfg.vq, norm.mean, norm.std).to(d.device))
         model.set_collective(d.collective or LOCAL)
         params = [p for p in model.parameters() if p.requires_grad]
-        opt = torch.optim.AdamW(params, lr=args.lr, betas=(0.9, 0.99), weight_decay=0.0)
+        opt = common.optimizer(params, train)
         start, best = common.restore(resume, model, opt)
 
-        logger = common.make_logger(args, out, d.is_main, {"config": C.to_dict(cfg), "global_batch": global_batch,
-                                                             "world_size": d.world_size, "lr": args.lr})
-        end = common.end_step(args, total)
-        bar = common.progress(end, start, d.is_main and not args.no_progress)
-        t0, window = time.time(), {}
+        logger = common.make_logger(args, out, d.is_main, {"config": C.to_dict(cfg), "world_size": d.world_size})
+        end = common.end_step(args, schedule.total)
+        t0 = time.time()
 
         def save(path: Path, step: int, train_state: dict | None) -> None:
-            card = common.card_text("vq", cfg, step=step, total_steps=total, global_batch=global_batch,
+            card = common.card_text("vq", cfg, step=step, total_steps=schedule.total, global_batch=train.batch_size,
                                     world=d.world_size, wall=time.time() - t0, train_items=len(train_set),
                                     metrics=ckpt.metrics)
             save_checkpoint(path, model, cfg, "vq", norm, card=card, optimizer=opt if train_state else None,
                             train_state=train_state)
 
+        def step(k: int, batch) -> common.StepOutput:
+            with kr.scope(batch_keys(args.seed, k, plan).to(d.device)):
+                res = model(batch.to(d.device))
+            # Gradients are summed over processes and every term averages to its global value: divide here.
+            loss, ppl = float(res["loss"].detach()), float(res["perplexity"])
+            return common.StepOutput(res["loss"] / d.world_size,
+                                     logged={name: v for name, v in res.items() if name.startswith("loss")},
+                                     last={"perplexity": ppl}, shown={"loss": f"{loss:.4f}", "ppl": f"{ppl:.0f}"})
+
         ckpt = common.Checkpoints(args, d, out, logger, save, best)
         validation = (lambda: validate(model, val_set, val_plan, d, args.val_batches)) if val_plan else None
         model.train()
-        done = start
-        for step, epoch, batch in common.iterate_steps(plan, train_set, start, end, None, args.num_workers):
-            lr = common.lr_at(step, args.lr, warmup, total, (0.7, 0.85), 0.1)
-            for g in opt.param_groups:
-                g["lr"] = lr
-            with kr.scope(batch_keys(args.seed, step, plan).to(d.device)):
-                res = model(batch.to(d.device))
-            res["loss"].backward()
-            d.sum_gradients(params)
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            opt.step()
-            opt.zero_grad(set_to_none=True)
-            done = step + 1
-            for k, v in res.items():
-                if k.startswith("loss"):
-                    window[k] = window.get(k, 0.0) + float(v.detach())
-            window["n"] = window.get("n", 0) + 1
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(loss=f"{float(res['loss']) * d.world_size:.4f}", ppl=f"{float(res['perplexity']):.0f}")
-            if done % args.log_every == 0 or done == end:
-                n = window.pop("n")
-                rec = {k: v / n for k, v in d.sum_scalars(window).items()}
-                rec.update(epoch=epoch, lr=lr, perplexity=float(res["perplexity"]))
-                logger.log(done, rec)
-                window = {}
-            ckpt.after_step(done, end, validation)
-        if bar is not None:
-            bar.close()
+        done = common.train_steps(args, d, plan, train_set, None, schedule, params, opt, step, logger, ckpt,
+                                  validation, start, end)
         logger.close()
         return {"step": done, "best": ckpt.best, **ckpt.metrics}
     finally:

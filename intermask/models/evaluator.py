@@ -1,4 +1,4 @@
-"""A contrastive text-motion evaluator in the style of InterGen's InterCLIP (spec §5.1), smaller.
+"""A contrastive text-motion evaluator in the style of InterGen's InterCLIP, smaller.
 
 Motion side: the DE-NORMALISED pair (B, T, 2, 262), contacts dropped (258 per person). Differences from the
 original, each for a reason:
@@ -17,13 +17,12 @@ Text side: the frozen text encoder's word features (MiniLM by default) with thei
 transformer over CLIP token embeddings and takes the EOT row.)
 
 Both embeddings are L2-normalised and multiplied by one learnable ``latent_scale``; training minimises the
-symmetric CLIP cross-entropy on logits e_m·e_tᵀ = latent_scale²·cos. Checkpoint: a directory with
-``config.json``, ``model.safetensors`` and ``card.md``; nothing is unpickled.
+symmetric CLIP cross-entropy on logits e_m·e_tᵀ = latent_scale²·cos. Checkpoint: a directory written by
+``intermask.checkpoint.write_checkpoint`` (``config.json``, ``model.safetensors``, ``card.md``).
 """
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -179,39 +178,31 @@ def clip_loss(e_motion: torch.Tensor, e_text: torch.Tensor, text_ids: torch.Tens
 
 
 # ---------------------------------------------------------------------------------------------------- files
-def save_evaluator(model: TextMotionEvaluator, out_dir: str | Path, card: str = "", extra: dict | None = None) -> Path:
-    from safetensors.torch import save_file
+KIND = "text_motion_evaluator"
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    meta = {"kind": "text_motion_evaluator", "config": dataclasses.asdict(model.cfg)}
-    if extra:
-        meta.update(extra)
-    (out / "config.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    save_file(state, str(out / "model.safetensors.tmp"))
-    (out / "model.safetensors.tmp").replace(out / "model.safetensors")
-    (out / "card.md").write_text(card or "# Text-motion evaluator\n")
-    return out
+
+def save_evaluator(model: TextMotionEvaluator, out_dir: str | Path, card: str = "", extra: dict | None = None,
+                   keep: tuple[str, ...] = ("log.jsonl",)) -> Path:
+    """Write the checkpoint with the shared writer (``intermask.checkpoint``); ``extra`` top-level keys (such as
+    ``training``) are kept as given, ``keep`` names files of an existing directory that survive."""
+    from intermask.checkpoint import write_checkpoint
+
+    meta = {**(extra or {}), "kind": KIND, "config": dataclasses.asdict(model.cfg)}
+    return write_checkpoint(out_dir, model, meta, card=card or "# Text-motion evaluator\n", keep=keep)
 
 
 def load_evaluator(path: str | Path) -> TextMotionEvaluator:
     """Load a checkpoint directory written by :func:`save_evaluator`; the model is returned in eval mode."""
-    from safetensors.torch import load_file
+    from intermask.checkpoint import CONFIG, WEIGHTS, load_weights, read_json_config
+    from intermask.config import from_dict
 
     path = Path(path)
-    cfg_file, weights = path / "config.json", path / "model.safetensors"
-    if not cfg_file.is_file() or not weights.is_file():
-        raise InterMaskError(f"No evaluator checkpoint in {path}: expected config.json and model.safetensors there "
+    if not (path / CONFIG).is_file() or not (path / WEIGHTS).is_file():
+        raise InterMaskError(f"No evaluator checkpoint in {path}: expected {CONFIG} and {WEIGHTS} there "
                              f"(train one with: python train/train_evaluator.py --data-root DATA --out {path}).")
-    meta = json.loads(cfg_file.read_text())
-    if meta.get("kind") != "text_motion_evaluator":
-        raise InterMaskError(f"{path} holds a {meta.get('kind', 'different')!r} checkpoint, "
-                             "not a text-motion evaluator.")
-    known = {f.name for f in dataclasses.fields(EvaluatorConfig)}
-    cfg = EvaluatorConfig(**{k: v for k, v in meta["config"].items() if k in known})
-    model = TextMotionEvaluator(cfg)
-    model.load_state_dict(load_file(str(weights)), strict=True)
+    meta = read_json_config(path, KIND)
+    model = TextMotionEvaluator(from_dict(EvaluatorConfig, meta["config"]))
+    load_weights(model, path)
     return model.eval()
 
 

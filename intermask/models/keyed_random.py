@@ -15,6 +15,9 @@ multiply rounds); counters advance along a Weyl sequence before mixing.
 Dropout layers read the keys of the current forward pass from :func:`scope`, a context manager that also
 hands out one fresh stream per draw (the n-th draw in a forward pass gets stream n, and every process runs
 the same code path, so the streams line up).
+
+Outside a scope the models behave as ordinary torch modules: dropout and the quantizer's draws come from
+torch's global generator (so ``model.train(); model(x)`` works, just not reproducibly across process counts).
 """
 from __future__ import annotations
 
@@ -140,12 +143,20 @@ def current() -> _Scope | None:
     return getattr(_local, "scope", None)
 
 
+def keys_or_random(batch: int, device=None) -> torch.Tensor:
+    """The keys of the current scope, or (outside one) fresh keys from torch's global generator."""
+    sc = current()
+    if sc is not None:
+        return sc.keys.to(device)
+    return torch.randint(0, MASK32 + 1, (batch,), dtype=torch.int64).to(device)
+
+
 def draw_like(x: torch.Tensor) -> torch.Tensor:
-    """Uniforms shaped like ``x``, whose dim 0 is the batch with each sample folded into equal rows."""
+    """Uniforms shaped like ``x``, whose dim 0 is the batch with each sample folded into equal rows (inside a
+    :func:`scope` only)."""
     sc = current()
     if sc is None:
-        raise RuntimeError("A training forward pass with dropout needs per-sample keys: wrap it in "
-                       "intermask.models.keyed_random.scope(keys).")
+        raise RuntimeError("keyed draw outside keyed_random.scope(keys)")
     b = sc.keys.shape[0]
     if x.shape[0] % b:
         raise RuntimeError(f"keyed draw: leading dim {x.shape[0]} is not a multiple of the batch {b}")
@@ -155,7 +166,10 @@ def draw_like(x: torch.Tensor) -> torch.Tensor:
 
 
 def keyed_dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
+    """Dropout keyed by sample inside a :func:`scope`; plain ``F.dropout`` outside one."""
     if not training or p <= 0.0:
         return x
+    if current() is None:
+        return torch.nn.functional.dropout(x, p, training=True)
     keep = draw_like(x) >= p
     return x * keep / (1.0 - p)

@@ -1,4 +1,4 @@
-"""Single codebook with EMA updates and dead-code reset (spec §2.3), exact under data parallelism.
+"""Single codebook with EMA updates and dead-code reset, exact under data parallelism (docs/design-notes.md).
 
 The codebook is a buffer, as are the EMA statistics (``code_sum``, ``code_count``) and the ``initted`` flag,
 so all of them are saved with the weights and resuming continues the same EMA (the official code loses
@@ -88,10 +88,7 @@ class QuantizerEMA(nn.Module):
         b, m, d = x.shape
         flat = x.reshape(-1, d)
         if self.training:
-            sc = kr.current()
-            if sc is None:
-                raise RuntimeError("VQ training forward needs per-sample keys (keyed_random.scope).")
-            keys = sc.keys.to(x.device)
+            keys = kr.keys_or_random(b, x.device)
             if not bool(self.initted):
                 self._init_codebook(flat, keys)
             logits = -self.distances(flat).view(b, m, -1)

@@ -1,10 +1,10 @@
-"""The Inter-M transformer (spec §3) with optional word-motion cross-attention (spec §6.1).
+"""The Inter-M transformer with optional word-motion cross-attention (docs/design-notes.md, "Transformer").
 
-Token layout: ids (B, 2, 5, T') — two persons, 5 spatial groups, T' time tokens — plus one SEP token. Each
-block runs a combined stage over all tokens of both persons (self-attention + FFN) and a split stage with
-weights shared by the persons: spatial attention over the 5 groups at each time, temporal attention over T'
-within each group, cross-attention to the other person, FFN. Every residual is AdaLN-modulated by the
-sentence condition and gated (gates start at zero).
+Token layout: ids (B, 2, G, T') — two persons, G spatial groups (5, see ``vqvae.token_groups``), T' time
+tokens — plus one SEP token. Each block runs a combined stage over all tokens of both persons (self-attention +
+FFN) and a split stage with weights shared by the persons: spatial attention over the G groups at each time,
+temporal attention over T' within each group, cross-attention to the other person, FFN. Every residual is
+AdaLN-modulated by the sentence condition and gated (gates start at zero).
 
 Generation lives in ``intermask/sampling.py``; it calls :meth:`InterMTransformer.forward`, where one batch can
 hold both branches of classifier-free guidance (``drop_cond`` selects the unconditional rows).
@@ -20,13 +20,13 @@ from torch import nn
 from intermask.config import TransformerConfig
 from intermask.errors import InterMaskError
 from intermask.models.collective import LOCAL, Collective
+from intermask.models.vqvae import FRAMES_PER_TOKEN, GROUPS
 from intermask.models.layers import (AdaLN, Dropout, FeedForward, MultiheadAttention, TextHead, layer_norm,
                                      modulate)
 from intermask.models.word_xattn import (PreWordCrossAttention, WordCrossAttention, in_block_word_attention,
                                          word_keys)
 from intermask.text.base import TextFeatures
 
-GROUPS = 5
 WORD_XATTN = ("none", "pre", "every_block")
 
 
@@ -47,9 +47,10 @@ def positional_encoding_2d(groups: int, times: int, d: int) -> torch.Tensor:
 
 
 class InterMBlock(nn.Module):
-    def __init__(self, cfg: TransformerConfig):
+    def __init__(self, cfg: TransformerConfig, groups: int):
         super().__init__()
         d, h = cfg.latent_dim, cfg.n_heads
+        self.groups = groups
         self.word = cfg.word_xattn == "every_block"
         self.ada_combined = AdaLN(d, 9 if self.word else 6)
         if self.word:
@@ -64,10 +65,10 @@ class InterMBlock(nn.Module):
         self.drops = nn.ModuleList([Dropout(cfg.dropout) for _ in range(6)])
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor, valid: torch.Tensor, words) -> torch.Tensor:
-        """x (B, 2·5·T' + 1, d) with SEP last; valid (B, 2, 5, T') bool; words = (keys, mask, weight) or None."""
+        """x (B, 2·G·T' + 1, d) with SEP last; valid (B, 2, G, T') bool; words = (keys, mask, weight) or None."""
         b, _, d = x.shape
-        t = valid.shape[-1]
-        n = GROUPS * t
+        g, t = valid.shape[-2:]
+        n = g * t
         mods = self.ada_combined(cond)
         if self.word:
             sw, cw, gw = mods[:3]
@@ -80,12 +81,12 @@ class InterMBlock(nn.Module):
 
         (ss, cs, gs, st, ct, gt, sq, cq, skv, ckv, gx, sf, cf, gf) = [m[:, None] for m in self.ada_split(cond)]
         p, sep = x[:, :2 * n].view(b, 2, n, d), x[:, 2 * n:]
-        # spatial: the 5 groups at each (person, time); no padding mask
-        h = modulate(layer_norm(p), ss, cs).view(b, 2, GROUPS, t, d).transpose(2, 3).reshape(b * 2 * t, GROUPS, d)
-        spa = self.spatial_attn(h).view(b, 2, t, GROUPS, d).transpose(2, 3).reshape(b, 2, n, d)
+        # spatial: the G groups at each (person, time); no padding mask
+        h = modulate(layer_norm(p), ss, cs).view(b, 2, g, t, d).transpose(2, 3).reshape(b * 2 * t, g, d)
+        spa = self.spatial_attn(h).view(b, 2, t, g, d).transpose(2, 3).reshape(b, 2, n, d)
         # temporal: the T' steps of each (person, group), time pads masked
-        h = modulate(layer_norm(p), st, ct).reshape(b * 2 * GROUPS, t, d)
-        tmp = self.temporal_attn(h, key_valid=valid.reshape(b * 2 * GROUPS, t)).view(b, 2, n, d)
+        h = modulate(layer_norm(p), st, ct).reshape(b * 2 * g, t, d)
+        tmp = self.temporal_attn(h, key_valid=valid.reshape(b * 2 * g, t)).view(b, 2, n, d)
         p1 = (p + gs * self.drops[2](spa)) + (p + gt * self.drops[3](tmp))
         # cross: each person queries the other's tokens from before the spatio-temporal step
         q = modulate(layer_norm(p1), sq, cq).reshape(b * 2, n, d)
@@ -97,28 +98,33 @@ class InterMBlock(nn.Module):
 
 
 class InterMTransformer(nn.Module):
-    """``forward(ids, token_lengths, text, drop_cond) → logits (B, 2, 5, T', num_codes)``.
+    """``forward(ids, token_lengths, text, drop_cond) → logits (B, 2, G, T', num_codes)``.
 
-    - ids (B, 2, 5, T') long: codes in [0, num_codes), ``mask_id`` = num_codes, ``pad_id`` = num_codes + 1;
+    ``groups`` and ``frames_per_token`` are the token geometry of the VQ-VAE whose codes it models (from
+    ``vqvae.token_groups`` / ``frames_per_token``; 5 and 4 for every shipped checkpoint).
+
+    - ids (B, 2, G, T') long: codes in [0, num_codes), ``mask_id`` = num_codes, ``pad_id`` = num_codes + 1;
     - token_lengths (B,) long: valid time tokens per sample (positions t ≥ length are padding);
     - text: TextFeatures(sentence (B, text_dim), words (B, W, text_dim), mask (B, W));
     - drop_cond (B,) bool: True gives the unconditional branch (no sentence, no words).
     """
 
-    def __init__(self, cfg: TransformerConfig, num_codes: int, text_dim: int):
+    def __init__(self, cfg: TransformerConfig, num_codes: int, text_dim: int, groups: int = GROUPS,
+                 frames_per_token: int = FRAMES_PER_TOKEN):
         super().__init__()
         if cfg.word_xattn not in WORD_XATTN:
             raise InterMaskError(f"word_xattn must be one of {WORD_XATTN}; got {cfg.word_xattn!r}.")
         self.cfg = cfg
         self.num_codes = num_codes
         self.text_dim = text_dim
+        self.groups, self.frames_per_token = groups, frames_per_token
         self.mask_id, self.pad_id, self.sep_id = num_codes, num_codes + 1, num_codes + 2
         d = cfg.latent_dim
         self.token_emb = nn.Embedding(num_codes + 3, cfg.token_emb_dim)
         self.token_proj = nn.Linear(cfg.token_emb_dim, d)
         self.input_dropout = Dropout(cfg.dropout)
         self.cond_emb = nn.Linear(text_dim, d)
-        self.blocks = nn.ModuleList([InterMBlock(cfg) for _ in range(cfg.n_layers)])
+        self.blocks = nn.ModuleList([InterMBlock(cfg, groups) for _ in range(cfg.n_layers)])
         self.head_dense = nn.Linear(d, d)
         self.head_ada = AdaLN(d, 2)
         self.head_out = nn.Linear(d, num_codes)
@@ -131,10 +137,11 @@ class InterMTransformer(nn.Module):
                 m.zero_()
             if isinstance(m, MultiheadAttention):  # the packed projection keeps nn.MultiheadAttention's init
                 nn.init.xavier_uniform_(m.in_proj.weight)
-        # built after the init pass, so it keeps PyTorch's default init (spec §3.7)
+        # built after the init pass, so it keeps PyTorch's default init (as in the official code)
         self.text_head = TextHead(text_dim, cfg.text_head_layers, cfg.text_head_heads, cfg.text_head_ff, 0.1)
-        self.register_buffer("pe", positional_encoding_2d(GROUPS, max(1, cfg.max_motion_frames // 4), d),
-                             persistent=False)
+        # Sized once for the longest motion of the config; a longer request computes its own (see forward).
+        self.register_buffer("pe", positional_encoding_2d(groups, max(1, cfg.max_motion_frames // frames_per_token),
+                                                          d), persistent=False)
         self.collective: Collective = LOCAL
 
     @staticmethod
@@ -151,9 +158,9 @@ class InterMTransformer(nn.Module):
         self.collective = collective
 
     def valid_mask(self, token_lengths: torch.Tensor, t: int) -> torch.Tensor:
-        """(B,) lengths → (B, 2, 5, T') bool, True at real (non-pad) positions."""
+        """(B,) lengths → (B, 2, G, T') bool, True at real (non-pad) positions."""
         v = torch.arange(t, device=token_lengths.device)[None] < token_lengths[:, None]
-        return v[:, None, None, :].expand(-1, 2, GROUPS, -1)
+        return v[:, None, None, :].expand(-1, 2, self.groups, -1)
 
     def condition(self, text: TextFeatures, drop_cond: torch.Tensor):
         """Sentence condition (B, d) and word keys for the cross-attention (or None)."""
@@ -169,14 +176,15 @@ class InterMTransformer(nn.Module):
         """``conditioning``: the output of :meth:`condition`, precomputed once per generation (it does not
         change between decoding steps); when given, ``text`` and ``drop_cond`` are ignored."""
         b, persons, groups, t = ids.shape
-        if persons != 2 or groups != GROUPS:
-            raise ValueError(f"ids must be (B, 2, {GROUPS}, T'); got {tuple(ids.shape)}")
-        if t > self.pe.shape[1]:
-            self.pe = positional_encoding_2d(GROUPS, t, self.cfg.latent_dim).to(self.pe)
+        if persons != 2 or groups != self.groups:
+            raise ValueError(f"ids must be (B, 2, {self.groups}, T'); got {tuple(ids.shape)}")
+        # Never reassign the buffer here: concurrent requests share the module.
+        pe = (self.pe if t <= self.pe.shape[1]
+              else positional_encoding_2d(self.groups, t, self.cfg.latent_dim).to(self.pe))
         valid = self.valid_mask(token_lengths, t)
         cond, words = conditioning if conditioning is not None else self.condition(text, drop_cond)
-        x = self.token_proj(self.token_emb(ids)) + self.pe[:, :t]
-        x = x.reshape(b, 2 * GROUPS * t, -1)
+        x = self.token_proj(self.token_emb(ids)) + pe[:, :t]
+        x = x.reshape(b, 2 * self.groups * t, -1)
         sep = self.token_proj(self.token_emb.weight[self.sep_id])[None, None].expand(b, 1, -1)
         x = self.input_dropout(torch.cat([x, sep], dim=1))
         if self.pre_word is not None:
@@ -186,7 +194,7 @@ class InterMTransformer(nn.Module):
         x = x[:, :-1]
         shift, scale = self.head_ada(cond)
         x = modulate(layer_norm(F.gelu(self.head_dense(x))), shift, scale)
-        return self.head_out(x).view(b, 2, GROUPS, t, self.num_codes)
+        return self.head_out(x).view(b, 2, self.groups, t, self.num_codes)
 
     def training_loss(self, ids: torch.Tensor, token_lengths: torch.Tensor, text: TextFeatures,
                       keys: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -1,13 +1,15 @@
-"""2D VQ-VAE over one person's (12 features × 22 joints × T frames) map (spec §2).
+"""2D VQ-VAE over one person's (12 features × 22 joints × T frames) map (docs/design-notes.md, "VQ-VAE").
 
 Input: normalised 262-d features (B, T, 262). Each joint gets [position 3 | velocity 3 | 6D rotation 6]
-(the root's rotation slot is zero), giving (B, 12, 22, T). Two strided 4×4 convolutions shrink joints
-22 → 11 → 5 and time T → T/4; one codebook turns the (5, T/4) map into token ids, group-major.
+(the root's rotation slot is zero), giving (B, 12, 22, T). Each of the ``down_t`` strided 4×4 convolutions
+halves both the joint and the time axis (22 → 11 → 5 joints and T → T/4 frames for the default 2); one codebook
+turns the (groups, T / frames_per_token) map into token ids, group-major. This module owns that token geometry:
+:func:`frames_per_token` and :func:`token_groups` derive it from the config, everything else asks them.
 
-Graph convolution stem and head (spec §2.2, §2.9): SAGE convolutions with mean aggregation over the skeleton's
-bones, applied to every (sample, frame) independently — the edges are offset per frame. The official code
-passes the 22-joint edge list to a graph of all B·T·22 nodes, so only sample 0, frame 0 gets neighbours;
-``VQConfig.gcn_official_bug = True`` reproduces that (cheaply) for loading official weights faithfully.
+Graph convolution stem and head: SAGE convolutions with mean aggregation over the skeleton's bones, applied to
+every (sample, frame) independently — the edges are offset per frame. The official code passes the 22-joint edge
+list to a graph of all B·T·22 nodes, so only sample 0, frame 0 gets neighbours; ``VQConfig.gcn_official_bug =
+True`` reproduces that (cheaply) for loading official weights faithfully.
 """
 from __future__ import annotations
 
@@ -25,7 +27,6 @@ from intermask.motion.features import FEATURE_DIM, POS, ROT, VEL
 
 NUM_JOINTS = 22
 JOINT_CHANNELS = 12
-GROUPS = 5  # spatial token groups after two down-sampling levels of the joint axis
 
 
 def skeleton_mean_adjacency() -> torch.Tensor:
@@ -35,6 +36,29 @@ def skeleton_mean_adjacency() -> torch.Tensor:
         if p >= 0:
             a[j, p] = a[p, j] = 1.0
     return a / a.sum(1, keepdim=True)
+
+
+def joint_sizes(down: int) -> list[int]:
+    """Joint-axis length after each strided convolution (kernel 4, stride 2, padding 1)."""
+    sizes = [NUM_JOINTS]
+    for _ in range(down):
+        sizes.append((sizes[-1] + 2 - 4) // 2 + 1)
+    return sizes
+
+
+def frames_per_token(cfg: VQConfig) -> int:
+    """Motion frames per time token: every down level halves the time axis."""
+    return 2 ** cfg.down_t
+
+
+def token_groups(cfg: VQConfig) -> int:
+    """Spatial token groups per time step: what is left of the 22 joints after the down levels."""
+    return joint_sizes(cfg.down_t)[-1]
+
+
+# The geometry of the default config, which every shipped checkpoint uses: 5 groups × 4 frames per token.
+GROUPS = token_groups(VQConfig())
+FRAMES_PER_TOKEN = frames_per_token(VQConfig())
 
 
 class GraphConv(nn.Module):
@@ -72,13 +96,6 @@ class ResConvBlock(nn.Module):
 
 def resnet(width: int, depth: int, growth: int, dropout: float) -> nn.Sequential:
     return nn.Sequential(*[ResConvBlock(width, growth ** d, dropout) for d in reversed(range(depth))])
-
-
-def joint_sizes(down: int) -> list[int]:
-    sizes = [NUM_JOINTS]
-    for _ in range(down):
-        sizes.append((sizes[-1] + 2 - 4) // 2 + 1)
-    return sizes
 
 
 class Encoder(nn.Module):
@@ -151,7 +168,8 @@ def from_joint_map(m: torch.Tensor) -> torch.Tensor:
 
 
 class VQVAE(nn.Module):
-    """``forward(x)`` for training, ``encode(x) → ids (B, 5, T//4)``, ``decode(ids) → (B, 4T', 262)``.
+    """``forward(x)`` for training, ``encode(x) → ids (B, groups, T // frames_per_token)``,
+    ``decode(ids) → (B, frames_per_token · T', 262)`` (5 groups and 4 frames per token by default).
 
     ``mean``/``std`` (the Normalizer's stats) are needed only by the foot-contact loss; without them that
     term is computed in normalised units.
@@ -173,53 +191,66 @@ class VQVAE(nn.Module):
     def nb_code(self) -> int:
         return self.cfg.nb_code
 
+    @property
+    def frames_per_token(self) -> int:
+        return frames_per_token(self.cfg)
+
+    @property
+    def groups(self) -> int:
+        return token_groups(self.cfg)
+
     def set_collective(self, collective: Collective) -> None:
         self.collective = collective
         self.quantizer.collective = collective
 
     def _latents(self, x: torch.Tensor) -> torch.Tensor:
-        z = self.encoder(to_joint_map(x))  # (B, D, 5, T')
-        return z.flatten(2).transpose(1, 2)  # (B, 5·T', D), group-major like the official code
+        z = self.encoder(to_joint_map(x))  # (B, D, groups, T')
+        return z.flatten(2).transpose(1, 2)  # (B, groups·T', D), group-major like the official code
 
     @torch.no_grad()
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """Normalised features (B, T, 262) → token ids (B, 5, T//4) long (nearest code)."""
+        """Normalised features (B, T, 262) → token ids (B, groups, T // frames_per_token) long (nearest code)."""
         z = self._latents(x)
-        return self.quantizer.quantize(z).view(x.shape[0], GROUPS, -1)
+        return self.quantizer.quantize(z).view(x.shape[0], self.groups, -1)
 
     def decode_latents(self, q: torch.Tensor, t_tokens: int) -> torch.Tensor:
-        z = q.transpose(1, 2).reshape(q.shape[0], -1, GROUPS, t_tokens)
+        z = q.transpose(1, 2).reshape(q.shape[0], -1, self.groups, t_tokens)
         return from_joint_map(self.decoder(z))
 
     @torch.no_grad()
     def decode(self, ids: torch.Tensor) -> torch.Tensor:
-        """Token ids (B, 5, T') → normalised features (B, 4·T', 262)."""
+        """Token ids (B, groups, T') → normalised features (B, frames_per_token · T', 262)."""
         b, g, t = ids.shape
         q = self.quantizer.dequantize(ids.reshape(b, g * t).clamp(0, self.nb_code - 1))
         return self.decode_latents(q, t)
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """x (B, T, 262) normalised → recon (B, 4·(T//4), 262), ``loss`` and its terms, perplexity.
+        """x (B, T, 262) normalised → recon (B, fpt·(T // fpt), 262), ``loss`` and its terms, perplexity.
 
-        Loss terms are scaled so that summing them (and their gradients) over the processes of a data-parallel
-        run gives the mean over the global batch; with one process they are plain means.
+        Every loss term is a mean over this process's batch, except that the foot-contact term divides by the
+        contact count of the whole global batch (times the number of processes): in each case the mean of a term
+        over the processes is its value on the global batch. With one process they are plain means; a
+        data-parallel trainer divides ``loss`` by the number of processes before summing gradients.
         """
-        t = (x.shape[1] // 4) * 4
+        fpt = self.frames_per_token
+        t = (x.shape[1] // fpt) * fpt
         x = x[:, :t]
         z = self._latents(x)
         q, ids, commit, perplexity = self.quantizer(z)
-        recon = self.decode_latents(q, t // 4)
+        recon = self.decode_latents(q, t // fpt)
         terms = reconstruction_losses(recon, x, self.mean, self.std)
-        world = self.collective.world_size
-        out = {k: v / world for k, v in terms.items() if k.startswith("loss_")}
-        out["loss_commit"] = commit / world
+        out = {k: v for k, v in terms.items() if k.startswith("loss_")}
+        out["loss_commit"] = commit
+        # Contact frames are unevenly spread over processes, so a per-process mean would not average to the
+        # global one; the global count makes it exact.
         fc_count = self.collective.sum(terms["fc_count"].detach().clone())
-        out["loss_fc"] = torch.where(fc_count > 0, terms["fc_sum"] / fc_count.clamp_min(1), terms["fc_sum"] * 0)
+        fc_sum = terms["fc_sum"] * self.collective.world_size
+        out["loss_fc"] = torch.where(fc_count > 0, fc_sum / fc_count.clamp_min(1), fc_sum * 0)
         c = self.cfg
         out["loss"] = (out["loss_rec"] + c.commit * out["loss_commit"] + c.explicit * out["loss_explicit"]
                        + c.vel * out["loss_vel"] + c.bn * out["loss_bn"] + c.geo * out["loss_geo"]
                        + c.fc * out["loss_fc"])
         out["perplexity"] = perplexity
         out["recon"] = recon
-        out["ids"] = ids.view(x.shape[0], GROUPS, -1)
+        out["ids"] = ids.view(x.shape[0], self.groups, -1)
         return out
