@@ -147,7 +147,7 @@ def write_interhuman_tree(root: str | Path, n_clips: int = 6, frames: tuple[int,
                           ignore: tuple[str, ...] = (), ignore_in_split_dir: bool = False,
                           texts: tuple[str, ...] = DEFAULT_TEXTS, texts_per_clip: int = 3,
                           short_clips: dict[str, int] | None = None) -> list[str]:
-    """Write an InterHuman-layout tree (spec §1.1) and return the clip ids ("1", "2", ...).
+    """Write an InterHuman-layout tree (docs/design-notes.md, "Data sets") and return the clip ids ("1", "2", ...).
 
     - ``motions_processed/person{1,2}/<id>.npy``: raw (T, 492) float32, Z-up.
     - ``annots/<id>.txt``: ``texts_per_clip`` descriptions, one per line.
@@ -188,7 +188,7 @@ def write_interhuman_tree(root: str | Path, n_clips: int = 6, frames: tuple[int,
 
 def interx_sequence(rng: np.random.Generator, frames: int) -> np.ndarray:
     """One Inter-X sequence (T, 56, 6): SMPL-X axis-angles rows 0..54, root translation row 55; the last
-    dimension holds [person 1 xyz | person 2 xyz] (spec §1.6)."""
+    dimension holds [person 1 xyz | person 2 xyz]."""
     out = np.zeros((frames, 56, 6), dtype=np.float32)
     for p in range(2):
         aa = smooth_rotations(rng, frames, amplitude=0.3)
@@ -203,7 +203,7 @@ def write_interx_tree(root: str | Path, n_seqs: int = 6, frames: tuple[int, int]
                       splits: dict[str, list[str]] | None = None, tags: tuple[str, str] = ("0.0", "0.0"),
                       texts: tuple[str, ...] = DEFAULT_TEXTS, lengths: dict[str, int] | None = None
                       ) -> list[str]:
-    """Write an Inter-X-layout tree (spec §1.6) and return the sequence names ("G001T000A000R000", ...).
+    """Write an Inter-X-layout tree and return the sequence names ("G001T000A000R000", ...).
 
     ``motions/{train,val,test}.h5`` (one dataset per sequence, (T, 56, 6) float32),
     ``texts_processed/<name>.txt`` with "caption#tok/POS ...#f_tag#to_tag" lines and

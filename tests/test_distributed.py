@@ -1,4 +1,5 @@
-"""N processes give the model of one process; resuming gives the uninterrupted trajectory (DESIGN.md §4).
+"""N processes give the model of one process; resuming gives the uninterrupted trajectory (docs/design-notes.md,
+"Data parallelism").
 
 Runs the real training scripts on a small InterHuman-layout tree: one process in-process, two gloo processes
 through torchrun on a free localhost port. Dropout (incl. attention dropout), interaction masking, BERT

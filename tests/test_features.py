@@ -1,4 +1,4 @@
-"""The raw InterHuman layout, canonicalisation, pair placement, mirroring and normalisation (spec §1.2–§1.4)."""
+"""The raw InterHuman layout, canonicalisation, pair placement, mirroring and normalisation (docs/design-notes.md)."""
 import numpy as np
 import torch
 
@@ -67,7 +67,7 @@ def test_pair_features_keep_person_two_where_it_was():
     canon = np.linalg.norm(g1[:, :, None] - g2[:, None], axis=-1)
     # Horizontal distances between every joint of A and every joint of B are preserved ...
     assert np.allclose(canon, world, atol=1e-4)
-    # ... and heights are each person's own height above its own lowest point (spec §1.2 step 2).
+    # ... and heights are each person's own height above its own lowest point (the floor step of canonicalisation).
     for p, pos in enumerate((p1, p2)):
         assert np.allclose(pos[..., 1], joints[p, :-1, :, 1] - joints[p, ..., 1].min(), atol=1e-5)
     assert np.allclose(p1[0, 0, xz], 0, atol=1e-6)

@@ -1,4 +1,4 @@
-"""The InterHuman reader: files, split handling, items (spec §1.4), VQ windows and statistics."""
+"""The InterHuman reader: files, split handling, items, VQ windows and statistics."""
 import json
 
 import numpy as np

@@ -1,4 +1,4 @@
-"""The Inter-X reader (spec §1.6) on a tiny generated .h5 tree."""
+"""The Inter-X reader on a tiny generated .h5 tree."""
 import numpy as np
 import pytest
 

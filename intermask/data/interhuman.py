@@ -1,4 +1,4 @@
-"""The InterHuman data set on disk (spec §1.1) and its transformer and VQ items (spec §1.4).
+"""The InterHuman data set on disk and its transformer and VQ items (docs/design-notes.md, "Data sets").
 
 Layout under ``root``: ``motions_processed/person{1,2}/<id>.npy`` raw (T, 492) Z-up, ``annots/<id>.txt`` (one
 description per line), ``split/{train,val,test}.txt``, optional ``ignore_list.txt`` (root or ``split/``) and
@@ -10,7 +10,7 @@ left/right permutation commute with canonicalisation), the person swap and the c
 and a new floor, see :func:`reframe`). The tests check both against ``pair_features`` on the raw data.
 
 Randomness: every draw in ``__getitem__`` comes from ``np.random.default_rng([seed, epoch, index])``, so the
-same (epoch, index) gives the same item in every process (DESIGN.md §4).
+same (epoch, index) gives the same item in every process (docs/design-notes.md, "Data parallelism").
 """
 from __future__ import annotations
 
@@ -194,7 +194,7 @@ def raw_frame_count(root: str | Path, cid: str) -> int:
 # ------------------------------------------------------------------------------------------------------
 
 class InterHumanDataset:
-    """Text–interaction items (spec §1.4). Item: {name, text, motion (2, F, 262) float32, length, label, persons}.
+    """Text–interaction items. Item: {name, text, motion (2, F, 262) float32, length, label, persons}.
 
     ``persons[k]`` is the file person (0 or 1) shown in output slot k. ``F`` = max_frames, or train_frames when
     it is > 0 (then a random window of train_frames + 1 raw frames is canonicalised instead of the full crop).
@@ -311,7 +311,7 @@ def _single_sequences(clip: Clip, mirror: bool) -> list[np.ndarray]:
 
 
 class InterHumanWindows:
-    """Single-person windows (window, 262) for the VQ-VAE (spec §1.4); sequences shorter than a window skipped."""
+    """Single-person windows (window, 262) for the VQ-VAE; sequences shorter than a window skipped."""
 
     def __init__(self, root: str | Path, split: str, normalizer: Normalizer | None = None, window: int = 64,
                  stride: int = 10, mirror: bool = True):

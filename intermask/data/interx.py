@@ -1,4 +1,4 @@
-"""The Inter-X data set on disk and its items (spec §1.6). Needs ``h5py``.
+"""The Inter-X data set on disk and its items (docs/design-notes.md, "Data sets"). Needs ``h5py``.
 
 Layout under ``root``: ``motions/{train,val,test}.h5`` (one dataset per sequence, (T, 56, 6): rows 0..54 SMPL-X
 axis-angles — root, 21 body joints, jaw, eyes, 15 + 15 hand joints — and row 55 the root translation; the last
@@ -121,7 +121,7 @@ def load_split(root: str | Path, split: str) -> dict[str, np.ndarray]:
 
 
 class InterXDataset:
-    """Text–motion items (spec §1.6): {name, text, tokens, motion (150, 56, 12) float32, length}.
+    """Text–motion items: {name, text, tokens, motion (150, 56, 12) float32, length}.
 
     motion[..., :6] is person 1's tensor, motion[..., 6:] person 2's (see :func:`person_tensor`); frames past
     ``length`` are zero. Random draws come from ``np.random.default_rng([seed, epoch, index])``.

@@ -1,4 +1,4 @@
-"""Text-motion retrieval and distribution metrics on evaluator embeddings (spec §5.2).
+"""Text-motion retrieval and distribution metrics on evaluator embeddings (docs/design-notes.md, "Evaluation").
 
 Pure functions on (N, D) embeddings given as numpy arrays or torch tensors; computed in float64. Every
 function that draws random pairs takes a ``numpy.random.Generator``.
@@ -15,7 +15,7 @@ from scipy import linalg
 
 from intermask.errors import InterMaskError
 
-EMB_SCALE = 6.0  # spec §5.2: FID and diversity scale the evaluator embeddings by 6 ...
+EMB_SCALE = 6.0  # as InterMask's code: FID and diversity scale the evaluator embeddings by 6 ...
 DIVIDE_BY = 2.0  # ... and diversity/multimodality divide differences by 2, i.e. 3·‖a − b‖.
 DEFAULT_BATCH = 32
 
@@ -146,7 +146,7 @@ MULTIMODALITY_SCALES = {
     "intergen": 1.0,
 }
 # Reported: "intermask". The paper we re-implement, and the reproduction anchors we compare against
-# (spec §5.4, MModality ≈ 2.3), were produced by InterMask's code, and this scaling keeps multimodality in the
+# (MModality ≈ 2.3), were produced by InterMask's code, and this scaling keeps multimodality in the
 # same units as diversity, so the two can be read side by side. The InterGen value is exactly 1/3 of it.
 REPORTED_MULTIMODALITY = "intermask"
 

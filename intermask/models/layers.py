@@ -122,7 +122,7 @@ class TextHeadLayer(nn.Module):
 
 
 class TextHead(nn.Module):
-    """The trainable text head over frozen encoder outputs ("clipTrans" + "clipln" in spec §3.3).
+    """The trainable text head over frozen encoder outputs ("clipTrans" + "clipln" in the official code).
 
     It runs over ``[sentence, word_1..word_W]`` so that the sentence vector and the word vectors are refined
     together; row 0 becomes the sentence feature and rows 1.. the word features.

@@ -1,4 +1,4 @@
-"""The masked-token training objective of the Inter-M transformer (spec §3.8), driven by keyed random numbers.
+"""The masked-token training objective of the Inter-M transformer, driven by keyed random numbers.
 
 Per sample (every draw keyed by the sample's key, so any split of the batch over processes gives the same
 masks):

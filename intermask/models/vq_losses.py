@@ -1,8 +1,8 @@
-"""VQ-VAE reconstruction losses (spec §2.5), each returned as a mean over the local batch.
+"""VQ-VAE reconstruction losses (docs/design-notes.md, "VQ-VAE"), each returned as a mean over the local batch.
 
 Positions live in the normalised 262-d features except for the foot-contact term, which needs metres and
 de-normalises with the stats the VQ-VAE holds. The geodesic term reads the 6D layout correctly (the official
-code reads normalised values with the wrong column convention, spec §2.9); here it is the true geodesic
+code reads normalised values with the wrong column convention); here it is the true geodesic
 angle between the de-normalised rotations.
 """
 from __future__ import annotations

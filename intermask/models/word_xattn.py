@@ -1,4 +1,6 @@
-"""Word-motion cross-attention (the fork's contribution, spec §6.1), with its guidance bug fixed.
+"""Word-motion cross-attention (the public fork's contribution), with its guidance bug fixed.
+
+See docs/design-notes.md, "Word cross-attention".
 
 Motion tokens of both persons (the query) attend to word-level text features (keys and values under a plain,
 non-affine LayerNorm). Two placements:

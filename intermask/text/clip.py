@@ -1,7 +1,7 @@
 """OpenAI CLIP's text tower through ``transformers`` (the ``clip`` package needs torchvision, which cannot
-import beside the CPU torch here; reference/dependencies.md §6).
+import beside the CPU torch here).
 
-Outputs, as the original InterMask (spec §3.3) and its word-attention fork (§6.1):
+Outputs, as the original InterMask and its word-attention fork use them:
 - sentence: the EOT row of the last hidden state after the final LayerNorm, BEFORE ``text_projection``
   (768-d for ViT-L/14). This is ``CLIPTextModel``'s ``pooler_output``.
 - words: every token row (SOT, the word pieces, EOT) with the attention mask; padding is masked. Prompts are

@@ -3,8 +3,8 @@
 One forward pass of the underlying BERT gives both outputs:
 - sentence: the model's own sentence embedding, i.e. attention-masked mean pooling of the last hidden state,
   then L2 normalisation (what ``SentenceTransformer.encode`` returns; the test checks they agree);
-- words: the per-token last hidden states, KEEPING ``[CLS]`` and ``[SEP]`` (like CLIP's SOT/EOT in the fork,
-  spec §6.1). Keeping them means even an empty prompt has two valid tokens, so word cross-attention never sees
+- words: the per-token last hidden states, KEEPING ``[CLS]`` and ``[SEP]`` (like CLIP's SOT/EOT in the
+  word-attention fork). Keeping them means even an empty prompt has two valid tokens, so word cross-attention never sees
   an all-masked row (which would give NaNs). Word pieces are not merged into words. Rows are padded with zeros
   to exactly ``max_words`` and masked; a prompt longer than ``max_words`` tokens keeps its first ``max_words``
   tokens as words, while the sentence vector still sees up to 256 tokens.
