@@ -9,6 +9,8 @@ import argparse
 import json
 from pathlib import Path
 
+EVAL = "`python -m intermask eval`"
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("files", nargs="+", metavar="NAME=FILE",
@@ -22,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=None, help="write the results page (Markdown) here instead of printing")
 
 
-def _load(path: str, *keys: str) -> dict:
+def _load(path: str, made_by: str, *keys: str) -> dict:
     from intermask.errors import InterMaskError
 
     try:
@@ -31,7 +33,7 @@ def _load(path: str, *keys: str) -> dict:
         raise InterMaskError(f"{path} is not a readable JSON result file ({exc}).") from None
     missing = [k for k in keys if k not in result]
     if missing:
-        raise InterMaskError(f"{path} is not the expected result file (no {'/'.join(missing)}).")
+        raise InterMaskError(f"{path} is not a result of {made_by} (no {'/'.join(missing)}).")
     return result
 
 
@@ -91,10 +93,11 @@ def run(args: argparse.Namespace) -> int:
     named = []
     for item in args.files:
         name, _, path = item.rpartition("=") if "=" in item else (Path(item).stem, "", item)
-        named.append((name, _load(path, "rows", "protocol")))
-    baseline = _load(args.baseline, "rows", "protocol") if args.baseline else None
+        named.append((name, _load(path, EVAL, "rows", "protocol")))
+    baseline = _load(args.baseline, EVAL, "rows", "protocol") if args.baseline else None
     targets = target_report(named[0][1], baseline)
-    reconstruction = _load(args.reconstruction, "quantised", "continuous") if args.reconstruction else None
+    reconstruction = (_load(args.reconstruction, "`bench/vq_reconstruction.py`", "quantised", "continuous")
+                      if args.reconstruction else None)
     if args.out:
         with atomic_path(args.out) as tmp:
             tmp.write_text(page(named, targets, reconstruction, _command(args)))
