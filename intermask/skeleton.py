@@ -5,8 +5,8 @@ Conventions used throughout the project:
 - Rotation matrices act on column vectors: ``v_world = R @ v_local``.
 - Quaternions are (w, x, y, z).
 - 6D rotations use the InterHuman layout [R00, R01, R10, R11, R20, R21]: the first two *columns* of R,
-  flattened row by row (spec §1.2). The official helper reads the six numbers as two columns
-  [R00, R10, R20], [R01, R11, R21]; that is the HumanML3D layout and is wrong for this data.
+  flattened row by row (docs/design-notes.md, "Motion features"). The official helper reads the six numbers as
+  two columns [R00, R10, R20], [R01, R11, R21]; that is the HumanML3D layout and is wrong for this data.
 
 All functions are numpy, batched over leading dimensions. ``rot6d_to_matrix_torch`` and
 ``matrix_to_rot6d_torch`` are the torch twins used by losses and rendering.
@@ -45,11 +45,11 @@ MIRROR_PERMUTATION = tuple(
 
 FOOT_LEFT = (7, 10)  # ankle, toe
 FOOT_RIGHT = (8, 11)
-FOOT_HEIGHT_THRESHOLDS = (0.12, 0.05)  # ankle, toe (spec §1.2)
+FOOT_HEIGHT_THRESHOLDS = (0.12, 0.05)  # ankle, toe: the InterHuman contact heights (metres)
 FOOT_VELOCITY_THRESHOLD = 0.001  # squared displacement per frame
 
 # SMPL neutral rest offsets of each joint from its parent (metres, Y-up, facing +Z); the root entry is the
-# pelvis position in the SMPL model frame. Values are those of the official BVH template (spec §1.7),
+# pelvis position in the SMPL model frame. Values are those of the official BVH template,
 # reordered to SMPL joint order.
 REST_OFFSETS = np.array([
     [-0.001795, -0.223333, 0.028219],  # pelvis
