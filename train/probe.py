@@ -25,6 +25,7 @@ class Probe:
     clips: int = 64
     split: str = "val"
     seed: int = 0
+    settings: object = None  # SamplingSettings; None → the defaults users get
 
     def __post_init__(self):
         from intermask.evaluation import EvalConfig, open_test_set
@@ -37,16 +38,20 @@ class Probe:
                               mm_repeats=0, max_clips=self.clips, seed=self.seed, diversity_pairs=self.clips)
         self.dataset, self.indices = open_test_set(self.data_root, self.cfg)
         self.evaluator = EvaluatorWithText.from_dir(self.evaluator_dir)
+        if self.settings is None:
+            from intermask.settings import SamplingSettings
+
+            self.settings = SamplingSettings()
 
     @torch.no_grad()
     def __call__(self, transformer, vq, normalizer, text_encoder) -> dict[str, float]:
         """Scores of ``transformer`` (left in train mode afterwards) → flat {probe_<metric>: value}."""
-        from intermask.api import GenerationSettings, InterMask
+        from intermask.api import InterMask
         from intermask.evaluation import replication
 
         model = InterMask(vq, transformer, normalizer, text_encoder, Path("."))
         try:
-            rep = replication(model, self.evaluator, self.dataset, self.indices, self.cfg, GenerationSettings(), 0)
+            rep = replication(model, self.evaluator, self.dataset, self.indices, self.cfg, self.settings, 0)
         finally:
             transformer.train()
         out = {f"probe_{k}": float(v) for k, v in rep["generated"].items() if k.startswith(("R_precision", "FID"))}

@@ -1,0 +1,88 @@
+"""The ceiling a VQ-VAE sets on generation: the evaluation's metrics on VQ reconstructions of the test split.
+
+    python bench/vq_ceiling.py --vq checkpoints/intersynth/vq --data-root data/intersynth --clips 128 \
+        --out results/vq_ceiling.json
+
+The transformer can at best produce the codes of the ground truth, so encode-then-decode of each test clip (both
+persons, whole clip, in the same canonical frame as the evaluation's items) is what a perfect transformer would
+output. If control accuracy, R-precision or physics of these reconstructions miss a target, no amount of
+transformer training reaches it: the VQ has to improve first. Scored exactly like ``python -m intermask eval``
+scores generated motion (same clips, descriptions, evaluator, R-precision batches, control checks, physics).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def reconstruct(vq, norm, feats: np.ndarray, step: int) -> np.ndarray:
+    """De-normalised pair features (2, F, 262) → their VQ reconstruction (2, F, 262); ``step`` frames per token
+    (the clip is padded to whole tokens by repeating its last frame, as reaction generation does)."""
+    f = feats.shape[1]
+    pad = -f % step
+    x = np.concatenate([feats, np.repeat(feats[:, -1:], pad, axis=1)], axis=1) if pad else feats
+    with torch.no_grad():
+        out = vq.decode(vq.encode(torch.from_numpy(norm.normalize(x).astype(np.float32))))
+    return norm.denormalize(out.numpy())[:, :f].astype(np.float32)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--vq", default="checkpoints/intersynth/vq")
+    p.add_argument("--evaluator", default="checkpoints/intersynth/evaluator")
+    p.add_argument("--data-root", required=True)
+    p.add_argument("--split", default="test")
+    p.add_argument("--clips", type=int, default=128)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, default=None)
+    args = p.parse_args()
+
+    from tqdm import tqdm
+
+    from intermask import evaluation as E
+    from intermask.checkpoint import load_vq
+    from intermask.metrics import physics
+    from intermask.models.evaluator import EvaluatorWithText
+    from intermask.motion.features import features_to_joints
+
+    vq, vq_cfg, norm = load_vq(args.vq)
+    step = 2 ** vq_cfg.vq.down_t
+    evaluator = EvaluatorWithText.from_dir(args.evaluator)
+    cfg = E.EvalConfig(split=args.split, max_clips=args.clips, seed=args.seed, replications=1)
+    dataset, indices = E.open_test_set(args.data_root, cfg)
+    dataset.set_epoch(0)
+    items = [dataset[i] for i in indices]
+    texts = [it["text"] for it in items]
+    gt = [np.asarray(it["motion"][:, :it["length"]], dtype=np.float32) for it in items]
+    rec = [reconstruct(vq, norm, g, step) for g in tqdm(gt, desc="reconstructing", unit="clip")]
+    e_text = E.embed_texts(evaluator, texts)
+    e_gt, e_rec = E.embed_motions(evaluator, gt), E.embed_motions(evaluator, rec)
+    labels = [E.slot_label(it["label"], it.get("persons")) if it.get("label") else None for it in items]
+    j_gt, j_rec = [features_to_joints(g) for g in gt], [features_to_joints(r) for r in rec]
+    rows = {"ground_truth": E.distribution_row(e_text, e_gt, cfg, 0, None),
+            "reconstruction": E.distribution_row(e_text, e_rec, cfg, 0, e_gt)}
+    control = {who: {a: {"accuracy": c / t, "correct": c, "total": t} for a, (c, t) in
+                     E.control_scores(labels, j).items()} for who, j in (("ground_truth", j_gt),
+                                                                         ("reconstruction", j_rec))}
+    phys = {who: physics.aggregate([physics.summary(x, 30) for x in j]) for who, j in (("ground_truth", j_gt),
+                                                                                       ("reconstruction", j_rec))}
+    err = [np.linalg.norm(features_to_joints(g) - features_to_joints(r), axis=-1).mean() for g, r in zip(gt, rec)]
+    result = {"vq": args.vq, "split": args.split, "clips": len(items), "rows": rows, "control": control,
+              "physics": phys, "mpjpe_m": float(np.mean(err)),
+              "command": " ".join(["python"] + [shlex.quote(a) for a in sys.argv])}
+    print(json.dumps(result, indent=1))
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(result, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()

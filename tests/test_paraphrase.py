@@ -1,0 +1,49 @@
+"""The paraphrase probe: hand-written prompts with the labels their meaning implies, scored by the control checks."""
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from fixtures import write_tiny_checkpoint  # noqa: E402
+from intermask.api import InterMask  # noqa: E402
+from intermask.data.intersynth.text import sentences  # noqa: E402
+from intermask.metrics.control import ATTRIBUTES  # noqa: E402
+from intermask.paraphrase import prompts, score  # noqa: E402
+from intermask.settings import SamplingSettings  # noqa: E402
+from intermask.text.base import ToyTextEncoder  # noqa: E402
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.lower().rstrip(".").split())
+
+
+def test_prompts_are_balanced_in_side_and_unlike_the_training_templates():
+    items = prompts()
+    sided = [p for p in items if p.label.get("side")]
+    assert Counter(p.label["side"] for p in sided) == {"left": len(sided) // 2, "right": len(sided) // 2}
+    for p in sided:  # the side word is in the text and agrees with the label
+        assert p.label["side"] in p.text and ({"left", "right"} - {p.label["side"]}).pop() not in p.text
+    # No prompt is a sentence the InterSynth templates produce for the same label.
+    rng = np.random.default_rng(0)
+    for p in items:
+        made = {_norm(s) for _ in range(20) for s in sentences(p.label, rng, k=3)}
+        assert _norm(p.text) not in made, p.text
+    assert {"handshake", "hug", "wave", "kick", "push"} <= {p.label["category"] for p in items}
+
+
+def test_score_reports_each_attribute_over_every_generated_sample(tmp_path):
+    model = InterMask.from_pretrained(write_tiny_checkpoint(tmp_path), text_encoder=ToyTextEncoder())
+    result = score(model, SamplingSettings(time_steps=2), samples=1, progress=False)
+    assert result["prompts"] == len(prompts())
+    assert set(result["control"]) <= set(ATTRIBUTES) and {"side", "limb", "actor"} <= set(result["control"])
+    sided = sum(1 for p in prompts() if p.label.get("side"))
+    assert result["control"]["side"]["total"] == sided  # every sided prompt is checkable
+    for r in result["control"].values():
+        assert 0 <= r["correct"] <= r["total"] and r["accuracy"] == r["correct"] / r["total"]
+    hand = result["by_category"]["handshake"]["side"]
+    assert hand["total"] == 6
