@@ -77,19 +77,29 @@ def token_sets(cfg: C.ModelConfig, vq, norm, out: Path, d, seed: int, progress: 
     fingerprint = tk.vq_fingerprint(vq)
     sets = []
     for split in ("train", "val"):
+        def dataset(cache: bool):
+            return InterHumanDataset(dc.data_root, split, None, dc.max_frames, dc.min_frames,
+                                     mirror=split == "train", seed=seed, cache=cache)
+
         try:
-            ds = InterHumanDataset(dc.data_root, split, None, dc.max_frames, dc.min_frames, mirror=split == "train",
-                                   seed=seed)
+            # Items need only ids and texts; the motion is loaded (gigabytes for a large split) only to tokenise.
+            ds = dataset(cache=False)
         except InterMaskError:
             if split == "train":
                 raise
             sets.append(None)
             continue
         path = out / f"tokens_{split}.safetensors"
-        arrays = tk.load_or_build(path, ds, vq, norm, dc.max_frames, fingerprint, d.is_main, progress)
+        arrays = tk.load_or_build(path, ds, vq, norm, dc.max_frames, fingerprint, build=False)
+        if arrays is None and d.is_main:
+            arrays = tk.load_or_build(path, dataset(cache=True), vq, norm, dc.max_frames, fingerprint, True,
+                                      progress)
         d.barrier()
         if arrays is None:
-            arrays = tk.load_or_build(path, ds, vq, norm, dc.max_frames, fingerprint, False)
+            arrays = tk.load_or_build(path, ds, vq, norm, dc.max_frames, fingerprint, build=False)
+        if arrays is None:
+            raise InterMaskError(f"The token cache {path} does not match the {split} split of {dc.data_root}; "
+                                 "delete it to rebuild it.")
         sets.append(tk.TokenSet(ds, arrays, seed=seed, mirror=split == "train", augment=split == "train"))
     return sets
 

@@ -246,8 +246,12 @@ class InterHumanDataset:
 
     def descriptions(self, index: int) -> list[str]:
         """All descriptions of an entry (mirrored for mirrored entries)."""
-        _, mirrored = self._entry(index)
-        texts = self.clip(index).texts
+        k, mirrored = self._entry(index)
+        if self._clips is not None:
+            texts = self._clips[k].texts
+        else:  # only the annotation file: loading the motion to read its text would cost ~30 ms per call
+            annot = self.root / "annots" / f"{self.ids[k]}.txt"
+            texts = _read_lines(annot) if annot.is_file() else []
         return [mirror_text(t) for t in texts] if mirrored else list(texts)
 
     def label(self, index: int) -> dict | None:
