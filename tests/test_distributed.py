@@ -8,6 +8,7 @@ all active.
 """
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -119,3 +120,16 @@ def test_init_from_starts_from_the_given_weights_with_a_fresh_run(runs):
     assert '"step": 2' in (out / "init" / "latest" / "train_state.json").read_text()
     # Starting from weights and resuming a run are different things.
     assert train_transformer.main([*args, "--out", str(out / "init"), "--resume"]) == 2
+
+
+def test_logged_losses_are_global_values_for_any_number_of_processes(runs):
+    _, out, _ = runs
+
+    def records(run):
+        lines = [json.loads(x) for x in (out / run / "log.jsonl").read_text().splitlines()]
+        return {(r["step"], k): v for r in lines for k, v in r.items() if k in ("loss", "acc", "val_loss", "val_acc")}
+
+    one, two = records("t1"), records("t2")
+    assert one.keys() == two.keys() and any(k == "val_loss" for _, k in one)
+    for key, value in one.items():
+        assert abs(value - two[key]) <= 1e-4 * max(1.0, abs(value)), key

@@ -128,9 +128,10 @@ def validate(model, cache, val_set, plan, d, max_batches: int) -> dict[str, floa
         ids, tl, text = step_inputs(batch, cache, d.device, plan.padded_length(k))
         keys = sample_keys(VAL_SEED, k, list(plan.local_positions())).to(d.device)
         res = model.training_loss(ids, tl, text, keys)
-        for name in ("loss", "acc"):
-            # identical on every rank (global normalisation), so sum on rank 0 only
-            sums["val_" + name] = sums.get("val_" + name, 0.0) + (float(res[name]) if d.is_main else 0.0)
+        # The loss is this process's share of the global mean (summed over processes it is the global value);
+        # the accuracy is already global on every process, so it is counted on rank 0 only.
+        sums["val_loss"] = sums.get("val_loss", 0.0) + float(res["loss"])
+        sums["val_acc"] = sums.get("val_acc", 0.0) + (float(res["acc"]) if d.is_main else 0.0)
     sums = d.sum_scalars(sums) if d.enabled else sums
     model.train()
     return {k: v / max(1, len(batches)) for k, v in sums.items()}
@@ -181,10 +182,14 @@ def run(args: argparse.Namespace) -> dict:
         def step(k: int, batch) -> common.StepOutput:
             ids, tl, text = step_inputs(batch, cache, d.device, plan.padded_length(k))
             res = model.training_loss(ids, tl, text, batch_keys(args.seed, k, plan).to(d.device))
-            # loss and acc are already global values (normalised by all-reduced counts)
-            loss, acc = float(res["loss"].detach()), float(res["acc"])
-            return common.StepOutput(res["loss"], logged={n: res[n] for n in ("loss", "acc", "interaction_frac")},
-                                     last={"tokens": int(tl.max())}, shown={"loss": f"{loss:.3f}", "acc": f"{acc:.3f}"})
+            # res["loss"] is this process's share of the global mean (normalised by the all-reduced count), so
+            # world_size times it estimates the global loss as logging expects; acc is already global.
+            loss = res["loss"].detach() * d.world_size
+            acc = float(res["acc"])
+            return common.StepOutput(res["loss"], logged={"loss": loss, "acc": acc,
+                                                          "interaction_frac": res["interaction_frac"]},
+                                     last={"tokens": int(tl.max())},
+                                     shown={"loss": f"{float(loss):.3f}", "acc": f"{acc:.3f}"})
 
         validation = ((lambda: validate(model, cache, val_set, val_plan, d, args.val_batches))
                       if val_plan else None)
