@@ -36,8 +36,6 @@ from intermask.validation import (MAX_MOTIONS_PER_CALL, MAX_SAMPLES, MIN_SECONDS
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CHECKPOINT = REPO_ROOT / "checkpoints" / "intersynth" / "intermask"
 _DEFAULT = SamplingSettings()
-# The former name, still imported by train/probe.py; new code uses SamplingSettings.
-GenerationSettings = SamplingSettings
 
 
 class InterMask:

@@ -47,3 +47,19 @@ def test_card_metrics_come_from_result_files_with_their_command(tmp_path):
     (tmp_path / "other.json").write_text("{}")
     with pytest.raises(SystemExit):
         bundle_main(["--card-only", "--dst", str(dst), "--metrics", str(tmp_path / "other.json")])
+
+
+def test_bundle_puts_the_probe_learning_curve_in_the_card(tmp_path):
+    import json
+
+    run = write_tiny_checkpoint(tmp_path / "run")
+    log = tmp_path / "log.jsonl"
+    log.write_text("".join(json.dumps(r) + "\n" for r in [
+        {"step": 400, "wall": 1200.0}, {"step": 400, "probe_score": 0.5, "probe_side": 0.625, "probe_FID": 151.2}]))
+    shipped = tmp_path / "ship"
+    assert bundle_main(["--src", str(run), "--dst", str(shipped), "--log", str(log)]) == 0
+    card = (shipped / "card.md").read_text()
+    assert "## Learning curve" in card and "| 400 | 20 min |" in card and "0.625" in card and "151.2" in card
+    # Writing it again replaces the section instead of adding a second one.
+    assert bundle_main(["--card-only", "--dst", str(shipped), "--log", str(log)]) == 0
+    assert (shipped / "card.md").read_text().count("## Learning curve") == 1

@@ -32,3 +32,20 @@ def test_probe_scores_generated_validation_clips_and_leaves_the_model_training(t
     assert first["probe_score"] == sum(scored) / len(SCORED)
     # The probe set and the sampling seeds are fixed: the same weights get the same score.
     assert probe(transformer, vq, norm, ToyTextEncoder()) == {**first, "probe_seconds": probe.last_seconds}
+
+
+def test_learning_curve_adds_up_resumed_segments(tmp_path):
+    import json
+
+    from train.probe import curve_markdown, learning_curve
+
+    records = [{"step": 10, "wall": 60.0, "loss": 3.0}, {"step": 20, "wall": 120.0},
+               {"step": 20, "probe_score": 0.4, "probe_side": 0.5},
+               {"step": 30, "wall": 30.0},  # resumed: the wall clock started again
+               {"step": 40, "wall": 90.0}, {"step": 40, "probe_score": 0.6, "probe_side": 0.75}]
+    log = tmp_path / "log.jsonl"
+    log.write_text("".join(json.dumps(r) + "\n" for r in records))
+    curve = learning_curve(log)
+    assert [(c["step"], c["minutes"], c["probe_side"]) for c in curve] == [(20, 2.0, 0.5), (40, 3.5, 0.75)]
+    table = curve_markdown(curve)
+    assert "| 40 | 4 min |" in table and "0.750" in table

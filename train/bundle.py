@@ -55,6 +55,28 @@ def write_metrics(card: Path, results: list[Path]) -> None:
     card.write_text((head + "\n\n" if head else "") + f"{METRICS_HEADING}\n\n{body}")
 
 
+CURVE_HEADING = "## Learning curve"
+
+
+def write_curve(card: Path, log: Path) -> None:
+    """Put the run's probe records (train/probe.py) in the card's "## Learning curve", before its metrics."""
+    import re
+
+    from train.probe import curve_markdown, learning_curve
+
+    curve = learning_curve(log)
+    if not curve:
+        raise SystemExit(f"{log} has no probe records (train with --probe-every N)")
+    text = card.read_text() if card.exists() else ""
+    head, sep, metrics = text.partition(METRICS_HEADING)
+    head = re.sub(rf"{re.escape(CURVE_HEADING)}\n.*?(?=\n## |\Z)", "", head, flags=re.S).rstrip()
+    clips = curve[-1].get("probe_clips", "the")
+    section = (f"{CURVE_HEADING}\n\nThe training probe ({clips} validation clips generated at "
+               "their own lengths with the default sampling settings, every --probe-every steps; training time "
+               f"adds up resumed segments), from `{log.name}`:\n\n{curve_markdown(curve)}")
+    card.write_text(head + "\n\n" + section + ("\n" + sep + metrics if sep else ""))
+
+
 def bundle(src: Path, dst: Path, vq: Path | None = None) -> Path:
     if not (src / "config.json").exists():
         raise SystemExit(f"{src} is not a checkpoint directory (no config.json)")
@@ -76,12 +98,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dst", required=True, type=Path)
     p.add_argument("--vq", type=Path, default=None, help="bundled VQ-VAE directory (transformers only)")
     p.add_argument("--metrics", type=Path, nargs="*", default=[], help="result JSON files for the card")
+    p.add_argument("--log", type=Path, default=None,
+                   help="the run's log.jsonl: its probe records become the card's learning curve")
     p.add_argument("--card-only", action="store_true", help="only rewrite DST/card.md's metrics")
     args = p.parse_args(argv)
     if not args.card_only:
         if args.src is None:
             p.error("--src is required unless --card-only is given")
         print(bundle(args.src, args.dst, args.vq))
+    if args.log is not None:
+        write_curve(args.dst / "card.md", args.log)
+        print(f"{args.dst / 'card.md'}: learning curve from {args.log}")
     if args.metrics:
         write_metrics(args.dst / "card.md", args.metrics)
         print(f"{args.dst / 'card.md'}: metrics from {len(args.metrics)} file(s)")

@@ -62,5 +62,42 @@ class Probe:
                 out[f"probe_{name}"] = float(value)
         scored = [out.get(f"probe_{k}", math.nan) for k in SCORED]
         out["probe_score"] = float(sum(v for v in scored if math.isfinite(v)) / len(scored))
+        out["probe_clips"] = len(self.indices)
         out["probe_seconds"] = self.last_seconds = float(rep["seconds"])
         return out
+
+
+CURVE_COLUMNS = ("R_precision_top3", "FID", "actor", "side", "limb", "contact", "score")
+
+
+def learning_curve(log_path: Path) -> list[dict]:
+    """The probe records of a run's log.jsonl with the training wall time at each: [{step, minutes, probe_*}].
+
+    ``wall`` restarts from zero when a run is resumed; the curve adds up the segments, so the minutes are time
+    spent training, not the gaps between sessions.
+    """
+    import json
+
+    offset, last_wall, minutes_at = 0.0, 0.0, {}
+    curve = []
+    for line in Path(log_path).read_text().splitlines():
+        rec = json.loads(line)
+        if "wall" in rec:
+            if rec["wall"] < last_wall:
+                offset += last_wall
+            last_wall = rec["wall"]
+            minutes_at[rec["step"]] = (offset + rec["wall"]) / 60
+        if "probe_score" in rec:
+            curve.append({"step": rec["step"], "minutes": minutes_at.get(rec["step"], (offset + last_wall) / 60),
+                          **{k: v for k, v in rec.items() if k.startswith("probe_")}})
+    return curve
+
+
+def curve_markdown(curve: list[dict]) -> str:
+    head = "| step | training time | " + " | ".join(c.replace("R_precision_top3", "R@3") for c in CURVE_COLUMNS)
+    rows = [head + " |", "|" + "---|" * (2 + len(CURVE_COLUMNS))]
+    for r in curve:
+        cells = [f"{r.get('probe_' + c, float('nan')):.3f}" if c != "FID" else f"{r.get('probe_FID', float('nan')):.1f}"
+                 for c in CURVE_COLUMNS]
+        rows.append(f"| {r['step']} | {r['minutes']:.0f} min | " + " | ".join(cells) + " |")
+    return "\n".join(rows) + "\n"
