@@ -123,6 +123,7 @@ def test_mirror_text_whole_words_only():
     assert mirror_text("spins counterclockwise then clockwise") == "spins clockwise then counterclockwise"
     assert mirror_text("stands upright in bright light") == "stands upright in bright light"
     assert mirror_text("LEFT leftward") == "RIGHT rightward"
+    assert mirror_text("a right-handed shake, then counter-clockwise") == "a left-handed shake, then clockwise"
 
 
 def test_normalizer_round_trip_numpy_torch_and_file(tmp_path):

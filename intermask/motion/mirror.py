@@ -46,13 +46,14 @@ _WORD_SWAPS = {
     "counter-clockwise": "clockwise", "anticlockwise": "clockwise", "anti-clockwise": "clockwise",
 }
 _WORD_RE = re.compile(r"(?<![\w-])(" + "|".join(sorted(map(re.escape, _WORD_SWAPS), key=len, reverse=True))
-                      + r")(?![\w-])", re.IGNORECASE)
+                      + r")(?!\w)", re.IGNORECASE)
 
 
 def mirror_text(text: str) -> str:
     """Swap left/right and clockwise/counterclockwise on whole words, keeping capitalisation.
 
-    "upright", "bright" and "counterclockwise" are left intact, unlike the official substring swap.
+    "upright", "bright" and "counterclockwise" are left intact, unlike the official substring swap; a side
+    before a hyphen is a word ("right-handed" → "left-handed"), a word after one is not ("counter-clockwise").
     """
     def swap(m: re.Match) -> str:
         word = m.group(0)
