@@ -12,8 +12,6 @@ scores generated motion (same clips, descriptions, evaluator, R-precision batche
 from __future__ import annotations
 
 import argparse
-import json
-import shlex
 import sys
 from pathlib import Path
 
@@ -21,6 +19,8 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from result_file import publish  # noqa: E402  (bench/result_file.py)
 
 
 def reconstruct(vq, norm, feats: np.ndarray, step: int) -> np.ndarray:
@@ -75,13 +75,8 @@ def main() -> None:
     phys = {who: physics.aggregate([physics.summary(x, 30) for x in j]) for who, j in (("ground_truth", j_gt),
                                                                                        ("reconstruction", j_rec))}
     err = [np.linalg.norm(features_to_joints(g) - features_to_joints(r), axis=-1).mean() for g, r in zip(gt, rec)]
-    result = {"vq": args.vq, "split": args.split, "clips": len(items), "rows": rows, "control": control,
-              "physics": phys, "mpjpe_m": float(np.mean(err)),
-              "command": " ".join(["python"] + [shlex.quote(a) for a in sys.argv])}
-    print(json.dumps(result, indent=1))
-    if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=1) + "\n")
+    publish({"vq": args.vq, "split": args.split, "clips": len(items), "rows": rows, "control": control,
+             "physics": phys, "mpjpe_m": float(np.mean(err))}, args.out)
 
 
 if __name__ == "__main__":

@@ -10,8 +10,6 @@ reports the mean per-joint position error (MPJPE), the root position error and t
 from __future__ import annotations
 
 import argparse
-import json
-import shlex
 import sys
 from pathlib import Path
 
@@ -19,6 +17,8 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from result_file import publish  # noqa: E402  (bench/result_file.py)
 
 
 def errors(gt: np.ndarray, rc: np.ndarray) -> dict:
@@ -51,12 +51,7 @@ def main() -> None:
     gt = features_to_joints(norm.denormalize(x.numpy()))
     rows = {"quantised": errors(gt, features_to_joints(norm.denormalize(quantised.numpy()))),
             "continuous": errors(gt, features_to_joints(norm.denormalize(continuous.numpy())))}
-    result = {"vq": args.vq, "split": args.split, "windows": len(idx), **rows,
-              "command": " ".join(["python"] + [shlex.quote(a) for a in sys.argv])}
-    print(json.dumps(result, indent=2))
-    if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=1) + "\n")
+    publish({"vq": args.vq, "split": args.split, "windows": len(idx), **rows}, args.out)
 
 
 if __name__ == "__main__":
