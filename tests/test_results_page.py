@@ -18,3 +18,27 @@ def test_the_results_page_regenerates_from_its_own_command(tmp_path, monkeypatch
     assert main([*argv[:-1], str(out)]) == 0
     assert out.read_text() == page.replace("--out results/README.md", f"--out {shlex.quote(str(out))}")
     assert "| Ground truth |" in page and "## Targets" in page and "## VQ-VAE reconstruction" in page
+
+
+def test_results_add_the_vq_ceiling_and_paraphrase_tables(tmp_path, capsys):
+    import json
+
+    control = {"side": {"accuracy": 0.75, "correct": 3, "total": 4}, "limb": {"accuracy": 1.0, "correct": 4, "total": 4}}
+    para = tmp_path / "para.json"
+    para.write_text(json.dumps({"prompts": 52, "samples": 4, "control": control, "command": "python -m x"}))
+    phys = {"foot_skate_mps": 0.1, "jerk_mps3": 300.0, "bone_length_drift": 0.08, "ground_penetration_frac": 0.09}
+    ceiling = tmp_path / "ceiling.json"
+    ceiling.write_text(json.dumps({
+        "vq": "vq", "split": "test", "clips": 8, "mpjpe_m": 0.09,
+        "rows": {"ground_truth": {"R_precision_top3": 0.98, "MM_Dist": 1.7},
+                 "reconstruction": {"R_precision_top3": 0.9, "FID": 80.0, "MM_Dist": 2.6}},
+        "control": {"ground_truth": control, "reconstruction": control},
+        "physics": {"ground_truth": phys, "reconstruction": phys}}))
+    assert main(["results", str(ROOT / "results" / "intermask.json"), "--ceiling", str(ceiling),
+                 "--paraphrase", f"Tiny={para}"]) == 0
+    out = capsys.readouterr().out
+    assert "| Tiny | 75.0 (3/4) | 100.0 (4/4) |" in out  # attributes in the control order: side before limb
+    assert "| VQ reconstruction | 0.900 | 80.0 | 2.600 |" in out
+    # A file of the wrong kind is refused with the command that makes the right one.
+    assert main(["results", str(ROOT / "results" / "intermask.json"), "--ceiling", str(para)]) == 2
+    assert "bench/vq_ceiling.py" in capsys.readouterr().err

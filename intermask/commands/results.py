@@ -21,6 +21,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the result file that control accuracy is compared with (the AdaLN-only model)")
     parser.add_argument("--reconstruction", default=None,
                         help="a `bench/vq_reconstruction.py --out` file to add as the VQ-VAE table")
+    parser.add_argument("--ceiling", default=None,
+                        help="a `bench/vq_ceiling.py --out` file: the metrics of VQ reconstructions, the ceiling")
+    parser.add_argument("--paraphrase", nargs="*", default=[], metavar="NAME=FILE",
+                        help="`python -m intermask.paraphrase --out` files: control accuracy on reworded prompts")
     parser.add_argument("--out", default=None, help="write the results page (Markdown) here instead of printing")
 
 
@@ -47,6 +51,50 @@ def reconstruction_markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+_CEILING_PHYSICS = (("foot_skate_mps", "foot skate (m/s)"), ("jerk_mps3", "jerk (m/s³)"),
+                    ("bone_length_drift", "bone drift"), ("ground_penetration_frac", "ground penetration (frames)"))
+
+
+def ceiling_markdown(result: dict) -> str:
+    """The evaluation's metrics on VQ reconstructions next to the ground truth's: what a perfect transformer gets."""
+    rows, control, phys = result["rows"], result["control"], result["physics"]
+    attrs = [a for a in control["ground_truth"] if a in control["reconstruction"]]
+    head = ["", "R@3", "FID", "MM Dist"] + [f"{a} %" for a in attrs] + [label for _, label in _CEILING_PHYSICS]
+    lines = [f"`{result['vq']}` encodes and decodes {result['clips']} {result['split']} clips (both persons, whole "
+             f"clips; MPJPE {result['mpjpe_m']:.3f} m), scored like generated motion:", "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for who, label in (("ground_truth", "Ground truth"), ("reconstruction", "VQ reconstruction")):
+        r = rows[who]
+        cells = [label, f"{r['R_precision_top3']:.3f}", f"{r['FID']:.1f}" if "FID" in r else "–", f"{r['MM_Dist']:.3f}"]
+        cells += [f"{100 * control[who][a]['accuracy']:.1f}" for a in attrs]
+        cells += [f"{phys[who][k]:.3g}" for k, _ in _CEILING_PHYSICS]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def paraphrase_markdown(named: list[tuple[str, dict]]) -> str:
+    """Control accuracy (%) per attribute on the paraphrase prompts, one row per model."""
+    attrs = sorted({a for _, r in named for a in r["control"]},
+                   key=lambda a: ("actor", "side", "limb", "contact", "count", "direction").index(a))
+    first = named[0][1]
+    lines = [f"{first['prompts']} hand-written prompts (`intermask/paraphrase.py`), {first['samples']} samples each; "
+             "control accuracy, % (correct / checked):", "",
+             "| Model | " + " | ".join(attrs) + " |", "|" + "---|" * (len(attrs) + 1)]
+    for name, r in named:
+        cells = [f"{100 * r['control'][a]['accuracy']:.1f} ({r['control'][a]['correct']}/{r['control'][a]['total']})"
+                 if a in r["control"] else "–" for a in attrs]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _named(items: list[str], made_by: str, *keys: str) -> list[tuple[str, dict]]:
+    out = []
+    for item in items:
+        name, _, path = item.rpartition("=") if "=" in item else (Path(item).stem, "", item)
+        out.append((name, _load(path, made_by, *keys)))
+    return out
+
+
 def _protocol(result: dict) -> str:
     p = result["protocol"]
     s = p.get("settings", {})
@@ -56,7 +104,8 @@ def _protocol(result: dict) -> str:
             f"{p.get('mm_repeats', '?')}; sampling " + ", ".join(f"{k} {v}" for k, v in s.items()) + ".")
 
 
-def page(named: list[tuple[str, dict]], targets: list[str], reconstruction: dict | None, command: str) -> str:
+def page(named: list[tuple[str, dict]], targets: list[str], reconstruction: dict | None, command: str,
+         ceiling: dict | None = None, paraphrase: list[tuple[str, dict]] | None = None) -> str:
     """The results page: how it was made, the tables, the target check and the inputs' own commands."""
     from intermask.evaluation import comparison_markdown
 
@@ -66,9 +115,16 @@ def page(named: list[tuple[str, dict]], targets: list[str], reconstruction: dict
            "## Text to interaction and reaction", "", comparison_markdown(named).rstrip(), "",
            f"## Targets ({named[0][0]})", ""]
     out += [f"- {line}" for line in targets] + [""]
+    if paraphrase:
+        out += ["## Prompts worded unlike the training templates", "", paraphrase_markdown(paraphrase)]
+    if ceiling is not None:
+        out += ["## The VQ-VAE's ceiling", "", ceiling_markdown(ceiling)]
     if reconstruction is not None:
         out += ["## VQ-VAE reconstruction", "", reconstruction_markdown(reconstruction)]
     inputs = [(name, r.get("command")) for name, r in named]
+    inputs += [(f"Paraphrases, {name}", r.get("command")) for name, r in paraphrase or []]
+    if ceiling is not None:
+        inputs.append(("VQ-VAE ceiling", ceiling.get("command")))
     if reconstruction is not None:
         inputs.append(("VQ-VAE reconstruction", reconstruction.get("command")))
     out += ["## Commands that made the inputs", ""] + [f"- {name}: `{cmd}`" for name, cmd in inputs if cmd] + [""]
@@ -80,9 +136,13 @@ def _command(args: argparse.Namespace) -> str:
     import shlex
 
     parts = ["python -m intermask results", *map(shlex.quote, args.files)]
-    for flag in ("baseline", "reconstruction", "out"):
+    for flag in ("baseline", "reconstruction", "ceiling"):
         if getattr(args, flag):
             parts += [f"--{flag}", shlex.quote(getattr(args, flag))]
+    if args.paraphrase:
+        parts += ["--paraphrase", *map(shlex.quote, args.paraphrase)]
+    if args.out:
+        parts += ["--out", shlex.quote(args.out)]
     return " ".join(parts)
 
 
@@ -90,23 +150,28 @@ def run(args: argparse.Namespace) -> int:
     from intermask.atomic import atomic_path
     from intermask.evaluation import comparison_markdown, target_report
 
-    named = []
-    for item in args.files:
-        name, _, path = item.rpartition("=") if "=" in item else (Path(item).stem, "", item)
-        named.append((name, _load(path, EVAL, "rows", "protocol")))
+    named = _named(args.files, EVAL, "rows", "protocol")
+    paraphrase = _named(args.paraphrase, "`python -m intermask.paraphrase`", "control", "prompts")
+    ceiling = _load(args.ceiling, "`bench/vq_ceiling.py`", "rows", "control", "physics") if args.ceiling else None
     baseline = _load(args.baseline, EVAL, "rows", "protocol") if args.baseline else None
     targets = target_report(named[0][1], baseline)
     reconstruction = (_load(args.reconstruction, "`bench/vq_reconstruction.py`", "quantised", "continuous")
                       if args.reconstruction else None)
     if args.out:
         with atomic_path(args.out) as tmp:
-            tmp.write_text(page(named, targets, reconstruction, _command(args)))
+            tmp.write_text(page(named, targets, reconstruction, _command(args), ceiling, paraphrase))
         print(f"wrote {args.out}")
         return 0
     print(comparison_markdown(named))
     print(f"Targets ({named[0][0]}):")
     for line in targets:
         print(f"- {line}")
+    if paraphrase:
+        print()
+        print(paraphrase_markdown(paraphrase))
+    if ceiling is not None:
+        print()
+        print(ceiling_markdown(ceiling))
     if reconstruction is not None:
         print()
         print(reconstruction_markdown(reconstruction))
