@@ -42,7 +42,8 @@ def test_learning_curve_adds_up_resumed_segments(tmp_path):
     records = [{"step": 10, "wall": 60.0, "loss": 3.0}, {"step": 20, "wall": 120.0},
                {"step": 20, "probe_score": 0.4, "probe_side": 0.5},
                {"step": 30, "wall": 30.0},  # resumed: the wall clock started again
-               {"step": 40, "wall": 90.0}, {"step": 40, "probe_score": 0.6, "probe_side": 0.75}]
+               {"step": 40, "wall": 90.0}, {"step": 40, "val_loss": 3.0, "probe_score": 0.4, "probe_side": 0.5},
+               {"step": 40, "probe_score": 0.6, "probe_side": 0.75}]
     log = tmp_path / "log.jsonl"
     log.write_text("".join(json.dumps(r) + "\n" for r in records))
     curve = learning_curve(log)

@@ -340,8 +340,9 @@ class Checkpoints:
         a = self.args
         probing = bool(getattr(a, "probe_every", 0))
         if validate is not None and ((a.eval_every and done % a.eval_every == 0) or done == end):
-            self.metrics = {**self.metrics, **validate()}
-            self.logger.log(done, self.metrics)
+            found = validate()
+            self.metrics = {**self.metrics, **found}  # the card shows the latest of each
+            self.logger.log(done, found)  # the log only what was measured now (not an earlier probe's numbers)
             if not probing and self.metrics["val_loss"] < self.best:
                 self.best = self.metrics["val_loss"]
                 if self.d.is_main:

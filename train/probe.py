@@ -87,9 +87,12 @@ def learning_curve(log_path: Path) -> list[dict]:
                 offset += last_wall
             last_wall = rec["wall"]
             minutes_at[rec["step"]] = (offset + rec["wall"]) / 60
-        if "probe_score" in rec:
-            curve.append({"step": rec["step"], "minutes": minutes_at.get(rec["step"], (offset + last_wall) / 60),
-                          **{k: v for k, v in rec.items() if k.startswith("probe_")}})
+        # Validation records of runs before a fix repeated the previous probe's numbers: skip them.
+        if "probe_score" in rec and "val_loss" not in rec:
+            point = {"step": rec["step"], "minutes": minutes_at.get(rec["step"], (offset + last_wall) / 60),
+                     **{k: v for k, v in rec.items() if k.startswith("probe_")}}
+            # A step probed twice (a run resumed from before its probe) keeps its last record.
+            curve = [c for c in curve if c["step"] != rec["step"]] + [point]
     return curve
 
 
