@@ -230,6 +230,11 @@ def _flag(prefix: str, name: str) -> str:
     return "--" + (prefix + name).replace("_", "-")
 
 
+def _help(f: dataclasses.Field, default) -> str:
+    text = f.metadata.get("help", "")
+    return f"{text} (default: {default})" if text else f"(default: {default})"
+
+
 def add_dataclass_arguments(parser: argparse.ArgumentParser, cls, prefix: str = "",
                             only: typing.Iterable[str] | None = None, defaults_from=None) -> None:
     """Add one ``--flag`` per scalar field of ``cls``. Defaults are None so that only the flags a user
@@ -248,12 +253,12 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls, prefix: str = 
         dest = (prefix + f.name).replace("-", "_")
         if typ is bool:
             group.add_argument(flag, dest=dest, action=argparse.BooleanOptionalAction, default=None,
-                               help=f"(default: {default})")
+                               help=_help(f, default))
         elif typing.get_origin(typ) is tuple:
             group.add_argument(flag, dest=dest, type=typing.get_args(typ)[0], nargs="*", default=None,
                                help=f"(default: {' '.join(map(str, default)) or 'none'})")
         else:
-            group.add_argument(flag, dest=dest, type=typ, default=None, help=f"(default: {default})")
+            group.add_argument(flag, dest=dest, type=typ, default=None, help=_help(f, default))
 
 
 def apply_arguments(cfg, args: argparse.Namespace, prefix: str = ""):

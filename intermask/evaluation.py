@@ -24,7 +24,7 @@ import json
 import math
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -42,22 +42,28 @@ RETRIEVAL_COLUMNS = ("R_precision_top1", "R_precision_top2", "R_precision_top3",
 Progress = Callable[[str, int, int], None]
 
 
+def _setting(default, help: str):
+    return field(default=default, metadata={"help": help})
+
+
 @dataclass
 class EvalConfig:
-    split: str = "test"
-    replications: int = 20
-    batch_size: int = R.DEFAULT_BATCH  # R-precision / MM-Dist batch: part of the metric
-    mm_clips: int = 100
-    mm_repeats: int = 30
-    mm_pairs: int = 10
-    diversity_pairs: int = 300
-    gen_batch: int = 32  # clips per generation call (speed only; results depend on it through the noise stream)
-    max_clips: int = 0  # 0 = the whole split; otherwise a fixed random subset of this many clips
-    react: bool = False
-    seed: int = 0
-    max_frames: int = 300
-    control: bool = True
-    physics: bool = True
+    """The protocol's settings; each field's ``help`` is also its command-line help (``python -m intermask eval``)."""
+    split: str = _setting("test", "split to evaluate: train, val or test")
+    replications: int = _setting(20, "replications (each redraws descriptions, person swaps and noise)")
+    batch_size: int = _setting(R.DEFAULT_BATCH, "R-precision / MM Dist batch; part of the metric")
+    mm_clips: int = _setting(100, "clips for multimodality")
+    mm_repeats: int = _setting(30, "generations per multimodality clip")
+    mm_pairs: int = _setting(10, "pairs per multimodality clip")
+    diversity_pairs: int = _setting(300, "pairs for diversity")
+    gen_batch: int = _setting(32, "clips per generation call (speed and memory; the noise stream depends on it)")
+    max_clips: int = _setting(0, "evaluate a fixed random subset of this many clips (0 = the whole split)")
+    react: bool = _setting(False, "reaction generation: person A's ground truth is given, B is generated in half "
+                                  "the time steps, as the official code")
+    seed: int = _setting(0, "seed of every draw of the protocol")
+    max_frames: int = _setting(300, "longest clip (frames)")
+    control: bool = _setting(True, "control accuracy (InterSynth labels)")
+    physics: bool = _setting(True, "physical plausibility")
 
 
 def _seed(*parts: int) -> int:

@@ -221,3 +221,20 @@ def test_results_refuses_files_that_are_not_eval_results(tmp_path, capsys):
     assert main(["results", str(tmp_path / "other.json")]) == 2
     assert "not a result of `python -m intermask eval`" in capsys.readouterr().err
     assert main(["results", str(tmp_path / "missing.json")]) == 2
+
+
+def test_eval_flags_are_the_protocol_fields_and_quick_lowers_its_defaults():
+    import argparse
+
+    from intermask.commands import eval as eval_command
+    from intermask.evaluation import EvalConfig
+
+    parser = argparse.ArgumentParser()
+    eval_command.add_arguments(parser)
+    full = eval_command.protocol(parser.parse_args(["--data-root", "d"]))
+    assert full == EvalConfig()
+    quick = eval_command.protocol(parser.parse_args(["--data-root", "d", "--quick", "--batch-size", "8"]))
+    assert (quick.replications, quick.max_clips, quick.batch_size, quick.mm_repeats) == (2, 8, 8, 3)
+    given = eval_command.protocol(parser.parse_args(["--data-root", "d", "--quick", "--replications", "5", "--react",
+                                                     "--no-control", "--max-clips", "128", "--split", "val"]))
+    assert (given.replications, given.react, given.control, given.max_clips, given.split) == (5, True, False, 128, "val")

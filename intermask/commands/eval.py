@@ -6,44 +6,41 @@ import argparse
 
 from intermask.settings import SamplingSettings
 
-# What --quick lowers the full protocol (EvalConfig's defaults) to: a smoke run of a minute or two.
-QUICK = {"replications": 2, "mm_clips": 2, "mm_repeats": 3, "max_clips": None}  # None: one R-precision batch
+# What --quick lowers the full protocol (EvalConfig's defaults) to: a smoke run of a minute or two. max_clips
+# None stands for one R-precision batch of clips.
+QUICK = {"replications": 2, "mm_clips": 2, "mm_repeats": 3, "max_clips": None}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from intermask import config as C
+    from intermask.evaluation import EvalConfig
+
     parser.add_argument("--checkpoint", default=None, help="transformer checkpoint directory (default: bundled)")
     parser.add_argument("--evaluator", default=None,
                         help="evaluator checkpoint directory (default: checkpoints/intersynth/evaluator)")
     parser.add_argument("--data-root", required=True, help="data set in the InterHuman layout (e.g. InterSynth)")
-    parser.add_argument("--split", default="test", choices=["train", "val", "test"])
-    parser.add_argument("--replications", type=int, default=None, help="default 20 (2 with --quick)")
-    parser.add_argument("--batch-size", type=int, default=32,
-                        help="R-precision/MM-Dist batch size; part of the metric (default 32)")
-    parser.add_argument("--mm-clips", type=int, default=None, help="clips for multimodality (default 100)")
-    parser.add_argument("--mm-repeats", type=int, default=None, help="generations per multimodality clip (default 30)")
-    parser.add_argument("--max-clips", type=int, default=None, help="evaluate a fixed random subset (0 = all)")
-    parser.add_argument("--gen-batch", type=int, default=32, help="clips per generation call (speed/memory)")
-    parser.add_argument("--react", action="store_true",
-                        help="reaction generation: person A's ground truth is given, B is generated in half the "
-                             "--time-steps, as the official code")
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: 2 replications, one R-precision batch of clips, small multimodality")
-    parser.add_argument("--no-control", action="store_true", help="skip control accuracy")
-    parser.add_argument("--no-physics", action="store_true", help="skip physical plausibility")
     parser.add_argument("--out", default="results.json", help="JSON output file (default results.json)")
-    parser.add_argument("--seed", type=int, default=0)
+    # The protocol's own settings (--split, --replications, --batch-size, --max-clips, --react, --no-control, ...):
+    # one flag per EvalConfig field, so the parser and the protocol cannot drift apart.
+    C.add_dataclass_arguments(parser, EvalConfig)
     SamplingSettings.add_arguments(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def _resolve(args: argparse.Namespace, name: str, batch_size: int):
+def protocol(args: argparse.Namespace):
+    """The EvalConfig the command line asks for: the full protocol, or --quick's, with every given flag applied."""
+    import dataclasses
+
+    from intermask import config as C
     from intermask.evaluation import EvalConfig
 
-    given = getattr(args, name)
-    if given is not None:
-        return given
-    value = QUICK[name] if args.quick else getattr(EvalConfig, name)
-    return batch_size if value is None else value
+    base = EvalConfig()
+    if args.quick:
+        batch = args.batch_size or base.batch_size
+        base = dataclasses.replace(base, **{k: batch if v is None else v for k, v in QUICK.items()})
+    return C.apply_arguments(base, args)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -51,15 +48,11 @@ def run(args: argparse.Namespace) -> int:
 
     from intermask.api import DEFAULT_CHECKPOINT, REPO_ROOT
     from intermask.errors import InterMaskError
-    from intermask.evaluation import EvalConfig, evaluate, format_markdown, load_generator, write_json
+    from intermask.evaluation import evaluate, format_markdown, load_generator, write_json
     from intermask.models.evaluator import EvaluatorWithText
 
     settings = SamplingSettings.from_arguments(args)
-    cfg = EvalConfig(split=args.split, replications=_resolve(args, "replications", args.batch_size),
-                     batch_size=args.batch_size, mm_clips=_resolve(args, "mm_clips", args.batch_size),
-                     mm_repeats=_resolve(args, "mm_repeats", args.batch_size),
-                     max_clips=_resolve(args, "max_clips", args.batch_size), gen_batch=args.gen_batch,
-                     react=args.react, seed=args.seed, control=not args.no_control, physics=not args.no_physics)
+    cfg = protocol(args)
     checkpoint = Path(args.checkpoint) if args.checkpoint else DEFAULT_CHECKPOINT
     if not Path(args.data_root).is_dir():
         raise InterMaskError(f"--data-root {args.data_root} is not a directory.")
