@@ -50,3 +50,19 @@ def test_learning_curve_adds_up_resumed_segments(tmp_path):
     assert [(c["step"], c["minutes"], c["probe_side"]) for c in curve] == [(20, 2.0, 0.5), (40, 3.5, 0.75)]
     table = curve_markdown(curve)
     assert "| 40 | 4 min |" in table and "0.750" in table
+
+
+def test_probe_command_scores_a_saved_checkpoint_at_several_guidance_scales(tmp_path):
+    import json
+
+    from train.probe import main
+
+    write_interhuman_tree(tmp_path / "data", n_clips=16, frames=(40, 70), seed=5)
+    ckpt = write_tiny_checkpoint(tmp_path / "ckpt")
+    out = tmp_path / "probe.json"
+    assert main(["--checkpoint", str(ckpt), "--data-root", str(tmp_path / "data"), "--clips", "8", "--split",
+                 "train", "--cond-scale", "0", "4", "--out", str(out)]) == 0
+    records = json.loads(out.read_text())
+    assert [r["cond_scale"] for r in records] == [0.0, 4.0]
+    assert all(0.0 <= r["probe_score"] <= 1.0 and r["probe_clips"] == 8 for r in records)
+    assert main(["--checkpoint", str(tmp_path / "missing"), "--data-root", str(tmp_path / "data")]) == 2

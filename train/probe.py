@@ -5,6 +5,11 @@ parted ways in earlier runs (loss still falling while side accuracy stayed at ch
 steps the model generates ``clips`` validation clips at their ground-truth lengths with the default sampling
 settings, and the evaluation protocol's own code scores them: R-precision and FID with the evaluator, control
 accuracy per attribute, physics. ``score`` (higher is better) picks the checkpoint kept as ``best``.
+
+The same probe scores any saved checkpoint, e.g. to compare runs or guidance scales on equal terms:
+
+    python train/probe.py --checkpoint runs/t2m/best --data-root data/intersynth --clips 64 --cond-scale 2 3 4 \
+        --out probe.json
 """
 from __future__ import annotations
 
@@ -104,3 +109,50 @@ def curve_markdown(curve: list[dict]) -> str:
                  for c in CURVE_COLUMNS]
         rows.append(f"| {r['step']} | {r['minutes']:.0f} min | " + " | ".join(cells) + " |")
     return "\n".join(rows) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    import json
+    import sys
+
+    from intermask.api import REPO_ROOT, InterMask
+    from intermask.errors import InterMaskError
+    from intermask.settings import SamplingSettings
+
+    p = argparse.ArgumentParser(description="Score checkpoints with the training probe (validation clips).")
+    p.add_argument("--checkpoint", nargs="+", required=True, help="transformer checkpoint directories")
+    p.add_argument("--data-root", required=True)
+    p.add_argument("--clips", type=int, default=64)
+    p.add_argument("--split", default="val")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--cond-scale", type=float, nargs="+", default=[SamplingSettings().cond_scale],
+                   help="guidance scales to probe (each with the other sampling defaults)")
+    p.add_argument("--evaluator", default=str(REPO_ROOT / "checkpoints" / "intersynth" / "evaluator"))
+    p.add_argument("--out", default=None, help="write the results (a list of records) as JSON")
+    args = p.parse_args(argv)
+    records = []
+    try:
+        for scale in args.cond_scale:
+            probe = Probe(args.data_root, Path(args.evaluator), args.clips, args.split, args.seed,
+                          SamplingSettings(cond_scale=scale))
+            for ckpt in args.checkpoint:
+                model = InterMask.from_pretrained(ckpt)
+                found = probe(model.transformer, model.vq, model.normalizer, model.text_encoder)
+                records.append({"checkpoint": ckpt, "cond_scale": scale, **found})
+                shown = {k[6:]: round(v, 3) for k, v in found.items() if k[6:] in SCORED + ("FID", "score")}
+                print(json.dumps({"checkpoint": ckpt, "cond_scale": scale, **shown}), flush=True)
+    except InterMaskError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.out:
+        Path(args.out).write_text(json.dumps(records, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    if __package__ in (None, ""):
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    sys.exit(main())
