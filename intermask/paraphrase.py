@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 import time
 from dataclasses import dataclass, field
@@ -153,6 +154,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     result["checkpoint"] = str(args.checkpoint or "bundled")
+    # Recorded so that a results page quoting this file names the command behind every number.
+    result["command"] = "python -m intermask.paraphrase " + shlex.join(sys.argv[1:] if argv is None else argv)
     for attr, r in result["control"].items():
         print(f"{attr:10s} {100 * r['accuracy']:5.1f}%  ({r['correct']}/{r['total']})")
     if args.out:
