@@ -80,7 +80,9 @@ class DataConfig:
     data_root: str = ""
     max_frames: int = 300  # longest clip the transformer trains on (10 s at 30 fps)
     min_frames: int = 15
-    train_frames: int = 0  # >0: random windows of this many frames for the transformer (CPU budget)
+    # >0: random windows of this many frames (InterHumanDataset). Training reads whole clips now; the field stays so
+    # that config.json files of checkpoints trained on windows (96 frames, before whole clips) still load.
+    train_frames: int = 0
     cache: bool = True
 
 
@@ -134,7 +136,7 @@ def paper() -> ModelConfig:
 def tiny() -> ModelConfig:
     """Small enough to train on a 2-core CPU and to generate a 3 s interaction in well under a second.
 
-    Training runs on 96-frame windows (3.2 s, 24 time tokens, 241 tokens for both persons); attention-weight
+    The transformer trains on whole clips (tokenised once, batched by length; train/tokens.py); attention-weight
     dropout is off so that training uses the fused attention kernel, and the step-unroll pass (which doubles
     the cost of a step) is off: on this budget more updates beat the second pass. The VQ assigns codes by
     argmin (no Gumbel sampling): with 64-d codes and small encoder outputs, Gumbel noise at temperature 0.5
@@ -154,7 +156,7 @@ def tiny() -> ModelConfig:
                                       attn_dropout=0.0, token_emb_dim=64, step_unroll=0.0,
                                       text_head_layers=1, text_head_heads=4, text_head_ff=512),
         text=TextConfig(encoder="minilm"),
-        data=DataConfig(train_frames=96),
+        data=DataConfig(),
     )
 
 

@@ -36,7 +36,7 @@ def model(tmp_path_factory) -> InterMask:
            "--max-steps", "6", "--window-size", "32", *small)
     _train("train_transformer.py", "--data-root", str(data), "--out", str(tmp / "t2m"), "--vq",
            str(tmp / "vq" / "latest"), "--batch-size", "4", "--max-steps", "4", "--latent-dim", "32",
-           "--n-heads", "2", "--n-layers", "1", "--ff-size", "64", "--text-encoder", "toy", "--train-frames", "32")
+           "--n-heads", "2", "--n-layers", "1", "--ff-size", "64", "--text-encoder", "toy")
     return InterMask.from_pretrained(tmp / "t2m" / "latest", text_encoder=ToyTextEncoder())
 
 

@@ -31,7 +31,7 @@ VQ_ARGS = ["--batch-size", "8", "--width", "16", "--code-dim", "16", "--nb-code"
            "--window-stride", "8", "--dropout", "0.2", "--log-every", "2", "--save-every", "100", "--no-progress",
            "--threads", "1", "--seed", "3"]
 TR_ARGS = ["--batch-size", "4", "--latent-dim", "32", "--n-heads", "2", "--n-layers", "1", "--ff-size", "64",
-           "--text-head-ff", "64", "--text-head-heads", "2", "--train-frames", "32", "--text-encoder", "toy",
+           "--text-head-ff", "64", "--text-head-heads", "2", "--text-encoder", "toy",
            "--dropout", "0.2", "--attn-dropout", "0.2", "--step-unroll", "1", "--interaction-mask-prob", "0.5",
            "--cond-drop-prob", "0.3", "--word-xattn", "every_block", "--log-every", "2", "--save-every", "100",
            "--no-progress", "--threads", "1", "--seed", "3"]

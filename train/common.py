@@ -52,8 +52,7 @@ def add_config_arguments(parser: argparse.ArgumentParser, model_cls, part: str) 
     shows the tiny preset's values."""
     C.add_dataclass_arguments(parser, model_cls)
     C.add_dataclass_arguments(parser, C.TrainConfig, defaults_from=getattr(C.tiny(), f"{part}_training"))
-    C.add_dataclass_arguments(parser, C.DataConfig, only=("dataset", "data_root", "max_frames", "min_frames",
-                                                          "train_frames"))
+    C.add_dataclass_arguments(parser, C.DataConfig, only=("dataset", "data_root", "max_frames", "min_frames"))
     C.add_dataclass_arguments(parser, C.TextConfig, prefix="text_")
 
 
