@@ -120,12 +120,7 @@ def read_json_config(directory: str | os.PathLike, kind: str | None = None) -> d
     path = directory / CONFIG
     if not path.is_file():
         raise InterMaskError(f"{directory} is not a checkpoint directory: it has no {CONFIG}.")
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise InterMaskError(f"{path} is not valid JSON: {exc}.") from None
-    if not isinstance(data, dict):
-        raise InterMaskError(f"{path} must hold a JSON object.")
+    data = C.read_json_object(path)
     if kind is not None and data.get("kind") != kind:
         raise InterMaskError(f"{directory} holds a {data.get('kind', 'unknown')!r} checkpoint, not a {kind!r} one.")
     return data

@@ -205,8 +205,8 @@ def resolve_model_config(name_or_path: str) -> ModelConfig:
     return read_config_file(path)[0]
 
 
-def read_config_file(path: str | os.PathLike) -> tuple[ModelConfig, dict]:
-    """A ``config.json`` → (ModelConfig, the checkpoint metadata keys it also holds: kind, dataset, ...)."""
+def read_json_object(path: str | os.PathLike) -> dict:
+    """A JSON file that must hold one object (a config.json), with a sentence for each way it can be wrong."""
     path = Path(path)
     try:
         data = json.loads(path.read_text())
@@ -214,7 +214,12 @@ def read_config_file(path: str | os.PathLike) -> tuple[ModelConfig, dict]:
         raise InterMaskError(f"Configuration file {path} is not valid JSON: {exc}.") from None
     if not isinstance(data, dict):
         raise InterMaskError(f"Configuration file {path} must hold a JSON object.")
-    return split_checkpoint_config(data)
+    return data
+
+
+def read_config_file(path: str | os.PathLike) -> tuple[ModelConfig, dict]:
+    """A ``config.json`` → (ModelConfig, the checkpoint metadata keys it also holds: kind, dataset, ...)."""
+    return split_checkpoint_config(read_json_object(path))
 
 
 def split_checkpoint_config(data: dict) -> tuple[ModelConfig, dict]:
