@@ -6,8 +6,8 @@ the motion disagree, and token positions past the crop are never trained althoug
 
 Each training item is a clip or its mirror image, so two token maps are kept per clip, both in person 1's
 canonical frame. (The crop dataset also re-canonicalises on person 2 half of the time; encoding that variant too
-doubles the tokenising time — about 25 ms per person-clip on this CPU — for a view the slot-order swap already
-mostly gives.) An item draws (from ``[seed, epoch, index]``, like the crop dataset) one description and the slot
+would double the tokenising time, 5.7 min for InterSynth's training split on a busy 2-core CPU, for a view the
+slot-order swap already mostly gives.) An item draws (from ``[seed, epoch, index]``, like the crop dataset) one description and the slot
 order; the codes are then only looked up, never recomputed.
 
 The file (``tokens_<split>.safetensors``) holds one flat int16 code array with per-map offsets and lengths, and
