@@ -110,6 +110,8 @@ class TokenSet:
                                  f"split {len(dataset.ids)}; delete the cache file to rebuild it.")
         self.seed, self.mirror, self.augment = seed, mirror, augment
         self.epoch = 0
+        # Read once: without cached motion, the dataset reads an annotation file per call, on every step.
+        self.texts = [dataset.descriptions(i) for i in range(len(self))]
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
@@ -132,7 +134,7 @@ class TokenSet:
         if not 0 <= index < len(self):
             raise IndexError(index)
         k, mirrored = index % n, index >= n
-        texts = self.dataset.descriptions(index if self.mirror else k)
+        texts = self.texts[index]
         if self.augment:
             rng = np.random.default_rng([self.seed, self.epoch, index])
             text = texts[int(rng.integers(len(texts)))].strip() if texts else ""
