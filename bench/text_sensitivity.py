@@ -3,7 +3,8 @@
     python bench/text_sensitivity.py [--checkpoint DIR] [--out results/text_sensitivity.json]
 
 For pairs of prompts that differ in one word ("right" / "left", "hands" / "feet", ...) it reports the cosine
-similarity of the encoder's sentence vectors and of the word features at the differing token, and the KL
+similarity of the encoder's sentence vectors, of the word features and of the static (embedding-table) word
+vectors at the differing token, and the KL
 divergence between the transformer's code distributions for the two prompts on a fully masked token map (the
 first decoding step), per spatial group. A pair the model should tell apart but whose KL is small next to that
 of a pair of different actions is a word the conditioning does not carry.
@@ -36,9 +37,11 @@ def kl(p: torch.Tensor, q: torch.Tensor) -> float:
 def measure(model, a: str, b: str, time_tokens: int = 30) -> dict:
     fa, fb = model.text_features([a]), model.text_features([b])
     wa, wb = fa.words[0][fa.mask[0]], fb.words[0][fb.mask[0]]
-    word_cos = None
+    word_cos = static_cos = None
     if wa.shape == wb.shape:  # same token count: the pair differs in one word piece
         word_cos = float(torch.nn.functional.cosine_similarity(wa, wb, dim=-1).min())
+        sa, sb = fa.static[0][fa.mask[0]], fb.static[0][fb.mask[0]]
+        static_cos = float(torch.nn.functional.cosine_similarity(sa, sb, dim=-1).min())
     tr = model.transformer
     ids = torch.full((1, 2, model.groups, time_tokens), tr.mask_id)
     lengths = torch.tensor([time_tokens])
@@ -47,7 +50,7 @@ def measure(model, a: str, b: str, time_tokens: int = 30) -> dict:
     pb = tr(ids, lengths, fb, keep).softmax(-1)
     return {"a": a, "b": b,
             "sentence_cos": float(torch.nn.functional.cosine_similarity(fa.sentence, fb.sentence).item()),
-            "word_cos_min": word_cos, "kl": kl(pa, pb),
+            "word_cos_min": word_cos, "static_cos_min": static_cos, "kl": kl(pa, pb),
             "kl_per_group": [kl(pa[:, :, g], pb[:, :, g]) for g in range(model.groups)]}
 
 

@@ -63,6 +63,8 @@ class TransformerConfig:
     interaction_mask_prob: float = 0.2
     step_unroll: float = 1.0
     word_xattn: str = "every_block"  # none | pre | every_block (docs/design-notes.md, "Word cross-attention")
+    # Word keys also see each token's static input embedding (docs/design-notes.md, "Static word vectors").
+    static_words: bool = False
     max_motion_frames: int = 300
 
 

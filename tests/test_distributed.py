@@ -122,6 +122,22 @@ def test_init_from_starts_from_the_given_weights_with_a_fresh_run(runs):
     assert train_transformer.main([*args, "--out", str(out / "init"), "--resume"]) == 2
 
 
+def test_init_from_can_grow_static_word_vectors_onto_an_older_checkpoint(runs):
+    root, out, common = runs
+    vq = ["--vq", str(out / "vq1" / "latest")]
+    args = [*common, *TR_ARGS, *vq, "--max-steps", "2", "--lr", "0", "--init-from", str(out / "t1" / "latest"),
+            "--static-words"]
+    assert train_transformer.main([*args, "--out", str(out / "grown")]) == 0
+    source, grown = load_file(str(out / "t1" / "latest" / "model.safetensors")), \
+        load_file(str(out / "grown" / "latest" / "model.safetensors"))
+    assert set(grown) - set(source) == {"static_proj.weight", "static_proj.bias"}
+    assert all(torch.equal(source[k], grown[k]) for k in source)
+    assert not grown["static_proj.weight"].any()
+    assert '"static_words": true' in (out / "grown" / "latest" / "config.json").read_text()
+    # Any other change of architecture still has to fit the weights.
+    assert train_transformer.main([*args[:-1], "--latent-dim", "48", "--out", str(out / "misfit")]) == 2
+
+
 def test_logged_losses_are_global_values_for_any_number_of_processes(runs):
     _, out, _ = runs
 

@@ -70,6 +70,19 @@ def test_minilm_words_keep_cls_and_sep_and_are_padded(minilm):
     assert torch.equal(again.words, feats.words)  # deterministic (eval mode, no dropout)
 
 
+def test_minilm_static_vectors_tell_left_from_right_where_contextual_ones_barely_do(minilm):
+    feats = minilm.encode(["Two persons shake hands with their right hands.",
+                           "Two persons shake hands with their left hands."])
+    rows = feats.mask[0]
+    assert feats.static.shape == feats.words.shape and torch.equal(rows, feats.mask[1])
+    static = torch.nn.functional.cosine_similarity(feats.static[0, rows], feats.static[1, rows], dim=-1)
+    contextual = torch.nn.functional.cosine_similarity(feats.words[0, rows], feats.words[1, rows], dim=-1)
+    side = int(static.argmin())  # the one word piece that differs: the table rows of "right" and "left"
+    assert static[side] < 0.6 and contextual[side] > 0.8
+    assert torch.allclose(static[torch.arange(len(static)) != side], torch.ones(len(static) - 1))
+    assert torch.all(feats.static[0, ~rows] == 0)
+
+
 def test_minilm_similarity_follows_meaning(minilm):
     s = minilm.encode(["two people hug slowly", "two people embrace gently", "they fight with kicks"]).sentence
     assert (s[0] @ s[1]) > (s[0] @ s[2])
@@ -116,7 +129,10 @@ def test_clip_from_local_directory(tiny_clip_dir):
     feats = enc.encode(["hug", "wave hug", ""])
     # SOT hug EOT / SOT wave hug EOT / SOT EOT
     assert feats.mask.sum(1).tolist() == [3, 4, 2]
-    assert feats.words.shape == (3, 8, 32)
+    assert feats.words.shape == (3, 8, 32) and feats.static.shape == (3, 8, 32)
+    # static rows are the token-embedding table's: "hug" is the same vector in both prompts, whatever its context
+    torch.testing.assert_close(feats.static[0, 1], feats.static[1, 2])
+    assert not torch.allclose(feats.words[0, 1], feats.words[1, 2])
     # The sentence vector is the EOT row (before any projection).
     for i, eot in enumerate([2, 3, 1]):
         torch.testing.assert_close(feats.sentence[i], feats.words[i, eot])
@@ -158,6 +174,7 @@ def test_cache_encodes_each_unique_text_once_and_keeps_order():
     direct = ToyTextEncoder(dim=8, max_words=6).encode(texts)
     torch.testing.assert_close(got.sentence, direct.sentence)
     torch.testing.assert_close(got.words, direct.words)
+    torch.testing.assert_close(got.static, direct.static)
     assert torch.equal(got.mask, direct.mask)
 
 
@@ -172,7 +189,9 @@ def test_cache_save_load_roundtrip_and_encoder_check(tmp_path):
     assert fresh.load(path) == 3
     got = fresh.get(["they wave at each other", "a hug", ""])
     assert fresh_enc.seen == []  # all served from the file
-    torch.testing.assert_close(got.words, enc.encode(["they wave at each other", "a hug", ""]).words)
+    direct = enc.encode(["they wave at each other", "a hug", ""])
+    torch.testing.assert_close(got.words, direct.words)
+    torch.testing.assert_close(got.static, direct.static)
     with pytest.raises(InterMaskError, match="written by encoder"):
         TextFeatureCache(ToyTextEncoder(dim=8, max_words=7)).load(path)
     assert TextFeatureCache(enc).load(tmp_path / "absent.safetensors") == 0
@@ -224,3 +243,17 @@ def test_clip_loads_the_text_tower_of_a_full_clip_directory(tiny_clip_dir, tmp_p
         shutil.copy(tmp_path / "full" / name, tmp_path / "noweights" / name)
     with pytest.raises(InterMaskError, match="noweights"):
         load_text_encoder(TextConfig(encoder="clip", clip_path=str(tmp_path / "noweights")))
+
+
+def test_cache_of_the_previous_format_is_rebuilt_not_trusted(tmp_path):
+    from safetensors.torch import save_file
+
+    path = tmp_path / "old.safetensors"  # the layout before static word vectors: no "static" tensor
+    save_file({"sentence": torch.zeros(1, 8), "words": torch.zeros(2, 8), "lengths": torch.tensor([2])}, str(path),
+              metadata={"format": "intermask-text-cache-1", "encoder": "toy:d8:w6", "texts": json.dumps(["a hug"])})
+    enc = CountingToy(dim=8, max_words=6)
+    cache = TextFeatureCache(enc)
+    assert cache.load(path) == 0
+    assert cache.get(["a hug"]).static.abs().sum() > 0 and enc.seen == ["a hug"]
+    cache.save(path)
+    assert TextFeatureCache(enc).load(path) == 1

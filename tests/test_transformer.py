@@ -84,6 +84,25 @@ def test_none_mode_has_no_word_path():
         InterMTransformer(dataclasses.replace(SMALL, word_xattn="later"), CODES, ENC.dim)
 
 
+def test_static_words_start_as_the_model_without_them_and_can_then_tell_words_apart():
+    plain, grown = _model(), _model(static_words=True)
+    missing, unexpected = grown.load_state_dict(plain.state_dict(), strict=False)
+    assert sorted(missing) == ["static_proj.bias", "static_proj.weight"] and not unexpected
+    assert all(k.startswith(grown.grown_parameters()) for k in missing) and plain.grown_parameters() == ()
+    ids, lengths, text = _batch()
+    keep = torch.zeros(2, dtype=torch.bool)
+    assert torch.equal(plain(ids, lengths, text, keep), grown(ids, lengths, text, keep))
+    # Once trained away from zero, the static vectors alone (same contextual words and sentence) change the output.
+    with torch.no_grad():
+        grown.static_proj.weight.normal_(0, 0.2)
+    other = TextFeatures(text.sentence, text.words, text.mask, torch.randn_like(text.static))
+    assert (grown(ids, lengths, text, keep) - grown(ids, lengths, other, keep)).abs().max() > 1e-4
+    with pytest.raises(InterMaskError, match="static word vectors"):
+        grown(ids, lengths, TextFeatures(text.sentence, text.words, text.mask), keep)
+    with pytest.raises(InterMaskError, match="needs word_xattn"):
+        _model(word_xattn="none", static_words=True)
+
+
 def test_a_plain_training_forward_works_outside_a_keyed_scope():
     m = _model().train()
     ids, lengths, text = _batch()

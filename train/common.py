@@ -266,14 +266,37 @@ def init_dir(args: argparse.Namespace) -> Path | None:
     return path
 
 
+def initial_config(args: argparse.Namespace, resume: Path | None, given: C.ModelConfig, part: str
+                   ) -> C.ModelConfig:
+    """The configuration a run starts with: a resumed run's saved architecture; with --init-from that
+    checkpoint's architecture plus any ``part`` flags given on this command line (e.g. a part to grow)."""
+    import dataclasses
+
+    start = resume or init_dir(args)
+    cfg = resumed_config(start, given)
+    if resume is None and start is not None:
+        cfg = dataclasses.replace(cfg, **{part: C.apply_arguments(getattr(cfg, part), args)})
+    return cfg
+
+
 def init_weights(args: argparse.Namespace, model: torch.nn.Module) -> None:
-    """Load --init-from weights into ``model`` (strict: the architecture comes from that checkpoint)."""
+    """Load --init-from weights into ``model``. Every weight must match, except parameters the model declares
+    grown (``grown_parameters()``: zero-initialised additions, e.g. ``--static-words`` on an older checkpoint)."""
     path = init_dir(args)
     if path is None:
         return
     from safetensors.torch import load_file
 
-    missing, unexpected = model.load_state_dict(load_file(str(path / "model.safetensors")), strict=False)
+    try:
+        missing, unexpected = model.load_state_dict(load_file(str(path / "model.safetensors")), strict=False)
+    except RuntimeError as exc:  # shapes differ: torch lists every tensor; the first one says enough
+        lines = [x.strip() for x in str(exc).splitlines() if "size mismatch" in x]
+        raise InterMaskError(f"--init-from {path} does not fit this model: {lines[0] if lines else exc}") from None
+    grown = tuple(getattr(model, "grown_parameters", lambda: ())())
+    new = [k for k in missing if k.startswith(grown)] if grown else []
+    missing = [k for k in missing if k not in new]
+    if new:
+        print(f"--init-from {path}: {len(new)} new zero-initialised tensors ({', '.join(new)})", flush=True)
     if missing or unexpected:
         raise InterMaskError(f"--init-from {path} does not fit this model: missing {missing[:3]}, "
                              f"unexpected {unexpected[:3]}.")

@@ -37,7 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--vq", required=True, help="VQ-VAE checkpoint directory (e.g. runs/vq/best)")
     parser.add_argument("--init-from", default=None,
                         help="start from the weights of this transformer checkpoint (fresh optimiser, step 0; its "
-                             "architecture is used)")
+                             "architecture is used, changed only by transformer flags given here, e.g. "
+                             "--static-words)")
     g = parser.add_argument_group("probe")
     g.add_argument("--probe-every", type=int, default=0,
                    help="generate and score validation clips every N steps (0: never); best/ then follows the score")
@@ -106,9 +107,7 @@ def token_sets(cfg: C.ModelConfig, vq, norm, out: Path, d, seed: int, progress: 
 
 def step_inputs(batch: dict, cache, device, pad_to: int):
     """(codes padded to ``pad_to`` time tokens, token lengths, text features) on ``device``."""
-    text = cache.get(batch["text"])
-    text = dataclasses.replace(text, sentence=text.sentence.to(device), words=text.words.to(device),
-                               mask=text.mask.to(device))
+    text = cache.get(batch["text"]).to(device)
     codes = batch["codes"]
     codes = torch.nn.functional.pad(codes, (0, pad_to - codes.shape[-1]))
     return codes.to(device), batch["tokens"].to(device), text
@@ -146,7 +145,7 @@ def run(args: argparse.Namespace) -> dict:
     d = init_distributed(args.device)
     try:
         out, resume = common.open_run(args, d)
-        cfg = common.resumed_config(resume or common.init_dir(args), common.resolve_config(args, "transformer"))
+        cfg = common.initial_config(args, resume, common.resolve_config(args, "transformer"), "transformer")
         vq, vq_cfg, norm = load_vq(args.vq, d.device)
         cfg = dataclasses.replace(cfg, vq=vq_cfg.vq)
         show = d.is_main and not args.no_progress

@@ -105,7 +105,8 @@ class InterMTransformer(nn.Module):
 
     - ids (B, 2, G, T') long: codes in [0, num_codes), ``mask_id`` = num_codes, ``pad_id`` = num_codes + 1;
     - token_lengths (B,) long: valid time tokens per sample (positions t ≥ length are padding);
-    - text: TextFeatures(sentence (B, text_dim), words (B, W, text_dim), mask (B, W));
+    - text: TextFeatures(sentence (B, text_dim), words (B, W, text_dim), mask (B, W), static (B, W, text_dim)
+      — static is read only with ``static_words``);
     - drop_cond (B,) bool: True gives the unconditional branch (no sentence, no words).
     """
 
@@ -129,6 +130,9 @@ class InterMTransformer(nn.Module):
         self.head_ada = AdaLN(d, 2)
         self.head_out = nn.Linear(d, num_codes)
         self.word_proj = nn.Linear(text_dim, d) if cfg.word_xattn != "none" else None
+        if cfg.static_words and self.word_proj is None:
+            raise InterMaskError("static_words adds to the word cross-attention's keys; it needs word_xattn "
+                                 "'pre' or 'every_block'.")
         self.pre_word = (PreWordCrossAttention(d, cfg.n_heads, cfg.dropout, cfg.attn_dropout)
                          if cfg.word_xattn == "pre" else None)
         self.apply(self._init)
@@ -139,10 +143,20 @@ class InterMTransformer(nn.Module):
                 nn.init.xavier_uniform_(m.in_proj.weight)
         # built after the init pass, so it keeps PyTorch's default init (as in the official code)
         self.text_head = TextHead(text_dim, cfg.text_head_layers, cfg.text_head_heads, cfg.text_head_ff, 0.1)
+        # Zero at the start: a model grown from a checkpoint without it computes what that checkpoint computed.
+        self.static_proj = nn.Linear(text_dim, d) if cfg.static_words else None
+        if self.static_proj is not None:
+            nn.init.zeros_(self.static_proj.weight)
+            nn.init.zeros_(self.static_proj.bias)
         # Sized once for the longest motion of the config; a longer request computes its own (see forward).
         self.register_buffer("pe", positional_encoding_2d(groups, max(1, cfg.max_motion_frames // frames_per_token),
                                                           d), persistent=False)
         self.collective: Collective = LOCAL
+
+    def grown_parameters(self) -> tuple[str, ...]:
+        """Prefixes of parameters that start at zero and may be absent from a checkpoint this model starts from
+        (``--init-from``): without them the model computes exactly what it computes with them at zero."""
+        return ("static_proj.",) if self.static_proj is not None else ()
 
     @staticmethod
     def _init(m: nn.Module) -> None:
@@ -169,7 +183,13 @@ class InterMTransformer(nn.Module):
         cond = self.cond_emb(sentence * keep[:, None].to(sentence.dtype))  # null condition = cond_emb.bias
         if self.word_proj is None:
             return cond, None
-        return cond, word_keys(self.word_proj(words), text.mask.to(torch.bool), keep)
+        keys = self.word_proj(words)
+        if self.static_proj is not None:
+            if text.static is None:
+                raise InterMaskError("This transformer reads static word vectors (static_words); the text "
+                                     "features given have none.")
+            keys = keys + self.static_proj(layer_norm(text.static))
+        return cond, word_keys(keys, text.mask.to(torch.bool), keep)
 
     def forward(self, ids: torch.Tensor, token_lengths: torch.Tensor, text: TextFeatures | None,
                 drop_cond: torch.Tensor | None, conditioning=None) -> torch.Tensor:

@@ -1,8 +1,11 @@
 """The text-encoder interface: a sentence vector plus padded word vectors with a mask.
 
 Every encoder is frozen; the trainable text head lives in the transformer. ``encode`` returns
-``TextFeatures(sentence (B, D), words (B, W, D), mask (B, W) bool)`` as float32 CPU tensors, where the words
-are the encoder's per-token outputs (W ≤ ``max_words``; padding rows are zero and masked out).
+``TextFeatures(sentence (B, D), words (B, W, D), mask (B, W) bool, static (B, W, D))`` as float32 CPU tensors,
+where the words are the encoder's per-token outputs (W ≤ ``max_words``; padding rows are zero and masked out) and
+``static`` holds the same tokens' input embeddings: the encoder's lookup table before any attention, so that two
+prompts differing in one word ("left" / "right") differ clearly there even where the contextual outputs barely do
+(docs/design-notes.md, "Static word vectors"). ``static`` may be None for features built by hand.
 """
 from __future__ import annotations
 
@@ -17,12 +20,18 @@ class TextFeatures:
     sentence: torch.Tensor  # (B, D)
     words: torch.Tensor  # (B, W, D)
     mask: torch.Tensor  # (B, W) bool, True = a real token
+    static: torch.Tensor | None = None  # (B, W, D) input embeddings of the same tokens
 
     def __len__(self) -> int:
         return self.sentence.shape[0]
 
     def index(self, idx) -> "TextFeatures":
-        return TextFeatures(self.sentence[idx], self.words[idx], self.mask[idx])
+        return TextFeatures(self.sentence[idx], self.words[idx], self.mask[idx],
+                            None if self.static is None else self.static[idx])
+
+    def to(self, device) -> "TextFeatures":
+        return TextFeatures(self.sentence.to(device), self.words.to(device), self.mask.to(device),
+                            None if self.static is None else self.static.to(device))
 
     @staticmethod
     def cat(parts: list["TextFeatures"]) -> "TextFeatures":
@@ -35,8 +44,11 @@ class TextFeatures:
             shape = (x.shape[0], extra) + tuple(x.shape[2:])
             return torch.cat([x, x.new_zeros(shape)], dim=1)
 
+        static = None
+        if all(p.static is not None for p in parts):
+            static = torch.cat([pad(p.static) for p in parts])
         return TextFeatures(torch.cat([p.sentence for p in parts]), torch.cat([pad(p.words) for p in parts]),
-                            torch.cat([pad(p.mask) for p in parts]))
+                            torch.cat([pad(p.mask) for p in parts]), static)
 
 
 class TextEncoder:
@@ -50,7 +62,9 @@ class TextEncoder:
         texts = [t if isinstance(t, str) else "" for t in texts]
         with torch.no_grad():
             out = self._encode(texts)
-        return TextFeatures(out.sentence.float().contiguous(), out.words.float().contiguous(), out.mask.bool())
+        static = None if out.static is None else out.static.float().contiguous()
+        return TextFeatures(out.sentence.float().contiguous(), out.words.float().contiguous(), out.mask.bool(),
+                            static)
 
     def _encode(self, texts: list[str]) -> TextFeatures:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -60,7 +74,8 @@ class ToyTextEncoder(TextEncoder):
     """Deterministic bag-of-words encoder for tests: each lower-cased word gets a fixed random vector.
 
     No download, instant, and distinct words give distinct features, which is all a test needs to check
-    that text conditioning is wired through. Not for real models.
+    that text conditioning is wired through. Not for real models. Its words have no context, so the static
+    vectors are the words themselves.
     """
 
     name = "toy"
@@ -86,4 +101,4 @@ class ToyTextEncoder(TextEncoder):
                 mask[i, j] = True
             if tokens:
                 sentence[i] = words[i, : len(tokens)].mean(0)
-        return TextFeatures(sentence, words, mask)
+        return TextFeatures(sentence, words, mask, words.clone())

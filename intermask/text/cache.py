@@ -7,7 +7,8 @@ so memory grows with the real token count, not with ``max_words``.
 
 ``save``/``load`` write a safetensors file (no pickle): flat tensors plus metadata holding the encoder's
 ``cache_key`` and the texts as JSON. Loading a file written by another encoder (or another ``max_words``) is
-an error rather than a silent mix of incompatible features.
+an error rather than a silent mix of incompatible features. A file of the previous format (no static word
+vectors) is skipped — ``load`` returns 0 and the texts are encoded again — since every entry is derived data.
 """
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ from intermask.atomic import atomic_path
 from intermask.errors import InterMaskError
 from intermask.text.base import TextEncoder, TextFeatures
 
-FORMAT = "intermask-text-cache-1"
+FORMAT = "intermask-text-cache-2"
+OLD_FORMATS = ("intermask-text-cache-1",)  # readable as "rebuild me"
 
 
 def encoder_key(encoder: TextEncoder) -> str:
@@ -36,8 +38,8 @@ class TextFeatureCache:
         self.encoder = encoder
         self.batch_size = batch_size
         self.key = encoder_key(encoder)
-        # text → (sentence (D,), words (n, D) valid rows only); insertion-ordered for save().
-        self._entries: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        # text → (sentence (D,), words (n, D), static (n, D)) valid rows only; insertion-ordered for save().
+        self._entries: dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -51,14 +53,17 @@ class TextFeatureCache:
         for i in range(0, len(missing), self.batch_size):
             chunk = missing[i:i + self.batch_size]
             feats = self.encoder.encode(chunk)
+            if feats.static is None:
+                raise InterMaskError(f"Text encoder {self.key!r} returns no static word vectors.")
             for j, text in enumerate(chunk):
                 n = int(feats.mask[j].sum())
                 # Valid rows come first for every encoder here (padding at the end); keep them as copies so the
                 # batch tensor can be freed.
-                self._entries[text] = (feats.sentence[j].clone(), feats.words[j, :n].clone())
+                self._entries[text] = (feats.sentence[j].clone(), feats.words[j, :n].clone(),
+                                       feats.static[j, :n].clone())
 
     def get(self, texts: list[str]) -> TextFeatures:
-        """Features for ``texts`` (B,) in order: sentence (B, D), words (B, max_words, D), mask (B, max_words)."""
+        """Features for ``texts`` (B,) in order: sentence (B, D), words and static (B, max_words, D), mask."""
         texts = [t if isinstance(t, str) else "" for t in texts]
         with self._lock:
             self._fill(texts)
@@ -66,12 +71,14 @@ class TextFeatureCache:
         width = self.encoder.max_words
         dim = rows[0][0].shape[0] if rows else self.encoder.dim
         words = torch.zeros(len(rows), width, dim)
+        static = torch.zeros(len(rows), width, dim)
         mask = torch.zeros(len(rows), width, dtype=torch.bool)
-        for i, (_, w) in enumerate(rows):
+        for i, (_, w, st) in enumerate(rows):
             words[i, : w.shape[0]] = w
+            static[i, : st.shape[0]] = st
             mask[i, : w.shape[0]] = True
-        sentence = torch.stack([s for s, _ in rows]) if rows else torch.zeros(0, dim)
-        return TextFeatures(sentence, words, mask)
+        sentence = torch.stack([row[0] for row in rows]) if rows else torch.zeros(0, dim)
+        return TextFeatures(sentence, words, mask, static)
 
     # A cache stands in for its encoder wherever features are asked for (e.g. the training probe's generator).
     def encode(self, texts: list[str]) -> TextFeatures:
@@ -98,11 +105,13 @@ class TextFeatureCache:
             texts = list(self._entries)
             sent = [self._entries[t][0] for t in texts]
             words = [self._entries[t][1] for t in texts]
+            static = [self._entries[t][2] for t in texts]
         dim = sent[0].shape[0] if sent else self.encoder.dim
         lengths = torch.tensor([w.shape[0] for w in words], dtype=torch.int64)
         tensors = {
             "sentence": torch.stack(sent) if sent else torch.zeros(0, dim),
             "words": torch.cat(words) if words else torch.zeros(0, dim),
+            "static": torch.cat(static) if static else torch.zeros(0, dim),
             "lengths": lengths,
         }
         meta = {"format": FORMAT, "encoder": self.key, "texts": json.dumps(texts, ensure_ascii=False)}
@@ -119,7 +128,9 @@ class TextFeatureCache:
         try:
             with safe_open(str(path), framework="pt") as f:
                 meta = f.metadata() or {}
-                tensors = {k: f.get_tensor(k) for k in ("sentence", "words", "lengths")}
+                if meta.get("format") in OLD_FORMATS:
+                    return 0
+                tensors = {k: f.get_tensor(k) for k in ("sentence", "words", "static", "lengths")}
         except Exception as exc:  # safetensors raises its own error types for corrupt files
             raise InterMaskError(f"Text feature cache {path} could not be read ({exc}); "
                                  "delete it to rebuild.") from None
@@ -134,7 +145,8 @@ class TextFeatureCache:
         with self._lock:
             for i, text in enumerate(texts):
                 if text not in self._entries:
-                    self._entries[text] = (tensors["sentence"][i].clone(),
-                                           tensors["words"][offsets[i]:offsets[i + 1]].clone())
+                    rows = slice(offsets[i], offsets[i + 1])
+                    self._entries[text] = (tensors["sentence"][i].clone(), tensors["words"][rows].clone(),
+                                           tensors["static"][rows].clone())
                     added += 1
         return added

@@ -6,7 +6,8 @@ Outputs, as the original InterMask and its word-attention fork use them:
   (768-d for ViT-L/14). This is ``CLIPTextModel``'s ``pooler_output``.
 - words: every token row (SOT, the word pieces, EOT) with the attention mask; padding is masked. Prompts are
   tokenised to 77 tokens with truncation; the first ``max_words`` rows are returned (CLIP's attention is causal,
-  so cutting later rows changes nothing in the kept ones).
+  so cutting later rows changes nothing in the kept ones);
+- static: the same tokens' rows of the token-embedding table (before positions and attention).
 
 Where the weights come from, in order: ``clip_path`` if set (must exist); else the default local directory
 ``checkpoints/clip/<hub name>`` in the repository; else the hub id (only works with a network, which a
@@ -112,7 +113,7 @@ class CLIPEncoder(TextEncoder):
     def _encode(self, texts: list[str]) -> TextFeatures:
         if not texts:
             return TextFeatures(torch.zeros(0, self.dim), torch.zeros(0, self.max_words, self.dim),
-                                torch.zeros(0, self.max_words, dtype=torch.bool))
+                                torch.zeros(0, self.max_words, dtype=torch.bool), torch.zeros(0, self.max_words, self.dim))
         # The fast tokenizer is stateful (padding/truncation settings) and raises "Already borrowed" when two
         # threads use it at once; Gradio callbacks run on worker threads, so encoding is serialised.
         with self._lock:
@@ -124,12 +125,15 @@ class CLIPEncoder(TextEncoder):
         tok = self._tokenizer(texts, padding=True, truncation=True, max_length=self._context, return_tensors="pt")
         with torch.no_grad():
             out = self._model(input_ids=tok["input_ids"], attention_mask=tok["attention_mask"])
+            table = self._model.get_input_embeddings()(tok["input_ids"])
         hidden = out.last_hidden_state.float()
         att = tok["attention_mask"].bool()
         b, n, d = hidden.shape
         k = min(n, self.max_words)
         words = torch.zeros(b, self.max_words, d)
+        static = torch.zeros(b, self.max_words, d)
         mask = torch.zeros(b, self.max_words, dtype=torch.bool)
         mask[:, :k] = att[:, :k]
         words[:, :k] = hidden[:, :k] * mask[:, :k].unsqueeze(-1)
-        return TextFeatures(out.pooler_output.float(), words, mask)
+        static[:, :k] = table[:, :k].float() * mask[:, :k].unsqueeze(-1)
+        return TextFeatures(out.pooler_output.float(), words, mask, static)

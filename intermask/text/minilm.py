@@ -7,7 +7,8 @@ One forward pass of the underlying BERT gives both outputs:
   word-attention fork). Keeping them means even an empty prompt has two valid tokens, so word cross-attention never sees
   an all-masked row (which would give NaNs). Word pieces are not merged into words. Rows are padded with zeros
   to exactly ``max_words`` and masked; a prompt longer than ``max_words`` tokens keeps its first ``max_words``
-  tokens as words, while the sentence vector still sees up to 256 tokens.
+  tokens as words, while the sentence vector still sees up to 256 tokens;
+- static: the same tokens' rows of BERT's word-piece embedding table (no position, no attention).
 """
 from __future__ import annotations
 
@@ -65,7 +66,7 @@ class MiniLMEncoder(TextEncoder):
                      for i in range(0, len(texts), self.batch_size)]
         if not parts:
             return TextFeatures(torch.zeros(0, self.dim), torch.zeros(0, self.max_words, self.dim),
-                                torch.zeros(0, self.max_words, dtype=torch.bool))
+                                torch.zeros(0, self.max_words, dtype=torch.bool), torch.zeros(0, self.max_words, self.dim))
         return TextFeatures.cat(parts)
 
     def _encode_batch(self, texts: list[str]) -> TextFeatures:
@@ -73,6 +74,7 @@ class MiniLMEncoder(TextEncoder):
         self._bert.eval()
         with torch.no_grad():
             hidden = self._bert(input_ids=tok["input_ids"], attention_mask=tok["attention_mask"]).last_hidden_state
+            table = self._bert.get_input_embeddings()(tok["input_ids"])
         hidden = hidden.float()
         att = tok["attention_mask"].bool()
         w = att.float().unsqueeze(-1)
@@ -81,7 +83,9 @@ class MiniLMEncoder(TextEncoder):
         b, n, d = hidden.shape
         k = min(n, self.max_words)
         words = torch.zeros(b, self.max_words, d)
+        static = torch.zeros(b, self.max_words, d)
         mask = torch.zeros(b, self.max_words, dtype=torch.bool)
         mask[:, :k] = att[:, :k]
         words[:, :k] = hidden[:, :k] * mask[:, :k].unsqueeze(-1)
-        return TextFeatures(sentence.clone(), words, mask)
+        static[:, :k] = table[:, :k].float() * mask[:, :k].unsqueeze(-1)
+        return TextFeatures(sentence.clone(), words, mask, static)
