@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def text_cache(cfg: C.ModelConfig, datasets, out: Path, d):
+def text_cache(cfg: C.ModelConfig, datasets, out: Path, d, progress: bool = False):
     """A per-unique-text feature cache filled on rank 0 and shared through a file, so all ranks hold equal bits."""
     from intermask.text import load_text_encoder
     from intermask.text.cache import TextFeatureCache
@@ -61,7 +61,7 @@ def text_cache(cfg: C.ModelConfig, datasets, out: Path, d):
             cache.load(path)
         texts = {t for ds in datasets if ds is not None for i in range(len(ds)) for t in ds.descriptions(i)}
         texts |= {t.strip() for t in texts}
-        cache.warm(sorted(texts))
+        cache.warm(sorted(texts), progress)
         cache.save(path)
     d.barrier()
     if not d.is_main:
@@ -150,7 +150,7 @@ def run(args: argparse.Namespace) -> dict:
         cfg = dataclasses.replace(cfg, vq=vq_cfg.vq)
         show = d.is_main and not args.no_progress
         train_set, val_set = token_sets(cfg, vq, norm, out, d, args.seed, show)
-        cache = text_cache(cfg, [s.dataset for s in (train_set, val_set) if s is not None], out, d)
+        cache = text_cache(cfg, [s.dataset for s in (train_set, val_set) if s is not None], out, d, show)
         train = cfg.transformer_training
         plan = GlobalBatchPlan(len(train_set), train.batch_size, d.world_size, d.rank, args.seed,
                                lengths=train_set.lengths())

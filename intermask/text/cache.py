@@ -48,8 +48,14 @@ class TextFeatureCache:
     def __contains__(self, text: str) -> bool:
         return text in self._entries
 
-    def _fill(self, texts: list[str]) -> None:
+    def _fill(self, texts: list[str], progress: bool = False) -> None:
         missing = list(dict.fromkeys(t for t in texts if t not in self._entries))
+        bar = None
+        if progress and missing:
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(missing), desc=f"encoding texts ({self.encoder.name})", unit="text",
+                       dynamic_ncols=True)
         for i in range(0, len(missing), self.batch_size):
             chunk = missing[i:i + self.batch_size]
             feats = self.encoder.encode(chunk)
@@ -61,6 +67,10 @@ class TextFeatureCache:
                 # batch tensor can be freed.
                 self._entries[text] = (feats.sentence[j].clone(), feats.words[j, :n].clone(),
                                        feats.static[j, :n].clone())
+            if bar is not None:
+                bar.update(len(chunk))
+        if bar is not None:
+            bar.close()
 
     def get(self, texts: list[str]) -> TextFeatures:
         """Features for ``texts`` (B,) in order: sentence (B, D), words and static (B, max_words, D), mask."""
@@ -92,10 +102,10 @@ class TextFeatureCache:
     def dim(self) -> int:
         return self.encoder.dim
 
-    def warm(self, texts) -> None:
+    def warm(self, texts, progress: bool = False) -> None:
         """Encode every text in ``texts`` now (e.g. all descriptions of a data set before training)."""
         with self._lock:
-            self._fill([t for t in texts if isinstance(t, str)])
+            self._fill([t for t in texts if isinstance(t, str)], progress)
 
     # ------------------------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> None:
