@@ -155,8 +155,8 @@ class TextFeatureCache:
         with self._lock:
             for i, text in enumerate(texts):
                 if text not in self._entries:
+                    # Views into the loaded tensors, not copies: a cache of a gigabyte is held once.
                     rows = slice(offsets[i], offsets[i + 1])
-                    self._entries[text] = (tensors["sentence"][i].clone(), tensors["words"][rows].clone(),
-                                           tensors["static"][rows].clone())
+                    self._entries[text] = (tensors["sentence"][i], tensors["words"][rows], tensors["static"][rows])
                     added += 1
         return added
