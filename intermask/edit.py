@@ -33,7 +33,6 @@ from intermask.motion.frames import facing_frame
 from intermask.motion.interaction import Interaction
 from intermask.sampling import Progress, masked_decode
 from intermask.settings import SamplingSettings
-from intermask.validation import check_range
 
 # Frames of the cross-fade at each seam (0.4 s). On 32 InterSynth test edits with the bundled model
 # (bench/edit_eval.py, results/edit.json) the seam's largest velocity jump was within the ground truth's 99th
@@ -58,14 +57,27 @@ class EditPlan:
         return self.window[0] * self.frames_per_token, self.window[1] * self.frames_per_token
 
 
+def _seconds(name: str, value) -> float:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise InterMaskError(f"The span's {name} must be a number of seconds; got {value!r}.") from None
+    if not math.isfinite(value):
+        raise InterMaskError(f"The span's {name} must be a finite number of seconds; got {value}.")
+    return value
+
+
 def plan_edit(num_frames: int, start, end, person, text: str, frames_per_token: int, max_tokens: int) -> EditPlan:
     """Check an edit request against a clip of ``num_frames`` frames; every refusal names what is accepted."""
     seconds = num_frames / FPS
-    start = check_range("The span's start (seconds)", start, 0.0, seconds, high_open=True)
-    end = check_range("The span's end (seconds)", end, 0.0, seconds + 0.5 / FPS, low_open=True)
+    accepted = f"accepted: 0 ≤ start < end ≤ {seconds:.2f} s, the clip's length"
+    start, end = _seconds("start", start), _seconds("end", end)
     if end <= start:
         raise InterMaskError(f"The span must end after it starts; got start {start:g} s and end {end:g} s "
-                             f"(accepted: 0 ≤ start < end ≤ {seconds:.2f} s, the clip's length).")
+                             f"({accepted}).")
+    if start < 0 or end > seconds + 0.5 / FPS:  # half a frame of slack: the end is often typed rounded
+        raise InterMaskError(f"The span [{start:g}, {end:g}) s is not inside the clip, which lasts {seconds:.2f} s "
+                             f"({accepted}).")
     if person is not None and (isinstance(person, bool) or person not in (0, 1)):
         raise InterMaskError(f"{PERSONS}; got {person!r}.")
     first, stop = int(round(start * FPS)), min(int(round(end * FPS)), num_frames)
