@@ -304,6 +304,10 @@ def about_text() -> str:
         "video, glb, files = client.predict(handle_file(\"assets/partners/punch_right.bvh\"), \"\", 0, 0,",
         f"                                   {_settings_args(SamplingSettings().for_reaction())}, False, "
         "\"mesh, one view\", api_name=\"/react\")",
+        "# motion, start, end, who (both, A or B), new description, seed, settings, foot cleanup, view",
+        "before_after, glb, files = client.predict(handle_file(\"sample_1.npz\"), 1.0, 2.5, \"both\",",
+        f"    \"Both people hug each other.\", 0, {_settings_args(SamplingSettings())}, False, \"mesh, one view\",",
+        "    api_name=\"/edit\")",
         "```",
     ]
     return "\n".join(lines)

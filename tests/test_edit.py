@@ -82,6 +82,10 @@ def test_a_span_off_the_token_grid_is_edited_exactly_where_asked(model, clip):
     keep = outside(90, 33, 57)
     np.testing.assert_array_equal(edited.joints[:, keep], clip.joints[:, keep])
     assert not np.allclose(edited.joints[:, 40:50], clip.joints[:, 40:50], atol=1e-3)
+    # To the clip's end, which is not a whole token (90 frames): the last token is padded, nothing after is kept.
+    tail = model.edit(clip, 2.0, 3.0, "a wave", seed=0, **FAST)
+    np.testing.assert_array_equal(tail.joints[:, :60], clip.joints[:, :60])
+    assert not np.allclose(tail.joints[:, 80:], clip.joints[:, 80:], atol=1e-3)
 
 
 def test_a_long_clip_is_edited_in_a_window_around_the_span(model):
