@@ -371,10 +371,9 @@ def _video(label: str, **kw) -> gr.Video:
 
 def build_demo() -> gr.Blocks:
     with gr.Blocks(title="InterMask — two-person interaction from text", delete_cache=(1800, 3600)) as demo:
-        last = gr.State(None)  # the latest result's interaction file, for "Use the last result" in Edit
         gr.Markdown("# 🤝 InterMask\nDescribe an interaction between two people, or upload one person's motion "
-                    "and let the other react, or edit a span of any interaction. The bundled CPU model was trained on procedural data "
-                    "(see *About*)." + mesh_notice(), elem_id="intro")
+                    "and let the other react, or edit a span of any interaction. The bundled CPU model was trained "
+                    "on procedural data (see *About*)." + mesh_notice(), elem_id="intro")
         with gr.Tab("Generate", id="generate"):
             with gr.Row():
                 with gr.Column(scale=1):
@@ -398,8 +397,8 @@ def build_demo() -> gr.Blocks:
                                     file_count="multiple")
             samples.change(lambda n: [gr.update(visible=i < int(n)) for i in range(4)], samples, vids,
                            api_visibility="private", show_progress="hidden")
-            run.click(generate, [prompt, seconds, samples, seed, *controls], [*vids, model3d, files],
-                      api_name="generate").success(du.first_npz, files, last, api_visibility="private")
+            results = [(run.click(generate, [prompt, seconds, samples, seed, *controls], [*vids, model3d, files],
+                                  api_name="generate"), files)]
         with gr.Tab("Compare", id="compare"):
             mode = gr.Radio(["two prompts", "two settings", "two models"], value="two prompts", label="Compare",
                             info="Both sides use the same seed; the side-by-side video plays them in sync.")
@@ -429,9 +428,9 @@ def build_demo() -> gr.Blocks:
                 video_a = _video("A", elem_id="cmp-a")
                 video_b = _video("B", elem_id="cmp-b")
             c_files = gr.File(label="Downloads", file_count="multiple")
-            c_run.click(compare, [mode, prompt_a, prompt_b, model_a, model_b, scale_a, scale_b, steps_a, steps_b,
-                                  c_seconds, c_seed, c_view], [video_a, video_b, both, c_files], api_name="compare"
-                        ).success(du.first_npz, c_files, last, api_visibility="private")
+            results.append((c_run.click(compare, [mode, prompt_a, prompt_b, model_a, model_b, scale_a, scale_b, steps_a,
+                                            steps_b, c_seconds, c_seed, c_view], [video_a, video_b, both, c_files],
+                                        api_name="compare"), c_files))
         with gr.Tab("Reaction", id="reaction"):
             with gr.Row():
                 with gr.Column(scale=1):
@@ -450,8 +449,8 @@ def build_demo() -> gr.Blocks:
                     r_video = _video("Reaction (the uploaded partner in grey)", elem_id="react-video")
                     r_model3d = gr.Model3D(label="Interactive 3D", clear_color=(0.95, 0.95, 0.95, 1.0))
                     r_files = gr.File(label="Downloads", file_count="multiple")
-            r_run.click(react, [partner, r_prompt, r_seconds, r_seed, *r_controls], [r_video, r_model3d, r_files],
-                        api_name="react").success(du.first_npz, r_files, last, api_visibility="private")
+            results.append((r_run.click(react, [partner, r_prompt, r_seconds, r_seed, *r_controls],
+                                        [r_video, r_model3d, r_files], api_name="react"), r_files))
             with gr.Accordion("Timeline: one long interaction from several descriptions "
                               f"(up to {MAX_COMPOSE_SECONDS:g} s)", open=False):
                 timeline = gr.Dataframe(
@@ -469,8 +468,8 @@ def build_demo() -> gr.Blocks:
                 t_video = _video("Composition")
                 t_model3d = gr.Model3D(label="Interactive 3D", clear_color=(0.95, 0.95, 0.95, 1.0))
                 t_files = gr.File(label="Downloads", file_count="multiple")
-                t_run.click(compose, [timeline, t_seed, t_scale, t_steps, t_view], [t_video, t_model3d, t_files],
-                            api_name="compose").success(du.first_npz, t_files, last, api_visibility="private")
+                results.append((t_run.click(compose, [timeline, t_seed, t_scale, t_steps, t_view],
+                                            [t_video, t_model3d, t_files], api_name="compose"), t_files))
         with gr.Tab("Edit", id="edit"):
             gr.Markdown("Regenerate a time span of an interaction from a new description, for both people or only "
                         "one of them; everything else stays exactly as it was.")
@@ -500,12 +499,16 @@ def build_demo() -> gr.Blocks:
                                       file_count="multiple")
             e_motion.change(span_limits, e_motion, [e_start, e_end, e_info], api_visibility="private",
                             show_progress="hidden")
-            e_last.click(last_result, last, e_motion, api_visibility="private")
-            e_run.click(edit, [e_motion, e_start, e_end, e_person, e_prompt, e_seed, *e_controls],
-                        [e_video, e_model3d, e_files], api_name="edit"
-                        ).success(du.first_npz, e_files, last, api_visibility="private")
+            results.append((e_run.click(edit, [e_motion, e_start, e_end, e_person, e_prompt, e_seed, *e_controls],
+                                        [e_video, e_model3d, e_files], api_name="edit"), e_files))
         with gr.Tab("About", id="about"):
             gr.Markdown(about_text())
+        # The latest result's interaction file, for "Use the last result" in Edit. A hidden textbox, not a gr.State:
+        # with a State in the page Chromium never saw the network go idle (tests/test_app_browser.py).
+        last = gr.Textbox(visible=False)
+        for event, downloads in results:
+            event.success(du.first_npz, downloads, last, api_visibility="private")
+        e_last.click(last_result, last, e_motion, api_visibility="private")
     return demo
 
 

@@ -219,7 +219,8 @@ def main() -> None:
                              "max": float(v.max()), "within_gt_p99": float(np.mean(v <= gt_pct["p99"])),
                              "within_gt_p95": float(np.mean(v <= gt_pct["p95"]))}
     result = publish({"checkpoint": str(model.checkpoint_dir), "data_root": args.data_root, "split": "test",
-             "pairs": len(pairs), "batch_size": batch, "person": None, "settings": settings.as_dict(), "seam_frames": E.SEAM_FRAMES,
+             "pairs": len(pairs), "batch_size": batch, "person": None, "settings": settings.as_dict(),
+             "seam_frames": E.SEAM_FRAMES,
              "retrieval": retrieval, "control": control,
              "seams": {"unit": "metres per frame, largest over joints and persons", "reach_frames": SEAM_REACH,
                        "ground_truth_frame_to_frame": {**gt_pct, "frames": int(len(gt))},

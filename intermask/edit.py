@@ -113,7 +113,7 @@ def _window(clip: Interaction, plan: EditPlan) -> tuple[np.ndarray, np.ndarray]:
 
 def regenerate(model, clip: Interaction, plan: EditPlan, text: str, seed: int, settings: SamplingSettings,
                progress: Progress | None = None) -> np.ndarray:
-    """The window decoded with the span's tokens re-sampled under ``text`` → world features (2, window frames, 262)."""
+    """The window decoded with the span's tokens re-sampled under ``text``: world features (2, frames, 262)."""
     joints, rot6d = _window(clip, plan)
     world = np.stack([features_from_joints(joints[p], rot6d[p]) for p in range(2)])
     frame = facing_frame(joints[0], floor=float(joints[..., 1].min()))

@@ -156,7 +156,8 @@ def test_cli_edit_round_trip(model, clip, tmp_path):
     path = clip.save(tmp_path / "clip.npz")
     out = tmp_path / "out"
     code = main(["edit", "--motion", str(path), "--start", "1", "--end", "2", "--text", "the other one ducks",
-                 "--person", "1", "--seed", "2", "--time-steps", "2", "--checkpoint", str(model.checkpoint_dir), "--out", str(out)])
+                 "--person", "1", "--seed", "2", "--time-steps", "2", "--checkpoint", str(model.checkpoint_dir),
+                 "--out", str(out)])
     assert code == 0
     edited = Interaction.load(out / "edit.npz")
     np.testing.assert_array_equal(edited.joints[0], clip.joints[0])
