@@ -1,4 +1,4 @@
-"""InterMask web demo: text → two-person interaction, side-by-side comparison, reactions and timelines.
+"""InterMask web demo: text → two-person interaction, side-by-side comparison, reactions, timelines and edits.
 
 A thin shell over ``intermask.api``: callbacks validate and translate inputs, call the API, render and package the
 results (plumbing in ``intermask/demo_utils.py``). User mistakes come back as ``gr.Error`` sentences; the models are
@@ -28,6 +28,7 @@ from intermask import demo_utils as du  # noqa: E402
 from intermask import environment  # noqa: E402
 from intermask.errors import InterMaskError  # noqa: E402
 from intermask.settings import SamplingSettings  # noqa: E402
+from intermask.motion.loaders import MAX_SECONDS as MAX_UPLOAD_SECONDS  # noqa: E402
 from intermask.validation import MAX_COMPOSE_SECONDS, MAX_SECONDS, MIN_SECONDS  # noqa: E402
 
 try:  # Hugging Face ZeroGPU: run the heavy callbacks on a borrowed GPU; a no-op everywhere else.
@@ -196,6 +197,64 @@ def compose(timeline, seed, cond_scale, time_steps, view, progress=gr.Progress()
     return result.video, result.glb, result.files
 
 
+@gpu
+@user_errors
+def edit(motion_file, start, end, person, prompt, seed, cond_scale, time_steps, topk_ratio, temperature, foot_cleanup,
+         view, progress=gr.Progress()):
+    """An interaction with the span [start, end) s regenerated from a new description, for both people or one:
+    (before-and-after video, GLB of the result, files)."""
+    from intermask.motion.loaders import load_pair
+    from intermask.render import CameraSettings, side_by_side
+    from intermask.render.camera import auto_azimuth
+
+    if not motion_file:
+        raise InterMaskError("Please upload an interaction (.npz, .npy of shape (2, T, 22, 3) or a two-person .bvh) "
+                             "or click \"Use the last result\".")
+    path = du.check_upload(Path(motion_file if isinstance(motion_file, str) else motion_file.name), MAX_UPLOAD_MB)
+    who = du.edit_person(person)
+    seed = du.as_int(seed, "Seed", 0, MAX_SEED)
+    style, views = view_options(view)
+    progress(0.0, desc="reading the motion")
+    before = load_pair(path)
+    after = MODELS.get().edit(before, start=start, end=end, text=prompt or "", person=who, seed=seed,
+                              cond_scale=cond_scale, time_steps=time_steps, topk_ratio=topk_ratio,
+                              temperature=temperature, foot_cleanup=bool(foot_cleanup),
+                              progress=tracker(progress, 0.0, 0.3, "editing"))
+    out = du.request_dir()
+    caption_before, caption_after = du.edit_captions(before.text or path.name, start, end, who, after.text)
+    camera = CameraSettings(azimuth=auto_azimuth(before.joints))  # one viewpoint, so the two halves compare
+    video_before = du.render(before, out / "before.mp4", style, views, caption_before, camera,
+                             tracker(progress, 0.3, 0.6, "rendering before"))
+    result = du.export_all(after, out, "edit", style, views, caption=caption_after, camera=camera,
+                           progress=tracker(progress, 0.6, 0.95, "rendering after"))
+    both = str(side_by_side(video_before, result.video, out / "before_after.mp4"))
+    return both, result.glb, result.files + [both]
+
+
+def last_result(path):
+    """"Use the last result": the interaction file of the latest Generate, Compare, Reaction, Timeline or Edit."""
+    if not path:
+        raise gr.Error("There is no result yet in this session: generate, react, compose or edit first, or upload "
+                       "a file.", print_exception=False)
+    return path
+
+
+def span_limits(motion_file):
+    """After an upload: the span sliders reach to the end of the clip, and a line says how long it is."""
+    from intermask.motion.loaders import load_pair
+
+    if not motion_file:
+        return gr.update(), gr.update(), ""
+    try:
+        clip = load_pair(Path(motion_file if isinstance(motion_file, str) else motion_file.name))
+    except InterMaskError as exc:
+        return gr.update(), gr.update(), f"**Cannot edit this file:** {exc}"
+    seconds = clip.num_frames / clip.fps
+    return (gr.update(maximum=round(seconds, 2), value=round(seconds / 3, 1)),
+            gr.update(maximum=round(seconds, 2), value=round(2 * seconds / 3, 1)),
+            f"{seconds:.2f} s, {clip.num_frames} frames" + (f": *{clip.text}*" if clip.text else ""))
+
+
 # --------------------------------------------------------------------------------------------------------
 # About
 # --------------------------------------------------------------------------------------------------------
@@ -233,7 +292,7 @@ def about_text() -> str:
         "two-models comparison), or in Python `InterMask.from_pretrained('/path/to/checkpoint')`.",
         "",
         "### API",
-        "Every button is a named endpoint (`/generate`, `/compare`, `/react`, `/compose`); see *Use via API* "
+        "Every button is a named endpoint (`/generate`, `/compare`, `/react`, `/compose`, `/edit`); see *Use via API* "
         "at the bottom of the page for every parameter.",
         "```python",
         "from gradio_client import Client, handle_file",
@@ -245,6 +304,10 @@ def about_text() -> str:
         "video, glb, files = client.predict(handle_file(\"assets/partners/punch_right.bvh\"), \"\", 0, 0,",
         f"                                   {_settings_args(SamplingSettings().for_reaction())}, False, "
         "\"mesh, one view\", api_name=\"/react\")",
+        "# motion, start, end, who (both, A or B), new description, seed, settings, foot cleanup, view",
+        "before_after, glb, files = client.predict(handle_file(\"sample_1.npz\"), 1.0, 2.5, \"both\",",
+        f"    \"Both people hug each other.\", 0, {_settings_args(SamplingSettings())}, False, \"mesh, one view\",",
+        "    api_name=\"/edit\")",
         "```",
     ]
     return "\n".join(lines)
@@ -309,8 +372,8 @@ def _video(label: str, **kw) -> gr.Video:
 def build_demo() -> gr.Blocks:
     with gr.Blocks(title="InterMask — two-person interaction from text", delete_cache=(1800, 3600)) as demo:
         gr.Markdown("# 🤝 InterMask\nDescribe an interaction between two people, or upload one person's motion "
-                    "and let the other react. The bundled CPU model was trained on procedural data "
-                    "(see *About*)." + mesh_notice(), elem_id="intro")
+                    "and let the other react, or edit a span of any interaction. The bundled CPU model was trained "
+                    "on procedural data (see *About*)." + mesh_notice(), elem_id="intro")
         with gr.Tab("Generate", id="generate"):
             with gr.Row():
                 with gr.Column(scale=1):
@@ -334,8 +397,8 @@ def build_demo() -> gr.Blocks:
                                     file_count="multiple")
             samples.change(lambda n: [gr.update(visible=i < int(n)) for i in range(4)], samples, vids,
                            api_visibility="private", show_progress="hidden")
-            run.click(generate, [prompt, seconds, samples, seed, *controls], [*vids, model3d, files],
-                      api_name="generate")
+            results = [(run.click(generate, [prompt, seconds, samples, seed, *controls], [*vids, model3d, files],
+                                  api_name="generate"), files)]
         with gr.Tab("Compare", id="compare"):
             mode = gr.Radio(["two prompts", "two settings", "two models"], value="two prompts", label="Compare",
                             info="Both sides use the same seed; the side-by-side video plays them in sync.")
@@ -365,8 +428,9 @@ def build_demo() -> gr.Blocks:
                 video_a = _video("A", elem_id="cmp-a")
                 video_b = _video("B", elem_id="cmp-b")
             c_files = gr.File(label="Downloads", file_count="multiple")
-            c_run.click(compare, [mode, prompt_a, prompt_b, model_a, model_b, scale_a, scale_b, steps_a, steps_b,
-                                  c_seconds, c_seed, c_view], [video_a, video_b, both, c_files], api_name="compare")
+            results.append((c_run.click(compare, [mode, prompt_a, prompt_b, model_a, model_b, scale_a, scale_b, steps_a,
+                                            steps_b, c_seconds, c_seed, c_view], [video_a, video_b, both, c_files],
+                                        api_name="compare"), c_files))
         with gr.Tab("Reaction", id="reaction"):
             with gr.Row():
                 with gr.Column(scale=1):
@@ -385,8 +449,8 @@ def build_demo() -> gr.Blocks:
                     r_video = _video("Reaction (the uploaded partner in grey)", elem_id="react-video")
                     r_model3d = gr.Model3D(label="Interactive 3D", clear_color=(0.95, 0.95, 0.95, 1.0))
                     r_files = gr.File(label="Downloads", file_count="multiple")
-            r_run.click(react, [partner, r_prompt, r_seconds, r_seed, *r_controls], [r_video, r_model3d, r_files],
-                        api_name="react")
+            results.append((r_run.click(react, [partner, r_prompt, r_seconds, r_seed, *r_controls],
+                                        [r_video, r_model3d, r_files], api_name="react"), r_files))
             with gr.Accordion("Timeline: one long interaction from several descriptions "
                               f"(up to {MAX_COMPOSE_SECONDS:g} s)", open=False):
                 timeline = gr.Dataframe(
@@ -404,10 +468,47 @@ def build_demo() -> gr.Blocks:
                 t_video = _video("Composition")
                 t_model3d = gr.Model3D(label="Interactive 3D", clear_color=(0.95, 0.95, 0.95, 1.0))
                 t_files = gr.File(label="Downloads", file_count="multiple")
-                t_run.click(compose, [timeline, t_seed, t_scale, t_steps, t_view], [t_video, t_model3d, t_files],
-                            api_name="compose")
+                results.append((t_run.click(compose, [timeline, t_seed, t_scale, t_steps, t_view],
+                                            [t_video, t_model3d, t_files], api_name="compose"), t_files))
+        with gr.Tab("Edit", id="edit"):
+            gr.Markdown("Regenerate a time span of an interaction from a new description, for both people or only "
+                        "one of them; everything else stays exactly as it was.")
+            with gr.Row():
+                with gr.Column(scale=1):
+                    e_motion = gr.File(label=f"Interaction to edit (.npz, .npy (2, T, 22, 3), two-person .bvh; "
+                                             f"≤ {MAX_UPLOAD_MB} MB)", file_types=[".npz", ".npy", ".bvh"],
+                                       type="filepath", elem_id="edit-motion")
+                    e_last = gr.Button("Use the last result", elem_id="edit-last")
+                    e_info = gr.Markdown("", elem_id="edit-info")
+                    with gr.Row():
+                        e_start = gr.Slider(0, MAX_UPLOAD_SECONDS, value=1, step=0.1, label="Span start (s)",
+                                            elem_id="edit-start")
+                        e_end = gr.Slider(0, MAX_UPLOAD_SECONDS, value=2, step=0.1, label="Span end (s)",
+                                          elem_id="edit-end")
+                    e_person = gr.Radio(du.EDIT_PERSONS, value="both", label="Regenerate",
+                                        info="One person: the other is kept in every frame.")
+                    e_prompt = gr.Textbox(label="New description of the span", max_length=1000, lines=2,
+                                          placeholder="Both people hug each other.", elem_id="edit-prompt")
+                    e_seed = seed_row()
+                    e_controls = sampling_controls()
+                    e_run = gr.Button("Edit", variant="primary", elem_id="edit-run")
+                with gr.Column(scale=2):
+                    e_video = _video("Before (left) and after (right), in sync", elem_id="edit-video")
+                    e_model3d = gr.Model3D(label="Interactive 3D (after)", clear_color=(0.95, 0.95, 0.95, 1.0))
+                    e_files = gr.File(label="Downloads (npz, BVH combined and per person, GLB, MP4s)",
+                                      file_count="multiple")
+            e_motion.change(span_limits, e_motion, [e_start, e_end, e_info], api_visibility="private",
+                            show_progress="hidden")
+            results.append((e_run.click(edit, [e_motion, e_start, e_end, e_person, e_prompt, e_seed, *e_controls],
+                                        [e_video, e_model3d, e_files], api_name="edit"), e_files))
         with gr.Tab("About", id="about"):
             gr.Markdown(about_text())
+        # The latest result's interaction file, for "Use the last result" in Edit. A hidden textbox, not a gr.State:
+        # with a State in the page Chromium never saw the network go idle (tests/test_app_browser.py).
+        last = gr.Textbox(visible=False)
+        for event, downloads in results:
+            event.success(du.first_npz, downloads, last, api_visibility="private")
+        e_last.click(last_result, last, e_motion, api_visibility="private")
     return demo
 
 

@@ -6,6 +6,7 @@
     clip.save("handshake.npz")
     reply = model.react("partner.bvh", text="the other person dodges", seed=1)
     long = model.compose([("they walk toward each other", 3), ("they hug", 3), ("they walk away", 3)])
+    hugged = model.edit("handshake.npz", start=1.0, end=2.5, text="they hug", seed=2)   # the rest is kept
 
 Requests are independent: no global random state is touched (each call makes its own ``torch.Generator`` from
 ``seed``), models stay in eval mode, and nothing mutable is shared between calls, so concurrent requests are safe.
@@ -20,13 +21,14 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from intermask import edit as editing
 from intermask.compose import compose
 from intermask.errors import InterMaskError
 from intermask.motion.features import FEATURE_DIM, FPS, features_from_joints, features_to_joints, features_to_rot6d
 from intermask.motion.footlock import foot_cleanup as clean_feet
 from intermask.motion.frames import facing_frame
 from intermask.motion.interaction import Interaction
-from intermask.motion.loaders import load_partner
+from intermask.motion.loaders import load_pair, load_partner
 from intermask.sampling import Progress, masked_decode
 from intermask.settings import SamplingSettings
 from intermask.text.base import TextFeatures
@@ -246,3 +248,27 @@ class InterMask:
         settings = SamplingSettings(cond_scale, time_steps, topk_ratio, temperature)
         clip = compose(self, timeline, seed=seed, settings=settings, progress=progress)
         return clean_feet(clip) if foot_cleanup else clip
+
+    def edit(self, clip, start: float, end: float, text: str = "", person: int | None = None, seed: int = 0,
+             cond_scale: float = _DEFAULT.cond_scale, time_steps: int = _DEFAULT.time_steps,
+             topk_ratio: float = _DEFAULT.topk_ratio, temperature: float = _DEFAULT.temperature,
+             foot_cleanup: bool = False, progress: Progress | None = None) -> Interaction:
+        """``clip`` with the span [start, end) seconds regenerated from ``text``; everything else kept exactly.
+
+        clip: an Interaction or a file (``.npz`` exchange file, ``.npy`` joints (2, T, 22, 3), two-person ``.bvh``);
+        the result has the same length. ``person``: None regenerates both people inside the span and keeps every
+        frame outside it; 0 or 1 regenerates only that person inside the span and keeps the other person in every
+        frame. Kept frames are the input's, bit for bit (also with ``foot_cleanup``, which then cleans only the
+        regenerated frames). The span's tokens, rounded outward to whole tokens, are re-sampled with every other
+        token of a window of at most :attr:`max_seconds` around the span held fixed, so the new motion follows
+        the text and fits its context; at each seam it is moved onto the kept motion's continuation over a few
+        frames (:mod:`intermask.edit`). An empty ``text`` in-paints without text (not allowed when nothing is
+        kept). The same seed gives the same result.
+        """
+        text = check_text(text)
+        source = load_pair(clip)
+        settings = SamplingSettings(cond_scale, time_steps, topk_ratio, temperature)
+        plan = editing.plan_edit(source.num_frames, start, end, person, text, self.frames_per_token,
+                                 self.max_tokens)
+        return editing.edit(self, source, plan, text, seed, settings, foot_cleanup=bool(foot_cleanup),
+                            progress=progress)

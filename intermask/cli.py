@@ -16,6 +16,7 @@ COMMANDS = {
     "generate": "text → two-person interaction (npz, optional BVH and video)",
     "react": "generate person B reacting to an uploaded partner motion",
     "compose": "a long interaction from a timeline of (text, seconds) segments",
+    "edit": "regenerate a time span (both people, or one) from a new text, keeping the rest exactly",
     "render": "render an interaction file to an MP4 (mesh or stick figures)",
     "export": "convert an interaction file to BVH or animated GLB",
     "synth": "write the procedural InterSynth data set in the InterHuman layout",

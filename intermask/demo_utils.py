@@ -190,28 +190,35 @@ def _write_files(clip, out: Path, stem: str) -> list[str]:
     return files
 
 
+def render(clip, path: Path, style: str, views: int, caption: str | None = None, camera=None,
+           progress: Callable[[int, int], None] | None = None, partner_highlight: bool = False,
+           size: int | None = None) -> str:
+    """One video at the demo's size and detail (mesh renders one at a time, see RENDER_LOCK)."""
+    from intermask.render import render_video
+
+    kwargs = dict(style=style, views=views, size=size or VIDEO_SIZE, caption=caption, camera=camera,
+                  partner_highlight=partner_highlight, progress=progress, detail=RENDER_DETAIL)
+    if style == "mesh":
+        with RENDER_LOCK:
+            return str(render_video(clip, path, **kwargs))
+    return str(render_video(clip, path, **kwargs))
+
+
 def export_all(clip, out: Path, stem: str, style: str, views: int, progress: Callable[[int, int], None] | None = None,
-               partner_highlight: bool = False, size: int | None = None) -> Exported:
-    """Video, animated GLB and every download file of one interaction.
+               partner_highlight: bool = False, size: int | None = None, caption: str | None = None,
+               camera=None) -> Exported:
+    """Video, animated GLB and every download file of one interaction (the caption defaults to its text).
 
     The exports (numpy and file writing) run in a worker thread while the video renders, which mostly waits
     in the GL rasteriser and the ffmpeg pipe.
     """
-    from intermask.render import render_video
-
     with ThreadPoolExecutor(max_workers=1) as pool:
         files = pool.submit(_write_files, clip, out, stem)
-        video_path = out / f"{stem}.mp4"
-        kwargs = dict(style=style, views=views, size=size or VIDEO_SIZE, caption=clip.text or None,
-                      partner_highlight=partner_highlight, progress=progress, detail=RENDER_DETAIL)
-        if style == "mesh":
-            with RENDER_LOCK:
-                render_video(clip, video_path, **kwargs)
-        else:
-            render_video(clip, video_path, **kwargs)
+        video = render(clip, out / f"{stem}.mp4", style, views, caption or clip.text or None, camera, progress,
+                       partner_highlight, size)
         written = files.result()
     glb = next(f for f in written if f.endswith(".glb"))
-    return Exported(str(video_path), glb, written + [str(video_path)])
+    return Exported(video, glb, written + [video])
 
 
 def check_upload(path: Path, max_mb: int) -> Path:
@@ -272,3 +279,33 @@ def timeline_rows(timeline, max_rows: int = 12) -> list[tuple[str, float]]:
     if len(rows) > max_rows:
         raise InterMaskError(f"The timeline has {len(rows)} rows; at most {max_rows} are accepted.")
     return rows
+
+
+# --------------------------------------------------------------------------------------------------------
+# Edit tab
+# --------------------------------------------------------------------------------------------------------
+EDIT_PERSONS = [("both people", "both"), ("only person A (the first)", "A"), ("only person B (the second)", "B")]
+
+
+def edit_person(choice) -> int | None:
+    """The person widget's value → the API's ``person`` (None regenerates both)."""
+    persons = {"both": None, "A": 0, "B": 1}
+    if choice not in persons:
+        raise InterMaskError(f"Who to regenerate must be one of: {', '.join(persons)}; got {choice!r}.")
+    return persons[choice]
+
+
+def first_npz(files) -> str | None:
+    """The first interaction file (.npz) among a result's downloads: what "Use the last result" edits."""
+    for f in files or []:
+        path = str(getattr(f, "name", f))
+        if path.endswith(".npz"):
+            return path
+    return None
+
+
+def edit_captions(source: str, start: float, end: float, person: int | None, text: str) -> tuple[str, str]:
+    """Captions of the before and after videos."""
+    who = "both people" if person is None else f"person {'AB'[person]}"
+    return (f"before: {source}" if source else "before",
+            f"after: {float(start):g}-{float(end):g} s, {who}: {text or '(no text)'}")

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fixtures import AppServer
+from fixtures import AppServer, random_interaction
 from intermask import demo_utils as du
 from intermask.errors import InterMaskError
 from intermask.motion.interaction import Interaction
@@ -78,7 +78,7 @@ def check_downloads(files, stem: str) -> Interaction:
 # --------------------------------------------------------------------------------------------------------
 def test_named_endpoints_and_about_tab(server, client):
     assert set(client.view_api(print_info=False, return_format="dict")["named_endpoints"]) == {
-        "/generate", "/compare", "/react", "/compose"}
+        "/generate", "/compare", "/react", "/compose", "/edit"}
     with urllib.request.urlopen(server.url + "config", timeout=10) as r:
         config = r.read().decode()
     for expected in ("InterSynth", "model_a", "INTERMASK_CHECKPOINT", "gradio_client"):
@@ -158,6 +158,40 @@ def test_compose_timeline(client):
     assert clip.num_frames == 88 and video_shape(video)[0] == 88  # 2 × 1.5 s, each rounded to 11 tokens of 4 frames
     assert clip.meta["timeline"] == [["Both people hug each other.", 1.5],
                                      ["Both people turn around and leave each other.", 1.5]]
+
+
+def edit_args(motion, start=0.5, end=1.5, person="both", prompt="Both people hug each other.", seed=0, steps=3,
+              view=STICK):
+    return [motion, start, end, person, prompt, seed, 2.0, steps, 0.9, 1.0, False, view]
+
+
+def test_edit_one_person_plays_before_and_after_and_keeps_the_other(client, tmp_path):
+    source = random_interaction(seed=3, frames=60, text="two people shake hands.")
+    path = source.save(tmp_path / "source.npz")
+    both, glb, files = call(client, *edit_args(handle_file(str(path)), person="B", prompt="the other one ducks"),
+                            api_name="/edit")
+    assert video_shape(both) == (60, SIZE, 2 * SIZE)  # before on the left, after on the right, frame by frame
+    assert Path(glb).read_bytes()[:4] == b"glTF"
+    assert "before_after.mp4" in [Path(f).name for f in files]
+    edited = check_downloads([f for f in files if Path(f).name.startswith("edit")], "edit")
+    np.testing.assert_array_equal(edited.joints[0], source.joints[0])  # through upload and download, bit for bit
+    keep = np.r_[0:15, 45:60]
+    np.testing.assert_array_equal(edited.joints[1, keep], source.joints[1, keep])
+    assert edited.meta["span_frames"] == [15, 45] and edited.text == "the other one ducks"
+
+
+def test_bad_edit_requests_are_sentences(client, tmp_path):
+    path = handle_file(str(random_interaction(seed=4, frames=60).save(tmp_path / "two_seconds.npz")))
+    for args, message in [
+        (edit_args(None), "Please upload an interaction"),
+        (edit_args(path, end=5), r"not inside the clip, which lasts 2.00 s \(accepted: 0 ≤ start < end ≤ 2.00 s"),
+        (edit_args(path, start=1.0, end=1.1), "at least one token"),
+        (edit_args(path, start=0, end=2, prompt=""), "nothing is kept"),
+        (edit_args(path, person="C"), "not in the list of choices"),
+        (edit_args(handle_file(str(PARTNERS[0]))), "editing needs two|Accepted: an .npz interaction file"),
+    ]:
+        with pytest.raises(AppError, match=message):
+            call(client, *args, api_name="/edit")
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -276,6 +310,14 @@ def test_old_request_directories_are_removed(tmp_path, monkeypatch):
     assert not old.exists() and recent.exists()
 
 
+def test_edit_widgets_become_api_arguments():
+    assert [du.edit_person(v) for _, v in du.EDIT_PERSONS] == [None, 0, 1]
+    with pytest.raises(InterMaskError, match="must be one of: both, A, B"):
+        du.edit_person("everyone")
+    assert du.first_npz(["/x/sample_1.mp4", "/x/sample_1.npz", "/x/sample_2.npz"]) == "/x/sample_1.npz"
+    assert du.first_npz(None) is None
+
+
 def test_widget_values_become_api_arguments():
     assert du.view_options("stick figures, two views") == ("stick", 2)
     assert du.view_options("mesh, one view") == ("mesh", 1)
@@ -287,3 +329,20 @@ def test_widget_values_become_api_arguments():
     assert rows == [("a hug", 2.0), ("a wave", 1.5)]
     with pytest.raises(InterMaskError, match="seconds must be a number"):
         du.timeline_rows([["a hug", "soon"]])
+
+
+def test_edit_tab_helpers_fill_the_span_and_the_last_result(tmp_path):
+    import gradio as gr
+
+    import app
+
+    path = random_interaction(seed=5, frames=90, text="two people hug.").save(tmp_path / "three_seconds.npz")
+    start, end, info = app.span_limits(str(path))
+    assert (start["maximum"], start["value"], end["maximum"], end["value"]) == (3.0, 1.0, 3.0, 2.0)
+    assert info == "3.00 s, 90 frames: *two people hug.*"
+    (tmp_path / "notes.npy").write_text("not an array")
+    *_, info = app.span_limits(str(tmp_path / "notes.npy"))
+    assert info.startswith("**Cannot edit this file:**") and "not a numpy" in info
+    assert app.last_result(str(path)) == str(path)
+    with pytest.raises(gr.Error, match="no result yet"):
+        app.last_result(None)

@@ -6,6 +6,7 @@ Skipped, with the reason, when the ``playwright`` package or /usr/bin/chromium i
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -67,3 +68,23 @@ def test_examples_fill_the_prompt_and_the_dice_changes_the_seed(page):
     before = seed.input_value()
     page.get_by_role("button", name="🎲").first.click()
     expect(seed).not_to_have_value(before, timeout=30_000)
+
+
+def test_edit_the_last_result_and_play_before_and_after(page):
+    expect = sync_api.expect
+    page.get_by_role("tab", name="Generate").click()
+    page.locator("#gen-prompt textarea").fill("They give each other a high five with their left hands.")
+    page.locator("#gen-run").click()
+    expect(page.locator("#gen-video-0 video")).to_have_attribute("src", re.compile("sample_1"), timeout=TIMEOUT_MS)
+    page.get_by_role("tab", name="Edit").click()
+    page.locator("#edit-last").click()  # the generated clip becomes the motion to edit; the sliders reach its end
+    expect(page.locator("#edit-info")).to_contain_text("3.00 s, 90 frames", timeout=60_000)
+    page.locator("#edit-prompt textarea").fill("Both people hug each other.")
+    page.locator("#edit-run").click()
+    video = page.locator("#edit-video video")
+    video.wait_for(state="attached", timeout=TIMEOUT_MS)
+    page.wait_for_function("v => v.readyState >= 2 && v.duration > 0", arg=video.element_handle(),
+                           timeout=TIMEOUT_MS)
+    assert abs(video.evaluate("v => v.duration") - 3.0) < 0.1
+    assert video.evaluate("v => v.videoWidth") == 2 * 128  # before and after, side by side
+    assert page.locator("a[href$='edit.npz'], a[download$='edit.npz']").count() >= 1

@@ -8,6 +8,9 @@ Accepted partner sources:
   InterHuman (Z-up);
 - ``.bvh`` with the SMPL 22-joint naming (see :mod:`intermask.motion.bvh`); the first person is taken.
 
+Motions to edit (two persons, :func:`load_pair`): an Interaction, the ``.npz`` exchange file, ``.npy`` joints
+(2, T, 22, 3) or a ``.bvh`` with two roots.
+
 Everything is validated before use and refused with an InterMaskError sentence: files are never unpickled,
 sizes and lengths are bounded, values must be finite and human-sized. The result is Y-up metres, floor at
 y = 0 (lowest joint over the clip), otherwise in the file's own world placement, at 30 fps.
@@ -26,7 +29,7 @@ from intermask.motion import features as ft
 from intermask.motion.bvh import read_bvh
 from intermask.motion.features import FPS
 from intermask.motion.files import ACCEPTED, MAX_FILE_BYTES, check_file, load_npy, open_npz
-from intermask.motion.interaction import Interaction
+from intermask.motion.interaction import Interaction, load_interaction
 from intermask.motion.solver import solve_rotations
 
 MIN_FRAMES = 8
@@ -108,7 +111,8 @@ def resample(joints: np.ndarray, rot6d: np.ndarray, fps: float, target: float = 
     return new_joints, solve_rotations(new_joints, hint)
 
 
-def _finish(joints: np.ndarray, rot6d: np.ndarray | None, fps: float, source: str) -> PartnerMotion:
+def _finish(joints: np.ndarray, rot6d: np.ndarray | None, fps: float, source: str,
+            floor: bool = True) -> PartnerMotion:
     _check_length(joints.shape[0], fps)
     _check_body(joints)
     if rot6d is None:
@@ -117,7 +121,8 @@ def _finish(joints: np.ndarray, rot6d: np.ndarray | None, fps: float, source: st
         joints, rot6d = resample(joints, rot6d, fps)
         source += f", resampled from {fps:g} to {FPS} fps"
     joints = joints.copy()
-    joints[..., 1] -= joints[..., 1].min()
+    if floor:
+        joints[..., 1] -= joints[..., 1].min()
     return PartnerMotion(joints.astype(np.float32), np.asarray(rot6d, dtype=np.float32), float(FPS), source)
 
 
@@ -193,3 +198,72 @@ def load_partner(source, fps: float = FPS) -> PartnerMotion:
     note = f" (person 1 of {len(persons)})" if len(persons) > 1 else ""
     _check_length(first.joints.shape[0], first.fps)
     return _finish(first.joints.astype(np.float64), first.rot6d, first.fps, path.name + note)
+
+
+# ------------------------------------------------------------------------------------------------------
+# Two persons (motions to edit)
+# ------------------------------------------------------------------------------------------------------
+PAIR_ACCEPTED = ("Accepted: an .npz interaction file (joints (2, T, 22, 3), optionally rot6d (2, T, 21, 6) and fps), "
+                 ".npy joints of shape (2, T, 22, 3), or a .bvh with two persons (two roots, as `python -m "
+                 "intermask export --bvh` writes).")
+
+
+def _pair(persons: list[tuple[np.ndarray, np.ndarray | None]], fps: float, source: str, text: str = "",
+          meta: dict | None = None) -> Interaction:
+    """Two persons from a file: each checked and resampled like a partner, then one floor for both."""
+    moved = [_finish(_float_array(j, "joint array"), r, fps, source, floor=False) for j, r in persons]
+    if moved[0].num_frames != moved[1].num_frames:
+        raise InterMaskError(f"The two persons of {source} have {moved[0].num_frames} and {moved[1].num_frames} "
+                             "frames; an interaction needs the same number for both.")
+    joints = np.stack([m.joints for m in moved])
+    joints[..., 1] -= joints[..., 1].min()
+    return Interaction(joints, np.stack([m.rot6d for m in moved]), FPS, text,
+                       meta={**(meta or {}), "source": source})
+
+
+def load_pair(source) -> Interaction:
+    """A two-person motion from an :class:`Interaction` or a file, at 30 fps, both persons in one world frame.
+
+    An Interaction at 30 fps and an ``.npz`` exchange file (what generate, react, compose and edit write) come back
+    as they are, so their frames can be kept bit for bit. Other files (``.npy`` joints (2, T, 22, 3), ``.npz`` with
+    only joints, a two-root ``.bvh``) are checked like partner uploads, resampled to 30 fps and put on one floor.
+    """
+    if isinstance(source, Interaction):
+        if int(source.fps) == FPS:
+            return source
+        return _pair([source.person(0), source.person(1)], float(source.fps), "interaction", source.text,
+                     source.meta)
+    if not isinstance(source, (str, os.PathLike)):
+        raise InterMaskError(f"A motion to edit must be a file path or an Interaction; got {type(source).__name__}.")
+    path = Path(source)
+    check_file(path)
+    suffix = path.suffix.lower()
+    if suffix == ".bvh":
+        persons = read_bvh(path, max_bytes=MAX_FILE_BYTES)
+        if len(persons) < 2:
+            raise InterMaskError(f"{path.name} holds {len(persons)} person; editing needs two. {PAIR_ACCEPTED}")
+        if abs(persons[0].fps - persons[1].fps) > 1e-6:
+            raise InterMaskError(f"The two persons of {path.name} have different frame rates.")
+        return _pair([(p.joints, p.rot6d) for p in persons[:2]], persons[0].fps, path.name)
+    if suffix == ".npy":
+        joints = load_npy(path)
+        if joints.ndim != 4 or joints.shape[0] != 2 or joints.shape[2:] != (22, 3):
+            raise InterMaskError(f"{path.name} holds an array of shape {joints.shape}. {PAIR_ACCEPTED}")
+        return _pair([(joints[0], None), (joints[1], None)], float(FPS), path.name)
+    data = open_npz(path)
+    joints = data.get("joints")
+    if joints is None or joints.ndim != 4 or joints.shape[0] != 2 or joints.shape[2:] != (22, 3):
+        shape = None if joints is None else joints.shape
+        raise InterMaskError(f"{path.name} has no two-person 'joints' array (found {shape}). {PAIR_ACCEPTED}")
+    fps = float(data["fps"]) if "fps" in data and data["fps"].shape == () else float(FPS)
+    if "rot6d" in data and "text" in data and abs(fps - FPS) < 1e-6:
+        return load_interaction(path)
+    rot = data.get("rot6d")
+    if rot is not None:
+        rot = _float_array(rot, "'rot6d' array")
+        if rot.shape != joints.shape[:2] + (21, 6):
+            raise InterMaskError(f"The 'rot6d' array of {path.name} has shape {rot.shape}; expected "
+                                 f"{joints.shape[:2] + (21, 6)}.")
+        rot = _rot6d(rot)
+    text = str(data["text"]) if "text" in data and data["text"].dtype.kind == "U" else ""
+    return _pair([(joints[p], None if rot is None else rot[p]) for p in range(2)], fps, path.name, text)
