@@ -27,7 +27,7 @@ import gradio as gr  # noqa: E402
 from intermask import demo_utils as du  # noqa: E402
 from intermask import environment  # noqa: E402
 from intermask.errors import InterMaskError  # noqa: E402
-from intermask.settings import SamplingSettings  # noqa: E402
+from intermask.settings import REFINE, SamplingSettings  # noqa: E402
 from intermask.motion.loaders import MAX_SECONDS as MAX_UPLOAD_SECONDS  # noqa: E402
 from intermask.validation import MAX_COMPOSE_SECONDS, MAX_SECONDS, MIN_SECONDS  # noqa: E402
 
@@ -108,8 +108,10 @@ def _prompt(text, what: str = "description") -> str:
 @gpu
 @user_errors
 def generate(prompt, seconds, samples, seed, cond_scale, time_steps, topk_ratio, temperature, foot_cleanup, view,
-             progress=gr.Progress()):
-    """Text → 1–4 interactions: (video ×4, None past the number of samples; GLB of sample 1; download files)."""
+             refine=REFINE.default, progress=gr.Progress()):
+    """Text → 1–4 interactions: (video ×4, None past the number of samples; GLB of sample 1; download files).
+
+    ``refine`` comes last so that API callers written before it existed keep working (and get the default)."""
     prompt = _prompt(prompt)
     samples = du.as_int(samples, "Number of samples", 1, 4)
     seed = du.as_int(seed, "Seed", 0, MAX_SEED)
@@ -117,7 +119,8 @@ def generate(prompt, seconds, samples, seed, cond_scale, time_steps, topk_ratio,
     progress(0.0, desc="generating")
     clips = MODELS.get().generate(prompt, seconds=seconds, num_samples=samples, seed=seed, cond_scale=cond_scale,
                                   time_steps=time_steps, topk_ratio=topk_ratio, temperature=temperature,
-                                  foot_cleanup=bool(foot_cleanup), progress=tracker(progress, 0.0, 0.3, "generating"))
+                                  foot_cleanup=bool(foot_cleanup), refine=bool(refine),
+                                  progress=tracker(progress, 0.0, 0.3, "generating"))
     out = du.request_dir()
     results = []
     for i, clip in enumerate(clips):
@@ -164,8 +167,8 @@ def compare(mode, prompt_a, prompt_b, model_a, model_b, scale_a, scale_b, steps_
 @gpu
 @user_errors
 def react(partner_file, prompt, seconds, seed, cond_scale, time_steps, topk_ratio, temperature, foot_cleanup, view,
-          progress=gr.Progress()):
-    """Upload person A → person B reacts: (video, GLB, files). The text is optional here."""
+          refine=REFINE.default, progress=gr.Progress()):
+    """Upload person A → person B reacts: (video, GLB, files). The text is optional here; only B is refined."""
     if not partner_file:
         raise InterMaskError("Please upload a partner motion (.npz, .npy or .bvh) or click one of the examples.")
     path = du.check_upload(Path(partner_file if isinstance(partner_file, str) else partner_file.name), MAX_UPLOAD_MB)
@@ -175,7 +178,8 @@ def react(partner_file, prompt, seconds, seed, cond_scale, time_steps, topk_rati
     progress(0.0, desc="reading the partner motion")
     clip = MODELS.get().react(path, text=prompt or "", seconds=secs, seed=seed, cond_scale=cond_scale,
                               time_steps=time_steps, topk_ratio=topk_ratio, temperature=temperature,
-                              foot_cleanup=bool(foot_cleanup), progress=tracker(progress, 0.0, 0.3, "reacting"))
+                              foot_cleanup=bool(foot_cleanup), refine=bool(refine),
+                              progress=tracker(progress, 0.0, 0.3, "reacting"))
     if not clip.text:
         clip.text = f"reaction to {path.name}"
     result = du.export_all(clip, du.request_dir(), "reaction", style, views, partner_highlight=True,
@@ -297,7 +301,8 @@ def about_text() -> str:
         "```python",
         "from gradio_client import Client, handle_file",
         "client = Client(\"http://127.0.0.1:7860/\")",
-        "# prompt, seconds, samples, seed, guidance, time steps, top-k ratio, temperature, foot cleanup, view",
+        "# prompt, seconds, samples, seed, guidance, time steps, top-k ratio, temperature, foot cleanup, view,",
+        f"# refine (optional, default {REFINE.default})",
         "v1, v2, v3, v4, glb, files = client.predict(\"They step forward and shake right hands.\", 3, 1, 0,",
         f"                                            {_settings_args(SamplingSettings())}, False, \"mesh, one view\",",
         "                                            api_name=\"/generate\")",
@@ -327,15 +332,25 @@ def seconds_slider(label: str = "Duration (seconds)", low: float = MIN_SECONDS, 
     return gr.Slider(low, MAX_SECONDS, value=value, step=0.5, label=label)
 
 
-def sampling_controls(settings: SamplingSettings = SamplingSettings()):
+def sampling_controls(settings: SamplingSettings = SamplingSettings(), with_refine: bool = True):
+    """The Advanced panel. Edit has no refinement switch: refining would move the frames an edit keeps."""
     with gr.Accordion("Advanced", open=False):
         cond_scale = setting_slider("cond_scale", "Guidance scale", settings.cond_scale)
         steps = setting_slider("time_steps", "Time steps", settings.time_steps)
         topk = setting_slider("topk_ratio", "Top-k ratio (fraction of codes dropped)", settings.topk_ratio)
         temperature = setting_slider("temperature", "Temperature (0 = greedy)", settings.temperature)
         foot = gr.Checkbox(value=False, label="Foot cleanup (lock feet during contacts)")
+        refine = refine_checkbox() if with_refine else None
         view = view_radio()
-    return cond_scale, steps, topk, temperature, foot, view
+    if not with_refine:
+        return cond_scale, steps, topk, temperature, foot, view
+    # The refine switch goes last in the endpoints' inputs, after the view, so older API calls stay valid.
+    return cond_scale, steps, topk, temperature, foot, view, refine
+
+
+def refine_checkbox() -> gr.Checkbox:
+    """The Advanced panel's refinement switch, with the API's default (settings.REFINE)."""
+    return gr.Checkbox(value=REFINE.default, label=REFINE.label, info="Uncheck to see the raw model output.")
 
 
 def view_radio() -> gr.Radio:
@@ -490,7 +505,7 @@ def build_demo() -> gr.Blocks:
                     e_prompt = gr.Textbox(label="New description of the span", max_length=1000, lines=2,
                                           placeholder="Both people hug each other.", elem_id="edit-prompt")
                     e_seed = seed_row()
-                    e_controls = sampling_controls()
+                    e_controls = sampling_controls(with_refine=False)
                     e_run = gr.Button("Edit", variant="primary", elem_id="edit-run")
                 with gr.Column(scale=2):
                     e_video = _video("Before (left) and after (right), in sync", elem_id="edit-video")

@@ -29,8 +29,9 @@ from intermask.motion.footlock import foot_cleanup as clean_feet
 from intermask.motion.frames import facing_frame
 from intermask.motion.interaction import Interaction
 from intermask.motion.loaders import load_pair, load_partner
+from intermask.motion.refine import refine as refine_motion
 from intermask.sampling import Progress, masked_decode
-from intermask.settings import SamplingSettings
+from intermask.settings import REFINE, SamplingSettings
 from intermask.text.base import TextFeatures
 from intermask.validation import (MAX_MOTIONS_PER_CALL, MAX_SAMPLES, MIN_SECONDS, check_range, check_seconds,
                                   check_text)
@@ -175,8 +176,13 @@ class InterMask:
     def generate(self, text: str | Sequence[str], seconds: float = 3.0, num_samples: int = 1, seed: int = 0,
                  cond_scale: float = _DEFAULT.cond_scale, time_steps: int = _DEFAULT.time_steps,
                  topk_ratio: float = _DEFAULT.topk_ratio, temperature: float = _DEFAULT.temperature,
-                 foot_cleanup: bool = False, progress: Progress | None = None) -> list[Interaction]:
-        """Text → interactions; one per (text, sample), texts outer. An empty text samples unconditionally."""
+                 foot_cleanup: bool = False, refine: bool = REFINE.default,
+                 progress: Progress | None = None) -> list[Interaction]:
+        """Text → interactions; one per (text, sample), texts outer. An empty text samples unconditionally.
+
+        ``refine`` (on by default) makes the motion physically plausible (:mod:`intermask.motion.refine`);
+        ``foot_cleanup``, when asked for, runs before it.
+        """
         texts = [text] if isinstance(text, str) else list(text)
         if not texts:
             raise InterMaskError("Give at least one text (an empty string samples without text).")
@@ -195,18 +201,29 @@ class InterMask:
             meta = self._meta(seed=int(seed), sample=i % num_samples, **settings.as_dict(), seconds=seconds)
             clip = Interaction(joints=features_to_joints(decoded[i]), rot6d=features_to_rot6d(decoded[i]), fps=FPS,
                                text=t, features=decoded[i], meta=meta)
-            out.append(clean_feet(clip) if foot_cleanup else clip)
+            out.append(self._finish(clip, foot_cleanup, refine))
         return out
+
+    @staticmethod
+    def _finish(clip: Interaction, foot_cleanup: bool, refine: bool, fixed: tuple[int, ...] = ()) -> Interaction:
+        """The optional clean-ups of decoded motion, in order; persons in ``fixed`` are never altered."""
+        if foot_cleanup:
+            cleaned = clean_feet(clip)
+            for p in fixed:  # never alter the uploaded partner
+                cleaned.joints[p], cleaned.rot6d[p] = clip.joints[p], clip.rot6d[p]
+            clip = cleaned
+        return refine_motion(clip, fixed=fixed) if refine else clip
 
     def react(self, partner, text: str = "", seconds: float | None = None, seed: int = 0,
               cond_scale: float = _DEFAULT.cond_scale, time_steps: int | None = None,
               topk_ratio: float = _DEFAULT.topk_ratio, temperature: float = _DEFAULT.temperature,
-              foot_cleanup: bool = False, progress: Progress | None = None) -> Interaction:
+              foot_cleanup: bool = False, refine: bool = REFINE.default,
+              progress: Progress | None = None) -> Interaction:
         """Person B reacting to ``partner`` (an Interaction → its person A, an array, or a file path).
 
         A's tokens are held fixed while B is decoded, in half the default time steps unless ``time_steps`` is
-        given (:meth:`SamplingSettings.for_reaction`). A in the result is the partner's own motion, and B is placed
-        in the partner's world frame.
+        given (:meth:`SamplingSettings.for_reaction`). A in the result is the partner's own motion, bit for bit
+        (``refine`` and ``foot_cleanup`` move only B), and B is placed in the partner's world frame.
         """
         text = check_text(text)
         motion = load_partner(partner)
@@ -235,19 +252,16 @@ class InterMask:
         clip = Interaction(joints=np.stack([joints_a, features_to_joints(feat_b)]),
                            rot6d=np.stack([rot_a, features_to_rot6d(feat_b)]), fps=FPS, text=text,
                            features=np.stack([world_a, feat_b]), meta=meta)
-        if foot_cleanup:
-            clip = clean_feet(clip)
-            clip.joints[0], clip.rot6d[0] = joints_a, rot_a  # never alter the uploaded partner
-        return clip
+        return self._finish(clip, foot_cleanup, refine, fixed=(0,))
 
     def compose(self, timeline: Sequence[tuple[str, float]], seed: int = 0, cond_scale: float = _DEFAULT.cond_scale,
                 time_steps: int = _DEFAULT.time_steps, topk_ratio: float = _DEFAULT.topk_ratio,
                 temperature: float = _DEFAULT.temperature, foot_cleanup: bool = False,
-                progress: Progress | None = None) -> Interaction:
+                refine: bool = REFINE.default, progress: Progress | None = None) -> Interaction:
         """One long interaction from (text, seconds) segments (see :mod:`intermask.compose`)."""
         settings = SamplingSettings(cond_scale, time_steps, topk_ratio, temperature)
         clip = compose(self, timeline, seed=seed, settings=settings, progress=progress)
-        return clean_feet(clip) if foot_cleanup else clip
+        return self._finish(clip, foot_cleanup, refine)
 
     def edit(self, clip, start: float, end: float, text: str = "", person: int | None = None, seed: int = 0,
              cond_scale: float = _DEFAULT.cond_scale, time_steps: int = _DEFAULT.time_steps,

@@ -17,6 +17,9 @@ One replication r:
    FID against the GT embeddings, diversity, multimodality, and the GT's own rows, plus the FID between two disjoint
    random halves of the GT (the sampling-noise floor FID should be compared with);
 6. control accuracy (InterSynth labels) and physics on joints taken from the features, for generated and GT.
+
+By default the generated motion is scored raw, as the model decodes it; ``refine`` scores it after the API's
+refinement step (:mod:`intermask.motion.refine`), so both can be reported from the same generations.
 """
 from __future__ import annotations
 
@@ -35,6 +38,7 @@ from intermask.errors import InterMaskError
 from intermask.metrics import control, physics
 from intermask.metrics import retrieval as R
 from intermask.motion.features import FEATURE_DIM, FPS, features_to_joints
+from intermask.motion.refine import refine_features
 from intermask.settings import SamplingSettings
 
 RETRIEVAL_COLUMNS = ("R_precision_top1", "R_precision_top2", "R_precision_top3", "FID", "MM_Dist", "Diversity",
@@ -60,6 +64,8 @@ class EvalConfig:
     max_clips: int = _setting(0, "evaluate a fixed random subset of this many clips (0 = the whole split)")
     react: bool = _setting(False, "reaction generation: person A's ground truth is given, B is generated in half "
                                   "the time steps, as the official code")
+    refine: bool = _setting(False, "score refined output (intermask.motion.refine, the API's default) instead of "
+                                   "the raw model output; in reaction mode person A stays the ground truth's")
     seed: int = _setting(0, "seed of every draw of the protocol")
     max_frames: int = _setting(300, "longest clip (frames)")
     control: bool = _setting(True, "control accuracy (InterSynth labels)")
@@ -86,11 +92,13 @@ def _length_batches(lengths: list[int], size: int) -> list[list[int]]:
 
 
 def generate_set(model, texts: list[str], gt: list[np.ndarray], seed: int, settings: SamplingSettings,
-                 gen_batch: int, react: bool = False,
-                 progress: Callable[[int], None] | None = None) -> list[np.ndarray]:
+                 gen_batch: int, react: bool = False, progress: Callable[[int], None] | None = None,
+                 refine: bool = False) -> list[np.ndarray]:
     """One generation per (text, GT clip) at the GT clip's length → de-normalised (2, F_i, 262) each.
 
     With ``react`` person A is the GT clip's own and B is generated: the scored pair is [GT A, generated B].
+    With ``refine`` each pair is refined as the API refines it (A untouched in reaction mode); the generation
+    itself, and so its random stream, is the same either way.
     """
     lengths = [int(g.shape[1]) for g in gt]
     out: list[np.ndarray | None] = [None] * len(texts)
@@ -103,6 +111,8 @@ def generate_set(model, texts: list[str], gt: list[np.ndarray], seed: int, setti
             feats = model.sample_features(batch_texts, [lengths[i] for i in idx], s, settings)
         for i, f in zip(idx, feats):
             out[i] = np.asarray(f, dtype=np.float32)
+            if refine:
+                out[i] = refine_features(out[i], fixed=(0,) if react else (), fps=FPS)
         if progress is not None:
             progress(len(idx))
     return out
@@ -208,7 +218,7 @@ def replication(model, evaluator, dataset, indices: list[int], cfg: EvalConfig, 
         if progress is not None:
             progress(f"replication {r + 1}/{cfg.replications}", done[0], total)
 
-    gen = generate_set(model, texts, gt, _seed(cfg.seed, r, 1), settings, cfg.gen_batch, cfg.react, tick)
+    gen = generate_set(model, texts, gt, _seed(cfg.seed, r, 1), settings, cfg.gen_batch, cfg.react, tick, cfg.refine)
     e_text = embed_texts(evaluator, texts)
     e_gt, e_gen = embed_motions(evaluator, gt), embed_motions(evaluator, gen)
 
@@ -221,7 +231,8 @@ def replication(model, evaluator, dataset, indices: list[int], cfg: EvalConfig, 
     if mm_repeats:
         rep_texts = [texts[i] for i in mm_idx for _ in range(mm_repeats)]
         rep_gt = [gt[i] for i in mm_idx for _ in range(mm_repeats)]
-        mm = generate_set(model, rep_texts, rep_gt, _seed(cfg.seed, r, 2), settings, cfg.gen_batch, cfg.react, tick)
+        mm = generate_set(model, rep_texts, rep_gt, _seed(cfg.seed, r, 2), settings, cfg.gen_batch, cfg.react, tick,
+                          cfg.refine)
         e_mm = embed_motions(evaluator, mm).reshape(len(mm_idx), mm_repeats, -1)
         out["generated"]["MultiModality"] = R.multimodality(e_mm, np.random.default_rng(_seed(cfg.seed, r, 14)),
                                                             _pairs(mm_repeats, cfg.mm_pairs))
@@ -366,7 +377,7 @@ def _table(head: list[str], rows: list[list[str]]) -> list[str]:
 def format_markdown(result: dict) -> str:
     """Markdown tables: retrieval/distribution metrics, control accuracy (%), physics."""
     p = result["protocol"]
-    lines = [f"Mode: {p['mode']}; {p['clips']} clips of the {p['split']} split of {p['data_root']}; "
+    lines = [f"Mode: {p['mode']}{', refined' if p.get('refine') else ', raw output'}; {p['clips']} clips of the {p['split']} split of {p['data_root']}; "
              f"{p['replications']} replication(s), mean ± 95% CI; R-precision and MM Dist within batches of "
              f"{p['batch_size']}; multimodality scaled as {p['multimodality_scaling']} "
              f"(×{p['multimodality_scale']:g}); {result['seconds_per_replication']:.1f} s per replication.", ""]

@@ -6,6 +6,10 @@ checks it, the command-line flags and the app's sliders are built from it, and t
 
 Reactions decode only person B with person A's tokens given, and by default take half the generation steps
 (as the official code does): :meth:`SamplingSettings.for_reaction` is that rule, for the API and the evaluation.
+
+What happens to decoded motion afterwards is a :class:`Switch`: ``REFINE`` (on by default: fixed bones, planted
+feet, no floor or body penetration, :mod:`intermask.motion.refine`) is read by the API's ``refine=`` default, the
+command line's ``--refine/--no-refine`` and the app's checkbox.
 """
 from __future__ import annotations
 
@@ -107,3 +111,23 @@ class SamplingSettings:
     def from_arguments(cls, args: argparse.Namespace) -> "SamplingSettings":
         """The settings given on the command line (a None left by ``reaction`` becomes the default)."""
         return cls(**{name: getattr(args, name) for name in cls.knobs() if getattr(args, name) is not None})
+
+
+@dataclass(frozen=True)
+class Switch:
+    """An on/off step applied to decoded motion: its default, and how a person is asked for it."""
+    name: str
+    label: str
+    default: bool
+    help: str
+
+    def add_argument(self, parser: argparse.ArgumentParser) -> None:
+        """``--name`` / ``--no-name`` with this switch's default."""
+        parser.add_argument("--" + self.name.replace("_", "-"), dest=self.name, action=argparse.BooleanOptionalAction,
+                            default=self.default, help=f"{self.help} (default: {'on' if self.default else 'off'})")
+
+
+REFINE = Switch(name="refine", label="Refine (constant bones, planted feet, no overlap)", default=True,
+                help="refine the motion: constant bone lengths, planted feet, no foot below the floor, the two "
+                     "bodies pushed apart where they overlap (intended hand contacts kept), no added jerk; "
+                     "an uploaded partner is never changed")

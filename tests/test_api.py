@@ -125,13 +125,44 @@ def test_compose_rejects_bad_timelines(model):
 def test_foot_cleanup_keeps_bone_lengths(model):
     from intermask.skeleton import bone_lengths
 
-    [raw] = model.generate("walk", seconds=2.0, seed=0)
-    [clean] = model.generate("walk", seconds=2.0, seed=0, foot_cleanup=True)
+    [raw] = model.generate("walk", seconds=2.0, seed=0, refine=False)
+    [clean] = model.generate("walk", seconds=2.0, seed=0, foot_cleanup=True, refine=False)
     legs = [0, 1, 2, 3, 4, 5, 6, 7]  # the eight leg bones of KINEMATIC_CHAINS
     for p in range(2):
         before = np.median(bone_lengths(raw.joints[p])[:, legs], axis=0)
         after = bone_lengths(clean.joints[p])[:, legs]
         assert np.abs(after[:, [1, 2, 5, 6]] - before[[1, 2, 5, 6]]).max() < 1e-3  # thigh and shin
+
+
+def test_refine_is_on_by_default_and_can_be_switched_off(model):
+    from intermask.motion.features import features_to_joints
+    from intermask.skeleton import bone_lengths
+
+    [raw] = model.generate("two people hug", seconds=2.0, seed=3, refine=False)
+    [refined] = model.generate("two people hug", seconds=2.0, seed=3)
+    np.testing.assert_array_equal(raw.joints, features_to_joints(raw.features))  # exactly what was decoded
+    assert "refine" not in raw.meta and refined.meta["refine"]["fixed"] == []
+    spread = lambda clip: (bone_lengths(clip.joints).max(axis=1) - bone_lengths(clip.joints).min(axis=1)).max()
+    assert spread(raw) > 3e-3 and spread(refined) < 1e-3  # the tiny model's bones drift; refined ones do not
+    [again] = model.generate("two people hug", seconds=2.0, seed=3)
+    np.testing.assert_array_equal(again.joints, refined.joints)  # same seed, same refined motion
+    long = model.compose([("they hug", 2.0), ("they walk away", 2.0)], seed=1)
+    assert long.meta["refine"]["fixed"] == [] and spread(long) < 1e-3
+    assert "refine" not in model.compose([("they hug", 2.0)], seed=1, refine=False).meta
+
+
+def test_reaction_refines_only_the_generated_person(model):
+    [source] = model.generate("a wave", seconds=2.0, seed=6, refine=False)
+    partner = load_partner(source)  # the partner as the reaction reads it (floor at y = 0)
+    for foot_cleanup in (False, True):
+        clip = model.react(source, seed=7, foot_cleanup=foot_cleanup)
+        assert clip.joints[0].tobytes() == partner.joints.tobytes()  # the partner, bit for bit
+        assert clip.rot6d[0].tobytes() == partner.rot6d.tobytes()
+        assert clip.meta["refine"]["fixed"] == [0]
+    refined = model.react(source, seed=7)
+    raw = model.react(source, seed=7, refine=False)
+    assert raw.joints[0].tobytes() == partner.joints.tobytes()
+    assert "refine" not in raw.meta and not np.allclose(raw.joints[1], refined.joints[1])
 
 
 def test_cli_generate_writes_files(model, tmp_path):
@@ -146,6 +177,10 @@ def test_cli_generate_writes_files(model, tmp_path):
     assert "sample_00.npz" in names and "sample_01.npz" in names and any(n.endswith(".bvh") for n in names)
     loaded = Interaction.load(out / "sample_00.npz")
     assert loaded.text == "a hug" and json.loads(json.dumps(loaded.meta))["seed"] == 0
+    assert loaded.meta["refine"]["fixed"] == []  # refined by default; --no-refine keeps the raw output
+    assert main(["generate", "--text", "a hug", "--seconds", "1", "--checkpoint", str(model.checkpoint_dir),
+                 "--out", str(tmp_path / "raw"), "--no-refine"]) == 0
+    assert "refine" not in Interaction.load(tmp_path / "raw" / "sample_00.npz").meta
     bad = main(["generate", "--text", "a hug", "--seconds", "0", "--checkpoint", str(model.checkpoint_dir),
                 "--out", str(tmp_path / "bad")])
     assert bad == 2 and not (tmp_path / "bad").exists()  # nothing half-written

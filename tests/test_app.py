@@ -47,8 +47,8 @@ def client(server):
 
 
 def generate_args(prompt="They step forward and shake right hands.", seconds=1, samples=1, seed=0, scale=2.0,
-                  steps=3, topk=0.9, temperature=1.0, foot=False, view=STICK):
-    return [prompt, seconds, samples, seed, scale, steps, topk, temperature, foot, view]
+                  steps=3, topk=0.9, temperature=1.0, foot=False, view=STICK, refine=True):
+    return [prompt, seconds, samples, seed, scale, steps, topk, temperature, foot, view, refine]
 
 
 def call(client, *args, api_name):
@@ -100,6 +100,23 @@ def test_generate_two_samples_gives_videos_glb_and_downloads(client):
     np.testing.assert_array_equal(again.joints, clips[0].joints)
 
 
+def test_refine_is_on_by_default_and_the_advanced_panel_turns_it_off(client):
+    from intermask.skeleton import bone_lengths
+
+    def sample(args):
+        *_, files = call(client, *args, api_name="/generate")
+        return Interaction.load(next(f for f in files if f.endswith("sample_1.npz")))
+
+    on, off = sample(generate_args(seed=2)), sample(generate_args(seed=2, refine=False))
+    assert on.meta["refine"]["fixed"] == [] and "refine" not in off.meta
+    lengths = bone_lengths(on.joints)  # (2, T, 21)
+    assert (lengths.max(axis=1) - lengths.min(axis=1)).max() < 1e-3
+    assert not np.allclose(on.joints, off.joints)
+    # A call written before the switch existed (no refine argument at the end) gets the default: refined.
+    older = sample(generate_args(seed=2)[:-1])
+    np.testing.assert_array_equal(older.joints, on.joints)
+
+
 def test_generate_mesh_two_views(client):
     v0, *_, files = call(client, *generate_args(seconds=1, view="mesh, two views"), api_name="/generate")
     n, h, w = video_shape(v0)
@@ -138,6 +155,7 @@ def test_react_to_each_example_partner(client, partner):
     expected = load_partner(partner).joints[:45]
     np.testing.assert_allclose(clip.joints[0], expected, atol=1e-5)  # the uploaded person is kept as given
     assert clip.meta["mode"] == "react" and clip.text.startswith("reaction to ")
+    assert clip.meta["refine"]["fixed"] == [0]  # refined by default (no refine argument sent), B only
 
 
 def test_react_duration_defaults_to_the_partner_length_and_renders_mesh(client):

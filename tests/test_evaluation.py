@@ -178,6 +178,28 @@ def test_reaction_keeps_person_a_as_given(setup):
         assert np.isfinite(pair[1]).all() and not np.allclose(pair[1], a)
 
 
+def test_refine_scores_refined_output_of_the_same_generations_and_keeps_a_given_partner(setup):
+    from intermask.motion.features import features_to_joints
+    from intermask.motion.refine import refine_features
+    from intermask.skeleton import bone_lengths
+
+    _, ckpt, _ = setup
+    model = load_generator(ckpt)
+    rng = np.random.default_rng(2)
+    gt = [rng.normal(size=(2, f, 262)).astype(np.float32) for f in (37, 45)]
+    texts = ["two people hug.", "they shake hands."]
+    s = SamplingSettings(time_steps=2)
+    raw = generate_set(model, texts, gt, 7, s, gen_batch=2)
+    refined = generate_set(model, texts, gt, 7, s, gen_batch=2, refine=True)
+    for r, f in zip(raw, refined):
+        np.testing.assert_array_equal(f, refine_features(r))  # the same generation, then the API's refinement
+        lengths = bone_lengths(features_to_joints(f))
+        assert (lengths.max(axis=1) - lengths.min(axis=1)).max() < 1e-3
+    reacted = generate_set(model, texts, gt, 7, s, gen_batch=2, react=True, refine=True)
+    for g, f in zip(gt, reacted):
+        assert f[0].tobytes() == g[0].tobytes()  # person A stays the ground truth's, bit for bit
+
+
 def test_eval_react_mode_reports_a_reaction_row(setup, tmp_path, capsys):
     root, ckpt, ev = setup
     out = tmp_path / "react.json"
@@ -238,3 +260,5 @@ def test_eval_flags_are_the_protocol_fields_and_quick_lowers_its_defaults():
     given = eval_command.protocol(parser.parse_args(["--data-root", "d", "--quick", "--replications", "5", "--react",
                                                      "--no-control", "--max-clips", "128", "--split", "val"]))
     assert (given.replications, given.react, given.control, given.max_clips, given.split) == (5, True, False, 128, "val")
+    assert not full.refine  # raw model output unless asked for
+    assert eval_command.protocol(parser.parse_args(["--data-root", "d", "--refine"])).refine

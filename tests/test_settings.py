@@ -58,6 +58,26 @@ def test_app_sliders_span_exactly_what_the_api_accepts():
         assert (slider.minimum, slider.maximum, slider.value) == (knob.low, knob.slider_max, knob.default)
 
 
+def test_refine_has_one_default_for_the_api_the_command_line_and_the_app():
+    import inspect
+
+    from intermask.api import InterMask
+    from intermask.commands.generate import add_sampling_arguments
+    from intermask.settings import REFINE
+
+    assert REFINE.default is True
+    for method in (InterMask.generate, InterMask.react, InterMask.compose):
+        assert inspect.signature(method).parameters["refine"].default is REFINE.default
+    parser = argparse.ArgumentParser()
+    add_sampling_arguments(parser)
+    assert parser.parse_args(["--out", "x"]).refine is REFINE.default
+    assert parser.parse_args(["--out", "x", "--no-refine"]).refine is False
+    app = pytest.importorskip("app")
+    assert app.refine_checkbox().value is REFINE.default
+    for callback in (app.generate, app.react):
+        assert inspect.signature(inspect.unwrap(callback)).parameters["refine"].default is REFINE.default
+
+
 def test_readme_tables_are_the_generated_ones():
     readme = (ROOT / "README.md").read_text()
     assert SamplingSettings.markdown_table() in readme

@@ -51,8 +51,8 @@ def ground_penetration(joints: np.ndarray) -> tuple[float, float]:
     return float(depth.mean()), float((depth.max(axis=1) > 1e-3).mean())
 
 
-def _segment_distance(p0, p1, q0, q1) -> np.ndarray:
-    """Closest distance between segments p0p1 and q0q1, broadcast over leading dimensions."""
+def segment_closest_points(p0, p1, q0, q1) -> tuple[np.ndarray, np.ndarray]:
+    """Closest points (on p0p1, on q0q1) of two segments, broadcast over leading dimensions."""
     d1, d2, r = p1 - p0, q1 - q0, p0 - q0
     a = np.sum(d1 * d1, -1)
     e = np.sum(d2 * d2, -1)
@@ -66,9 +66,26 @@ def _segment_distance(p0, p1, q0, q1) -> np.ndarray:
     t_c = np.clip(t, 0, 1)
     s = np.where(t < 0, np.clip(-c / np.maximum(a, 1e-12), 0, 1),
                  np.where(t > 1, np.clip((b - c) / np.maximum(a, 1e-12), 0, 1), s))
-    cp = p0 + s[..., None] * d1
-    cq = q0 + t_c[..., None] * d2
+    return p0 + s[..., None] * d1, q0 + t_c[..., None] * d2
+
+
+def _segment_distance(p0, p1, q0, q1) -> np.ndarray:
+    """Closest distance between segments p0p1 and q0q1, broadcast over leading dimensions."""
+    cp, cq = segment_closest_points(p0, p1, q0, q1)
     return np.linalg.norm(cp - cq, axis=-1)
+
+
+def body_capsules(exclude_hands: bool = True, scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """(bones (B, 2) parent/child joint indices, radii (B,) m) of the capsules the body-overlap metric measures.
+
+    Forearm/hand capsules are left out by default, since hands touch on purpose in handshakes, high-fives and
+    hugs; the refinement step (intermask/motion/refine.py) separates exactly these capsules.
+    """
+    bones = np.array(sk.BONES)
+    keep = np.ones(len(bones), dtype=bool)
+    if exclude_hands:
+        keep &= ~np.isin(bones[:, 1], (20, 21))
+    return bones[keep], CAPSULE_RADII[keep] * scale
 
 
 def interpenetration(pair, scale: float = 1.0, exclude_hands: bool = True) -> tuple[float, float]:
@@ -78,11 +95,7 @@ def interpenetration(pair, scale: float = 1.0, exclude_hands: bool = True) -> tu
     hands touch on purpose in handshakes, high-fives and hugs.
     """
     j = _joints(pair, dims=4)
-    bones = np.array(sk.BONES)
-    keep = np.ones(len(bones), dtype=bool)
-    if exclude_hands:
-        keep &= ~np.isin(bones[:, 1], (20, 21))
-    bones, radii = bones[keep], CAPSULE_RADII[keep] * scale
+    bones, radii = body_capsules(exclude_hands, scale)
     a0, a1 = j[0][:, bones[:, 0]], j[0][:, bones[:, 1]]  # (T, B, 3)
     b0, b1 = j[1][:, bones[:, 0]], j[1][:, bones[:, 1]]
     dist = _segment_distance(a0[:, :, None], a1[:, :, None], b0[:, None], b1[:, None])  # (T, B, B)

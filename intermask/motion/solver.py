@@ -15,11 +15,15 @@ from intermask.errors import InterMaskError
 _CHILDREN = tuple(tuple(c for c in range(sk.NUM_JOINTS) if sk.PARENTS[c] == j) for j in range(sk.NUM_JOINTS))
 
 
-def measure_offsets(joints: np.ndarray) -> np.ndarray:
-    """SMPL rest bone directions scaled to the mean measured bone lengths, (22, 3); entry 0 is zero."""
+def measure_offsets(joints: np.ndarray, robust: bool = False) -> np.ndarray:
+    """SMPL rest bone directions scaled to the measured bone lengths, (22, 3); entry 0 is zero.
+
+    The lengths are means over frames, or medians with ``robust`` (model output has outlier frames).
+    """
     joints = np.asarray(joints, dtype=np.float64)
     par = list(sk.PARENTS[1:])
-    lengths = np.linalg.norm(joints[:, 1:] - joints[:, par], axis=-1).mean(0)
+    length = np.linalg.norm(joints[:, 1:] - joints[:, par], axis=-1)
+    lengths = np.median(length, axis=0) if robust else length.mean(0)
     rest = sk.REST_OFFSETS[1:]
     out = np.zeros((sk.NUM_JOINTS, 3))
     out[1:] = rest / np.linalg.norm(rest, axis=-1, keepdims=True) * lengths[:, None]
@@ -66,13 +70,14 @@ def solve_rotations(joints: np.ndarray, rot6d_hint: np.ndarray | None = None,
 
 
 def solve_skeleton(joints: np.ndarray, rot6d_hint: np.ndarray | None = None,
-                   offsets: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                   offsets: np.ndarray | None = None, robust: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Local rotations that reproduce joint positions on a fixed skeleton.
 
     joints (T, 22, 3) Y-up; rot6d_hint (T, 21, 6) optional local rotations whose twist is kept (each joint
     starts from its hint and takes the minimal swing that points its bone at the measured child); offsets
     (22, 3) optional rest offsets (default: SMPL rest directions at the measured mean bone lengths, with the
-    hip/spine and neck/collar offsets refitted in their parent's frame so a rigid body is reproduced exactly).
+    hip/spine and neck/collar offsets refitted in their parent's frame so a rigid body is reproduced exactly;
+    with ``robust`` every measured length and refitted offset is a median over frames instead of a mean).
     Returns local rotation matrices (T, 22, 3, 3) — entry 0 is the root's global orientation — and the
     offsets used. Exact (to float precision) for a rigid skeleton; any facing works.
     """
@@ -88,13 +93,14 @@ def solve_skeleton(joints: np.ndarray, rot6d_hint: np.ndarray | None = None,
             raise InterMaskError(f"Rotations must have shape ({joints.shape[0]}, 21, 6); got {rot6d_hint.shape}.")
         hint = sk.rot6d_to_matrix(rot6d_hint)
     if offsets is None:
-        offsets = measure_offsets(joints)
+        offsets = measure_offsets(joints, robust)
+        stat = np.median if robust else np.mean
         # Refit pelvis children, then (with an exact chain up to spine3) the neck and collars.
         for parent in (0, 9):
             glob = _solve_once(joints, hint, offsets)
             for c in _CHILDREN[parent]:
                 rel = joints[:, c] - joints[:, parent]
-                offsets[c] = (np.swapaxes(glob[:, parent], -1, -2) @ rel[..., None])[..., 0].mean(0)
+                offsets[c] = stat((np.swapaxes(glob[:, parent], -1, -2) @ rel[..., None])[..., 0], axis=0)
     else:
         offsets = np.asarray(offsets, dtype=np.float64)
     glob = _solve_once(joints, hint, offsets)
