@@ -207,7 +207,7 @@ def test_the_app_starts_without_opengl_and_serves_stick_figures(tmp_path, monkey
     assert log.count("body-mesh videos are unavailable, serving stick figures") == 1, log[-3000:]
     radios = [c["props"] for c in config["components"] if c.get("type") == "radio"
               and c["props"].get("label") == "View"]
-    assert len(radios) == 4  # Generate, Compare, Reaction, Timeline
+    assert len(radios) == 5  # Generate, Compare, Reaction, Timeline, Edit
     for props in radios:
         labels = {value: label for label, value in props["choices"]}
         assert labels["mesh, one view"] == "mesh, one view (unavailable here: stick figures)"

@@ -23,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--person", type=int, choices=(0, 1), default=None,
                         help="regenerate only this person (0 = A, 1 = B) and keep the other everywhere "
                              "(default: both people inside the span)")
-    add_sampling_arguments(parser)
+    add_sampling_arguments(parser, refine=False)
 
 
 def run(args: argparse.Namespace) -> int:
