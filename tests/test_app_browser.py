@@ -42,14 +42,20 @@ def page(server):
             browser.close()
 
 
+def loaded_video(page, selector: str):
+    """The video element at ``selector`` once its current frame is available (readyState ≥ 2)."""
+    video = page.locator(selector)
+    video.wait_for(state="attached", timeout=TIMEOUT_MS)
+    page.wait_for_function("v => v.readyState >= 2 && v.duration > 0", arg=video.element_handle(),
+                           timeout=TIMEOUT_MS)
+    return video
+
+
 def test_type_a_prompt_click_generate_and_the_video_plays(page):
     page.locator("#gen-prompt textarea").fill("They step forward and shake right hands.")
     page.locator("#gen-run").click()
-    video = page.locator("#gen-video-0 video")
-    video.wait_for(state="attached", timeout=TIMEOUT_MS)
     # Loaded (readyState ≥ 2: the current frame is available), 3 s long (the default duration), 128 px high.
-    page.wait_for_function("v => v.readyState >= 2 && v.duration > 0", arg=video.element_handle(),
-                           timeout=TIMEOUT_MS)
+    video = loaded_video(page, "#gen-video-0 video")
     assert abs(video.evaluate("v => v.duration") - 3.0) < 0.1
     assert video.evaluate("v => v.videoHeight") == 128
     # It plays: autoplay is muted-safe (no audio track), and the clock moves forward.
@@ -81,10 +87,7 @@ def test_edit_the_last_result_and_play_before_and_after(page):
     expect(page.locator("#edit-info")).to_contain_text("3.00 s, 90 frames", timeout=60_000)
     page.locator("#edit-prompt textarea").fill("Both people hug each other.")
     page.locator("#edit-run").click()
-    video = page.locator("#edit-video video")
-    video.wait_for(state="attached", timeout=TIMEOUT_MS)
-    page.wait_for_function("v => v.readyState >= 2 && v.duration > 0", arg=video.element_handle(),
-                           timeout=TIMEOUT_MS)
+    video = loaded_video(page, "#edit-video video")
     assert abs(video.evaluate("v => v.duration") - 3.0) < 0.1
     assert video.evaluate("v => v.videoWidth") == 2 * 128  # before and after, side by side
     assert page.locator("a[href$='edit.npz'], a[download$='edit.npz']").count() >= 1

@@ -279,7 +279,7 @@ def initial_config(args: argparse.Namespace, resume: Path | None, given: C.Model
     return cfg
 
 
-def init_weights(args: argparse.Namespace, model: torch.nn.Module) -> None:
+def init_weights(args: argparse.Namespace, model) -> None:
     """Load --init-from weights into ``model``. Every weight must match, except parameters the model declares
     grown (``grown_parameters()``: zero-initialised additions, e.g. ``--static-words`` on an older checkpoint)."""
     path = init_dir(args)
@@ -292,8 +292,7 @@ def init_weights(args: argparse.Namespace, model: torch.nn.Module) -> None:
     except RuntimeError as exc:  # shapes differ: torch lists every tensor; the first one says enough
         lines = [x.strip() for x in str(exc).splitlines() if "size mismatch" in x]
         raise InterMaskError(f"--init-from {path} does not fit this model: {lines[0] if lines else exc}") from None
-    grown = tuple(getattr(model, "grown_parameters", lambda: ())())
-    new = [k for k in missing if k.startswith(grown)] if grown else []
+    new = [k for k in missing if k.startswith(model.grown_parameters())]
     missing = [k for k in missing if k not in new]
     if new:
         print(f"--init-from {path}: {len(new)} new zero-initialised tensors ({', '.join(new)})", flush=True)
