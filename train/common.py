@@ -252,6 +252,12 @@ def resumed_config(resume: Path | None, given: C.ModelConfig) -> C.ModelConfig:
                                vq_training=given.vq_training, transformer_training=given.transformer_training)
 
 
+def add_init_argument(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--init-from", default=None,
+                        help=f"start from the weights of this {what} checkpoint (fresh optimiser, step 0; its "
+                             f"architecture is used, changed only by {what} flags given here)")
+
+
 def init_dir(args: argparse.Namespace) -> Path | None:
     """The checkpoint named by --init-from (weights only), checked; None without the flag."""
     path = getattr(args, "init_from", None)

@@ -35,10 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     common.add_common_arguments(parser)
     parser.add_argument("--vq", required=True, help="VQ-VAE checkpoint directory (e.g. runs/vq/best)")
-    parser.add_argument("--init-from", default=None,
-                        help="start from the weights of this transformer checkpoint (fresh optimiser, step 0; its "
-                             "architecture is used, changed only by transformer flags given here, e.g. "
-                             "--static-words)")
+    common.add_init_argument(parser, "transformer")
     g = parser.add_argument_group("probe")
     g.add_argument("--probe-every", type=int, default=0,
                    help="generate and score validation clips every N steps (0: never); best/ then follows the score")

@@ -28,16 +28,17 @@ from train.distributed import GlobalBatchPlan, batch_keys, init_distributed, shu
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     common.add_common_arguments(parser)
+    common.add_init_argument(parser, "vq")
     common.add_config_arguments(parser, C.VQConfig, "vq")
     return parser
 
 
-def _normalizer(cfg: C.ModelConfig, out: Path, resume: Path | None, d):
+def _normalizer(cfg: C.ModelConfig, out: Path, start: Path | None, d):
     from intermask.data.interhuman import compute_stats
     from intermask.motion.normalize import Normalizer
 
-    if resume is not None:
-        return Normalizer.load(resume / "stats.npz")
+    if start is not None:  # a resumed run, or weights to start from: their codes mean features under these stats
+        return Normalizer.load(start / "stats.npz")
     path = out / "stats.npz"
     if d.is_main and not path.exists():
         compute_stats(cfg.data.data_root).save(path)
@@ -72,8 +73,8 @@ def run(args: argparse.Namespace) -> dict:
     d = init_distributed(args.device)
     try:
         out, resume = common.open_run(args, d)
-        cfg = common.resumed_config(resume, common.resolve_config(args, "vq"))
-        norm = _normalizer(cfg, out, resume, d)
+        cfg = common.initial_config(args, resume, common.resolve_config(args, "vq"), "vq")
+        norm = _normalizer(cfg, out, resume or common.init_dir(args), d)
         root = cfg.data.data_root
         train_set = InterHumanWindows(root, "train", norm, cfg.vq.window_size, cfg.vq.window_stride)
         try:
@@ -86,6 +87,7 @@ def run(args: argparse.Namespace) -> dict:
         schedule = common.Schedule.plan(train, args, plan.steps_per_epoch)
 
         model = common.seeded(args.seed, lambda: VQVAE(cfg.vq, norm.mean, norm.std).to(d.device))
+        common.init_weights(args, model)
         model.set_collective(d.collective or LOCAL)
         params = [p for p in model.parameters() if p.requires_grad]
         opt = common.optimizer(params, train)

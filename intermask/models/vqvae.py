@@ -199,6 +199,10 @@ class VQVAE(nn.Module):
     def groups(self) -> int:
         return token_groups(self.cfg)
 
+    def grown_parameters(self) -> tuple[str, ...]:
+        """Parameters that may be absent from a checkpoint this model starts from (``--init-from``): none."""
+        return ()
+
     def set_collective(self, collective: Collective) -> None:
         self.collective = collective
         self.quantizer.collective = collective
