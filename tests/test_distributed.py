@@ -149,3 +149,19 @@ def test_logged_losses_are_global_values_for_any_number_of_processes(runs):
     assert one.keys() == two.keys() and any(k == "val_loss" for _, k in one)
     for key, value in one.items():
         assert abs(value - two[key]) <= 1e-4 * max(1.0, abs(value)), key
+
+
+def test_vq_init_from_keeps_the_source_weights_and_statistics(runs):
+    root, out, common = runs
+    source = out / "vq1" / "latest"
+    args = [*common, *VQ_ARGS, "--max-steps", "2", "--lr", "0", "--init-from", str(source)]
+    assert train_vq.main([*args, "--out", str(out / "vq_init")]) == 0
+    start, now = load_file(str(source / "model.safetensors")), \
+        load_file(str(out / "vq_init" / "latest" / "model.safetensors"))
+    # The network starts from the source (lr 0 keeps it); the codebook follows its EMA, as in any run.
+    learned = [k for k in start if not k.startswith("quantizer.")]
+    assert learned and all(torch.equal(start[k], now[k]) for k in learned)
+    # Its codes mean features under the source's normalisation, so the statistics come along unchanged.
+    assert (source / "stats.npz").read_bytes() == (out / "vq_init" / "latest" / "stats.npz").read_bytes()
+    # Another architecture does not fit the weights: a one-line error, exit code 2.
+    assert train_vq.main([*args, "--width", "24", "--out", str(out / "vq_misfit")]) == 2
