@@ -8,6 +8,8 @@ clone of it.
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 
 import numpy as np
@@ -149,10 +151,15 @@ def clip_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def imported(official_dir, clip_dir, tmp_path_factory):
-    root, _, _ = official_dir
+    """The import, run as a user runs it: ``python -m intermask import-official ...``."""
+    root = official_dir[0]
     out = tmp_path_factory.mktemp("imported")
-    paths = OfficialPaths(root / "checkpoints", root / "data" / "stats")
-    import_official(paths, out, clip_path=str(clip_dir[0]))
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        code = main(["import-official", "--checkpoints", str(root / "checkpoints"), "--stats",
+                     str(root / "data" / "stats"), "--dataset", "interhuman", "--out", str(out),
+                     "--clip-path", str(clip_dir[0])])
+    assert code == 0 and f"INTERMASK_CHECKPOINT={out / 'intermask'}" in printed.getvalue()
     return out
 
 
@@ -169,7 +176,6 @@ def test_import_writes_checkpoints_that_load_and_generate(imported, model, offic
     assert config["text_encoder"] == "clip_official" and config["text"]["max_words"] == 77
     assert config["vq"]["gcn_official_bug"] and config["vq"]["nb_code"] == 32
     assert config["transformer"]["token_emb_dim"] == 16 and config["transformer"]["word_xattn"] == "none"
-    assert "non-commercial" in (imported / "intermask" / "card.md").read_text()
     # values land where the official modules had them
     torch.testing.assert_close(model.vq.encoder.out.weight, vq_state["encoder.model.2.weight"])
     torch.testing.assert_close(model.vq.decoder.up[1].res[0].conv1.weight,
@@ -322,12 +328,19 @@ def test_options_without_a_counterpart_are_refused(official_dir, tmp_path):
         import_official(OfficialPaths(paths.checkpoints, paths.stats, dataset="interx"), tmp_path / "out")
 
 
-def test_command_line(official_dir, clip_dir, tmp_path, capsys):
-    root = official_dir[0]
-    code = main(["import-official", "--checkpoints", str(root / "checkpoints"), "--stats", str(root / "data" / "stats"),
-                 "--dataset", "interhuman", "--out", str(tmp_path / "out"), "--clip-path", str(clip_dir[0])])
-    assert code == 0
-    assert (tmp_path / "out" / "intermask" / "model.safetensors").is_file()
-    assert "INTERMASK_CHECKPOINT=" in capsys.readouterr().out
-    card = (tmp_path / "out" / "vq" / "card.md").read_text()
-    assert "import-official" in card and "best_fid.tar" in card
+def test_the_cards_name_the_source_and_the_terms(imported):
+    for kind in ("vq", "intermask"):
+        card = (imported / kind / "card.md").read_text()
+        assert "import-official" in card and "best_fid.tar" in card and "non-commercial" in card
+
+
+def test_the_parity_check_names_what_it_needs(tmp_path):
+    from intermask.official.parity import format_report, load_official
+
+    with pytest.raises(InterMaskError, match="not a clone of the official InterMask repository"):
+        load_official(tmp_path)
+    report = {"stubs": [], "passed": False, "checks": [
+        {"name": "VQ encode ids (mismatches)", "max_abs_diff": 0.0, "target": 0.0, "ok": True, "scale": None},
+        {"name": "text features", "max_abs_diff": 0.5, "target": 1e-4, "ok": False, "scale": None}]}
+    text = format_report(report)
+    assert "ok   VQ encode ids" in text and "FAIL text features" in text and text.endswith("FAILED")

@@ -23,18 +23,12 @@ SOT, EOT = "<|startoftext|>", "<|endoftext|>"
 
 
 def byte_symbols() -> list[str]:
-    """The 256 byte symbols of CLIP's byte-level BPE: printable bytes stand for themselves, the rest for code
-    points from 256 up."""
+    """The 256 byte symbols of CLIP's byte-level BPE in vocabulary order: the printable bytes standing for
+    themselves first, then the other bytes (in byte order) as code points from 256 up."""
     printable = (list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1))
                  + list(range(ord("®"), 256)))
-    symbols, extra = [], 0
-    for b in range(256):
-        if b in printable:
-            symbols.append(chr(b))
-        else:
-            symbols.append(chr(256 + extra))
-            extra += 1
-    return symbols
+    others = [b for b in range(256) if b not in printable]
+    return [chr(b) for b in printable] + [chr(256 + n) for n in range(len(others))]
 
 
 def vocabulary(merges: list[str]) -> list[str]:

@@ -52,8 +52,9 @@ def _stub_torchvision() -> list[str]:
     except Exception:  # noqa: BLE001 - any failure to import it means the stub is needed
         pass
     tv, tvt = types.ModuleType("torchvision"), types.ModuleType("torchvision.transforms")
-    for name in ("Compose", "Resize", "CenterCrop", "ToTensor", "Normalize", "InterpolationMode"):
+    for name in ("Compose", "Resize", "CenterCrop", "ToTensor", "Normalize"):
         setattr(tvt, name, None)
+    tvt.InterpolationMode = types.SimpleNamespace(BICUBIC="bicubic")
     tv.transforms = tvt
     sys.modules["torchvision"], sys.modules["torchvision.transforms"] = tv, tvt
     return ["torchvision (clip's image transforms; unused by the text path)"]
@@ -80,6 +81,9 @@ def load_official(repo: Path) -> types.SimpleNamespace:
                              "positional-encodings clip-anytorch (for the check only).") from None
     finally:
         sys.path.remove(str(repo))
+        if stubs:  # clip holds what it took from the stub; nothing else may see it (transformers probes torchvision)
+            for name in ("torchvision.transforms", "torchvision"):
+                sys.modules.pop(name, None)
     stubs.append("Tensor.cuda → no-op while the official VQ is built (its codebook is created with .cuda())")
     return types.SimpleNamespace(clip=clip, clip_model=clip_model, RVQVAE=vq_model.RVQVAE,
                                  MaskTransformer=transformer.MaskTransformer, get_opt=get_opt.get_opt, stubs=stubs)
@@ -150,10 +154,10 @@ def check_against(repo: Path, paths, trans_dir: Path, seed: int = 0, batch: int 
         model = InterMask.from_pretrained(trans_dir, text_encoder=encoder)
         report = {"stubs": official.stubs, "checks": []}
 
-        def add(name, value, target, exact=False):
+        def add(name, value, target, exact=False, scale=None):
             ok = value == 0 if exact else value <= target
             report["checks"].append({"name": name, "max_abs_diff": value, "target": 0.0 if exact else target,
-                                     "ok": bool(ok)})
+                                     "ok": bool(ok), "scale": scale})
 
         gen = torch.Generator().manual_seed(seed)
         # 1) CLIP tokens and the text features the transformer is conditioned on
@@ -166,20 +170,23 @@ def check_against(repo: Path, paths, trans_dir: Path, seed: int = 0, batch: int 
         o_text = o_trans.encode_text(PROMPTS)
         feats = model.text_features(PROMPTS)
         ours_text = model.transformer.text_head(feats.sentence, feats.words, feats.mask)[0]
-        add("text features (clipTrans + clipln at EOT)", _max_diff(o_text, ours_text), TARGET_FEATURES)
+        add("text features (clipTrans + clipln at EOT)", _max_diff(o_text, ours_text), TARGET_FEATURES,
+            scale=f"max |value| {float(o_text.abs().max()):.3g}")
 
         # 2) VQ: random normalised motion → ids; random ids → features. The official graph convolution gives
         # edges only to batch element 0, so the official side runs one motion per batch, as its inference does.
         x = torch.randn(batch, frames, 262, generator=gen)
         o_ids = torch.cat([o_vq.encode(x[i:i + 1])[0].view(1, -1) for i in range(batch)])
         ours_ids = model.vq.encode(x).view(batch, -1)
-        add("VQ encode ids (mismatches)", float((o_ids != ours_ids).sum()), 0, exact=True)
+        add("VQ encode ids (mismatches)", float((o_ids != ours_ids).sum()), 0, exact=True,
+            scale=f"{o_ids.numel()} ids, {len(o_ids.unique())} distinct")
         t_tok = frames // model.frames_per_token
         ids = torch.randint(0, model.vq.nb_code, (batch, 2, model.groups, t_tok), generator=gen)
         o_feat = torch.stack([torch.cat([o_vq.forward_decoder(ids[i, p].reshape(1, -1, 1)) for p in range(2)])
                               for i in range(batch)])
         ours_feat = model.vq.decode(ids.view(batch * 2, model.groups, t_tok)).view(batch, 2, frames, 262)
-        add("VQ decode features (normalised)", _max_diff(o_feat, ours_feat), TARGET_FEATURES)
+        add("VQ decode features (normalised)", _max_diff(o_feat, ours_feat), TARGET_FEATURES,
+            scale=f"max |value| {float(o_feat.abs().max()):.3g}")
         de_official = o_feat.numpy() * model.normalizer.std + model.normalizer.mean
         add("VQ decode features (de-normalised, decode_tokens)",
             float(np.abs(de_official - model.decode_tokens(ids)).max()), TARGET_FEATURES)
@@ -200,7 +207,8 @@ def check_against(repo: Path, paths, trans_dir: Path, seed: int = 0, batch: int 
             ours = ours.reshape(batch, -1, ours.shape[-1]).transpose(1, 2)  # (B, K, 2·G·T') like the official
             valid = ~o_pad[:, None, :].expand_as(o_logits)
             add(f"transformer logits ({'without' if uncond else 'with'} text, real positions)",
-                _max_diff(o_logits[valid], ours[valid]), TARGET_FEATURES)
+                _max_diff(o_logits[valid], ours[valid]), TARGET_FEATURES,
+                scale=f"max |value| {float(o_logits[valid].abs().max()):.3g}, lengths {lengths.tolist()} tokens")
     report["passed"] = all(c["ok"] for c in report["checks"])
     return report
 
@@ -209,8 +217,9 @@ def format_report(report: dict) -> str:
     lines = ["parity with the official code (same checkpoint, same random inputs):"]
     for c in report["checks"]:
         target = "identical" if c["target"] == 0 else f"<= {c['target']:g}"
-        lines.append(f"  {'ok  ' if c['ok'] else 'FAIL'} {c['name']:<55} max |diff| {c['max_abs_diff']:.3g} "
-                     f"(target {target})")
+        scale = f"; {c['scale']}" if c.get("scale") else ""
+        lines.append(f"  {'ok  ' if c['ok'] else 'FAIL'} {c['name']:<52} max |diff| {c['max_abs_diff']:.3g} "
+                     f"(target {target}{scale})")
     if report["stubs"]:
         lines.append("  stubbed while importing/building the official code: " + "; ".join(report["stubs"]))
     lines.append("PASSED" if report["passed"] else "FAILED")
