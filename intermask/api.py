@@ -108,23 +108,37 @@ class InterMask:
         return math.ceil(frames / self.frames_per_token)
 
     # ------------------------------------------------------------------------------------------------ codes
-    def encode_tokens(self, feats: np.ndarray) -> torch.Tensor:
-        """De-normalised features (N, T, 262), T a multiple of ``frames_per_token`` → codes (N, groups, T')."""
-        x = torch.from_numpy(self.normalizer.normalize(np.asarray(feats, dtype=np.float32)))
+    def encode_tokens(self, feats) -> torch.Tensor:
+        """De-normalised features → codes: (N, T, 262) → (N, groups, T'), or pairs (B, 2, T, 262) → (B, 2, groups,
+        T'), with T' = T / ``frames_per_token`` (T must be a multiple). The inverse of :meth:`decode_tokens`."""
+        x = np.asarray(feats.detach().cpu() if isinstance(feats, torch.Tensor) else feats, dtype=np.float32)
+        if x.ndim not in (3, 4) or x.shape[-1] != FEATURE_DIM or (x.ndim == 4 and x.shape[1] != 2):
+            raise InterMaskError(f"encode_tokens takes features (N, T, {FEATURE_DIM}) or pairs (B, 2, T, "
+                                 f"{FEATURE_DIM}); got shape {x.shape}.")
+        if x.shape[-2] == 0 or x.shape[-2] % self.frames_per_token:
+            raise InterMaskError(f"encode_tokens needs a positive multiple of {self.frames_per_token} frames; got "
+                                 f"{x.shape[-2]}.")
+        flat = torch.from_numpy(self.normalizer.normalize(x.reshape(-1, *x.shape[-2:])))
         with torch.no_grad():
-            return self.vq.encode(x)
+            ids = self.vq.encode(flat)
+        return ids.view(*x.shape[:-2], *ids.shape[1:])
 
-    def decode_tokens(self, ids: torch.Tensor, frames: int) -> np.ndarray:
-        """Codes (B, 2, groups, T') → de-normalised features (B, 2, frames, 262), cut to ``frames``.
+    def decode_tokens(self, ids: torch.Tensor, frames: int | None = None) -> np.ndarray:
+        """Codes (B, 2, groups, T') → de-normalised features (B, 2, frames_per_token · T', 262), cut to
+        ``frames`` when given.
 
         Negative ids (padding) are read as code 0; decode each sample at its own length instead of padding it,
         since padded codes leak into the last frames through the decoder's receptive field.
         """
+        ids = torch.as_tensor(ids)
+        if ids.ndim != 4 or ids.shape[1] != 2 or ids.shape[2] != self.groups:
+            raise InterMaskError(f"decode_tokens takes codes (B, 2, {self.groups}, T'); got shape "
+                                 f"{tuple(ids.shape)}.")
         b, _, g, t = ids.shape
         with torch.no_grad():
-            out = self.vq.decode(ids.clamp(min=0).reshape(b * 2, g, t))
+            out = self.vq.decode(ids.long().clamp(min=0).reshape(b * 2, g, t))
         feats = self.normalizer.denormalize(out.float().numpy()).reshape(b, 2, -1, FEATURE_DIM)
-        return feats[:, :, :frames]
+        return feats if frames is None else feats[:, :, :frames]
 
     def text_features(self, texts: list[str]) -> TextFeatures:
         """The frozen text encoder's features of ``texts`` (what the transformer is conditioned on)."""

@@ -1,6 +1,6 @@
 """``python -m intermask <command>``: a thin shell over the Python API.
 
-Each command lives in ``intermask/commands/<name>.py`` with ``add_arguments(parser)`` and ``run(args)``;
+Each command lives in ``intermask/commands/<name>.py`` (hyphens in a name become underscores) with ``add_arguments(parser)`` and ``run(args)``;
 command modules import heavy dependencies inside ``run`` so that ``--help`` stays instant.
 """
 from __future__ import annotations
@@ -22,6 +22,7 @@ COMMANDS = {
     "synth": "write the procedural InterSynth data set in the InterHuman layout",
     "eval": "evaluate a checkpoint: R-precision, FID, diversity, control accuracy, physics",
     "results": "comparison tables and the target check from several `eval --out` result files",
+    "import-official": "convert the official InterMask checkpoints into this project's checkpoint format",
 }
 
 
@@ -30,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, help_text in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
-        module = importlib.import_module(f"intermask.commands.{name}")
+        module = importlib.import_module(f"intermask.commands.{name.replace('-', '_')}")
         module.add_arguments(p)
         p.set_defaults(_run=module.run)
     return parser

@@ -34,7 +34,7 @@ class VQConfig:
     mu: float = 0.99  # EMA decay of the codebook
     sample_codebook_temp: float = 0.5  # Gumbel temperature of training-time code assignment
     gcn: bool = True  # graph-conv stem and head (edges offset per frame, see models/vqvae.py)
-    gcn_official_bug: bool = False  # reproduce the official graph conv (only sample 0, frame 0 has edges)
+    gcn_official_bug: bool = False  # reproduce the official graph conv (only frame 0 has edges; models/vqvae.py)
     window_size: int = 64
     window_stride: int = 10
     # loss weights (the paper's; docs/design-notes.md, "VQ-VAE")
@@ -70,7 +70,7 @@ class TransformerConfig:
 
 @dataclass
 class TextConfig:
-    encoder: str = "minilm"  # minilm | clip
+    encoder: str = "minilm"  # minilm | clip | clip_official (all 77 CLIP rows, as imported official models read)
     clip_path: str = ""  # local directory of a transformers CLIP model; empty → the hub id where a network exists
     clip_hub_id: str = "openai/clip-vit-large-patch14-336"
     max_words: int = 32

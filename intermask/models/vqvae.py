@@ -9,7 +9,8 @@ turns the (groups, T / frames_per_token) map into token ids, group-major. This m
 Graph convolution stem and head: SAGE convolutions with mean aggregation over the skeleton's bones, applied to
 every (sample, frame) independently — the edges are offset per frame. The official code passes the 22-joint edge
 list to a graph of all B·T·22 nodes, so only sample 0, frame 0 gets neighbours; ``VQConfig.gcn_official_bug =
-True`` reproduces that (cheaply) for loading official weights faithfully.
+True`` reproduces that for loading official weights faithfully, for frame 0 of *every* sample: the official
+inference decodes one motion per batch, and a result must not depend on where a sample sits in our batch.
 """
 from __future__ import annotations
 
@@ -77,7 +78,7 @@ class GraphConv(nn.Module):
         p = F.relu(self.proj(h))
         if self.official_bug:
             agg = torch.zeros_like(p)
-            agg[0, 0] = self.adj @ p[0, 0]
+            agg[:, 0] = self.adj @ p[:, 0]
         else:
             agg = torch.einsum("ij,btjc->btic", self.adj, p)
         return (self.lin_l(agg) + self.lin_r(h)).permute(0, 3, 2, 1)

@@ -9,6 +9,13 @@ Outputs, as the original InterMask and its word-attention fork use them:
   so cutting later rows changes nothing in the kept ones);
 - static: the same tokens' rows of the token-embedding table (before positions and attention).
 
+``official_tokens`` (the ``clip_official`` encoder, for checkpoints imported from the official code) feeds CLIP as
+the official InterMask does: all 77 positions, padded with token id 0 as OpenAI's tokenizer pads (not with EOT as
+the transformers tokenizer does), under CLIP's causal mask only. The official text head then attends over all 77
+final-LayerNorm rows, padding included, and reads its end-of-text row. That head has no positional encoding and
+no mask, so the order of its rows does not matter: the sentence vector is the EOT row, the words are the other 76
+rows in order, all marked real, and our head (which reads row 0 = the sentence) computes exactly the official one.
+
 Where the weights come from, in order: ``clip_path`` if set (must exist); else the default local directory
 ``checkpoints/clip/<hub name>`` in the repository; else the hub id (only works with a network, which a
 normal run here does not have). Nothing is downloaded while ``HF_HUB_OFFLINE=1``.
@@ -72,8 +79,9 @@ class CLIPEncoder(TextEncoder):
     name = "clip"
 
     def __init__(self, path: str = "", hub_id: str = "openai/clip-vit-large-patch14-336", max_words: int = 77,
-                 batch_size: int = 32):
+                 batch_size: int = 32, official_tokens: bool = False):
         self.max_words = max_words
+        self.official_tokens = official_tokens
         self.batch_size = batch_size
         self._lock = threading.Lock()
         source, local_only = _resolve_source(path, hub_id)
@@ -105,10 +113,15 @@ class CLIPEncoder(TextEncoder):
         self.dim = int(self._model.config.hidden_size)
         self._context = int(self._model.config.max_position_embeddings)
         self._source = source
+        if official_tokens:
+            if max_words != self._context:
+                raise InterMaskError(f"The clip_official text encoder feeds all {self._context} CLIP positions; "
+                                     f"max_words must be {self._context}, not {max_words}.")
+            self.name = "clip_official"
 
     @property
     def cache_key(self) -> str:
-        return f"clip:{self._source}:w{self.max_words}"
+        return f"{self.name}:{self._source}:w{self.max_words}"
 
     def _encode(self, texts: list[str]) -> TextFeatures:
         if not texts:
@@ -122,6 +135,8 @@ class CLIPEncoder(TextEncoder):
         return TextFeatures.cat(parts)
 
     def _encode_batch(self, texts: list[str]) -> TextFeatures:
+        if self.official_tokens:
+            return self._encode_official(texts)
         tok = self._tokenizer(texts, padding=True, truncation=True, max_length=self._context, return_tensors="pt")
         with torch.no_grad():
             out = self._model(input_ids=tok["input_ids"], attention_mask=tok["attention_mask"])
@@ -137,3 +152,20 @@ class CLIPEncoder(TextEncoder):
         words[:, :k] = hidden[:, :k] * mask[:, :k].unsqueeze(-1)
         static[:, :k] = table[:, :k].float() * mask[:, :k].unsqueeze(-1)
         return TextFeatures(out.pooler_output.float(), words, mask, static)
+
+    def _encode_official(self, texts: list[str]) -> TextFeatures:
+        rows = self._tokenizer(texts, truncation=True, max_length=self._context)["input_ids"]
+        ids = torch.zeros(len(rows), self._context, dtype=torch.long)  # OpenAI's tokenizer pads with id 0
+        for i, row in enumerate(rows):
+            ids[i, :len(row)] = torch.as_tensor(row)
+        with torch.no_grad():
+            hidden = self._model(input_ids=ids).last_hidden_state.float()
+            table = self._model.get_input_embeddings()(ids).float()
+        positions = torch.arange(self._context)
+        eot = torch.tensor([len(row) - 1 for row in rows])
+        # every position but the EOT one, in order: (B, 76)
+        others = positions[None].expand(len(rows), -1)[positions[None] != eot[:, None]].view(len(rows), -1)
+        pick = others[..., None].expand(-1, -1, hidden.shape[-1])
+        sentence = hidden[torch.arange(len(rows)), eot]
+        mask = torch.ones(others.shape, dtype=torch.bool)
+        return TextFeatures(sentence, hidden.gather(1, pick), mask, table.gather(1, pick))
