@@ -79,7 +79,7 @@ def test_a_handshakes_hands_stay_within_a_few_centimetres(shift):
     assert np.abs(after - before)[shaking].max() < 0.04
     # Not by leaving the bodies where they were: the pelvises moved apart where they overlapped.
     gap = np.linalg.norm((out[0, :, 0] - out[1, :, 0])[:, [0, 2]], axis=-1)
-    assert gap.min() >= np.linalg.norm((joints[0, :, 0] - joints[1, :, 0])[:, [0, 2]], axis=-1).min()
+    assert gap.min() >= np.linalg.norm((joints[0, :, 0] - joints[1, :, 0])[:, [0, 2]], axis=-1).min() - 1e-6  # float32
 
 
 def test_bone_lengths_are_constant_to_a_millimetre_and_rotations_agree():

@@ -44,12 +44,13 @@ from intermask.motion.footlock import LEGS, two_bone_ik
 from intermask.motion.interaction import Interaction
 from intermask.motion.solver import solve_skeleton
 
-# Smoothing of the raw joints (frames at 30 fps). With the feet planted, 2 frames bring the bundled model's jerk
-# from ~1.7x the ground truth's to about it on the InterSynth test split (README, "Refinement"); if the moved
-# persons' jerk still rose (planted feet stop and start), the pass is redone once at SMOOTH_RETRY and the
-# smoother result kept.
-SMOOTH_SIGMA = 2.0
-SMOOTH_RETRY = 3.0
+# Smoothing of the raw joints (frames at 30 fps): enough to take out decoding jitter, not the motion. With the
+# feet planted, σ = 1 frame leaves the bundled model's acceleration and jerk within 5% of the ground truth's on
+# the InterSynth test split, where σ = 2 left them ~30% below it (README, "Refinement"). If the moved persons'
+# jerk still rose (planted feet stop and start), the pass is redone once at SMOOTH_RETRY and the smoother
+# result kept.
+SMOOTH_SIGMA = 1.0
+SMOOTH_RETRY = 1.5
 # Time scale (frames) of the separation offsets and of the floor lift: a push builds up over ~1/3 s.
 OFFSET_SIGMA = 4.0
 SEPARATION_MARGIN = 0.005  # m of clearance kept between capsules
@@ -64,7 +65,13 @@ KEEP_ROUNDS = 2  # separation passes with the kept arms in place
 CONTACT_EASE = 3.0  # frames over which a kept contact hands over to the pushed arm
 FOOT_BLEND_FRAMES = 4
 HOLD_RADIUS = 0.15  # m a foot may slide in one contact before the hold becomes a new step (a leg reaches it)
-HOLD_GAP = 2  # frames between two steps of one contact run
+# A step between two holds: at least STEP_MIN m per frame (just above the contact metric's slow bound,
+# features.foot_contacts), over at most STEP_FRAMES frames.
+STEP_MIN = 1.1 * float(np.sqrt(sk.FOOT_VELOCITY_THRESHOLD))
+STEP_FRAMES = 4
+# Planting can slow a foot next to a hold into the metric's contact: its contacts are taken again on the planted
+# feet and planted once more (this many passes at most).
+PLANT_ITERATIONS = 2
 PLANT_ROUNDS = 2  # rounds of planting feet and separating again
 OFFSET_FRAMES = 24  # frames the bone lengths are measured on
 ARMS = ((16, 18, 20), (17, 19, 21))  # shoulder, elbow, wrist
@@ -117,6 +124,16 @@ def _reach(root: np.ndarray, target: np.ndarray, l1: float, l2: float) -> np.nda
     d_vec = target - root
     d = np.linalg.norm(d_vec, axis=-1, keepdims=True)
     return root + d_vec * np.minimum(1.0, (l1 + l2 - 1e-4) / np.maximum(d, 1e-9))
+
+
+def _raised(root: np.ndarray, target: np.ndarray, length: float) -> np.ndarray:
+    """Targets (T, 3) a limb of ``length`` from ``root`` cannot reach, raised until it can, where a raise
+    suffices: a held foot stays where it stands and its heel lifts, instead of being dragged along."""
+    flat = np.linalg.norm((target - root)[:, [0, 2]], axis=-1)
+    lowest = root[:, 1] - np.sqrt(np.maximum((length - 1e-4) ** 2 - flat ** 2, 0.0))
+    out = target.copy()
+    out[:, 1] = np.where(flat < length - 1e-4, np.maximum(target[:, 1], lowest), target[:, 1])
+    return out
 
 
 # ---------------------------------------------------------------------------------------------------- separation
@@ -277,22 +294,31 @@ def separate(joints: np.ndarray, movable: list[int], offsets: dict) -> np.ndarra
 # ---------------------------------------------------------------------------------------------------- feet, floor
 def _holds(pos: np.ndarray, contact: np.ndarray) -> list[tuple[int, int]]:
     """[start, stop) of each hold: a contact run, split where the foot slid more than HOLD_RADIUS from where
-    the hold began (a long slide becomes steps), with HOLD_GAP free frames between the steps of one run."""
+    the hold began (a long slide becomes steps); the holds of one run follow each other without a gap."""
     holds = []
     for start, stop in _runs(contact):
         begin = start
         for f in range(start + 1, stop):
             if np.linalg.norm(pos[f] - pos[begin]) > HOLD_RADIUS:
-                holds.append((begin, max(begin + 1, f - HOLD_GAP)))
+                holds.append((begin, f))
                 begin = f
         holds.append((begin, stop))
     return holds
 
 
+def _step_frames(distance: float) -> int:
+    """Frames a step of ``distance`` m between two holds takes: each frame moves at least STEP_MIN (the
+    contact metric's "slow" bound, so a step is a step and not a slide), at most STEP_FRAMES frames."""
+    return int(np.clip(distance // STEP_MIN, 1, STEP_FRAMES))
+
+
 def _held_xz(pos: np.ndarray, contact: np.ndarray) -> np.ndarray:
-    """Horizontal positions (T, 2) held still during contact (each hold at its median); around a hold the
-    correction it needed at its edge fades out over FOOT_BLEND_FRAMES, so a foot that leaves fast keeps its
-    own speed instead of being dragged back toward the hold."""
+    """Horizontal positions (T, 2) held still during contact (each hold at its median).
+
+    Between two holds of one contact run the foot steps over at constant speed (:func:`_step_frames`) instead of
+    sliding. Around a contact run the correction it needed at its edge fades out over FOOT_BLEND_FRAMES, so a
+    foot that leaves fast keeps its own speed instead of being dragged back toward the hold.
+    """
     holds = _holds(pos, contact)
     if not holds:
         return pos.copy()
@@ -308,7 +334,14 @@ def _held_xz(pos: np.ndarray, contact: np.ndarray) -> np.ndarray:
     correction = anchors[nearest] - pos[edge]
     x = np.clip((gap_before + gap_after) / (FOOT_BLEND_FRAMES + 1), 0.0, 1.0)
     weight = (2 * x ** 3 - 3 * x ** 2 + 1)[:, None]  # smoothstep: 1 in the hold, 0 FOOT_BLEND_FRAMES + 1 away
-    return pos + weight * correction
+    out = pos + weight * correction
+    for k in np.flatnonzero(stops[:-1] == starts[1:]):  # a step between two holds of one run
+        n = _step_frames(float(np.linalg.norm(anchors[k + 1] - anchors[k])))
+        first = max(starts[k] + 1, stops[k] - n // 2)  # the step straddles the split, each hold keeps a frame
+        last = min(first + n - 1, stops[k + 1] - 1)  # first frame at the next anchor: n moves of equal length
+        ramp = ((frames[first:last] - first + 1) / (last - first + 1))[:, None]
+        out[first:last] = anchors[k] + ramp * (anchors[k + 1] - anchors[k])
+    return out
 
 
 def plant_feet(joints: np.ndarray, offsets: np.ndarray) -> np.ndarray:
@@ -321,30 +354,41 @@ def plant_feet(joints: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     t = joints.shape[0]
     if t < 3:
         return out
+    contact = _contacts(joints)
+    for _ in range(PLANT_ITERATIONS):
+        out = _plant(joints, offsets, contact)
+        grown = contact | _contacts(out)
+        if (grown == contact).all():
+            break
+        contact = grown
+    return out
+
+
+def _contacts(joints: np.ndarray) -> np.ndarray:
     contact = foot_contacts(joints).astype(bool)  # (T-1, 4): l ankle, l toe, r ankle, r toe
-    contact = np.concatenate([contact, contact[-1:]])
+    return np.concatenate([contact, contact[-1:]])
+
+
+def _plant(joints: np.ndarray, offsets: np.ndarray, contact: np.ndarray) -> np.ndarray:
+    """One person's legs re-solved so the feet follow :func:`_held_xz` of the given contacts (T, 4)."""
+    out = joints.copy()
     for side, (hip, knee, ankle, toe) in enumerate(LEGS):
         l1, l2, foot = _limb_lengths(offsets, (hip, knee, ankle, toe))
         ankle_xz = _held_xz(joints[:, ankle, [0, 2]], contact[:, 2 * side])
         toe_xz = _held_xz(joints[:, toe, [0, 2]], contact[:, 2 * side + 1])
         target = joints[:, ankle].copy()
         target[:, [0, 2]] = ankle_xz
-        target = _reach(out[:, hip], target, l1, l2)
-        out[:, knee] = two_bone_ik(out[:, hip], out[:, knee], target, l1, l2)
-        out[:, ankle] = target
-        # The toe: its held horizontal place where the foot's length allows, its height from the foot length;
-        # where that would put it under the floor it rests on the floor, further out along the same direction
-        # (lifting the whole body for a toe would move every joint).
-        flat = toe_xz - target[:, [0, 2]]
-        reach = np.linalg.norm(flat, axis=-1, keepdims=True)
-        flat = flat * np.minimum(1.0, foot / np.maximum(reach, 1e-9))
+        # The toe: its held horizontal place where the foot's length allows, its height from the foot length.
+        flat = toe_xz - ankle_xz
+        flat = flat * np.minimum(1.0, foot / np.maximum(np.linalg.norm(flat, axis=-1, keepdims=True), 1e-9))
         rise = np.sqrt(np.maximum(foot ** 2 - (flat ** 2).sum(-1), 0.0))
         rise *= np.where(joints[:, toe, 1] >= joints[:, ankle, 1], 1.0, -1.0)
-        under = target[:, 1] + rise < 0.0
-        if under.any():
-            rise[under] = -np.minimum(target[under, 1], foot)
-            along = flat[under] / np.maximum(np.linalg.norm(flat[under], axis=-1, keepdims=True), 1e-9)
-            flat[under] = along * np.sqrt(np.maximum(foot ** 2 - rise[under] ** 2, 0.0))[:, None]
+        # Where that puts the toe under the floor the heel rises until the toe rests on it: sliding the toe
+        # out sideways would make a held toe skate, and lifting the whole body would lift the other foot too.
+        target[:, 1] = np.maximum(target[:, 1], -rise)
+        target = _reach(out[:, hip], _raised(out[:, hip], target, l1 + l2), l1, l2)
+        out[:, knee] = two_bone_ik(out[:, hip], out[:, knee], target, l1, l2)
+        out[:, ankle] = target
         out[:, toe, 0] = target[:, 0] + flat[:, 0]
         out[:, toe, 2] = target[:, 2] + flat[:, 1]
         out[:, toe, 1] = target[:, 1] + rise
