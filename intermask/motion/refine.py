@@ -13,8 +13,9 @@ corrections, one person at a time, in this order:
    persons when both are generated). A wrist that touched the other person before the push (handshake, high
    five, hug, push) keeps its world position: the arm is re-solved by two-bone IK, so intended contacts stay;
 4. planted feet: foot joints that are in contact (low and slow, the definition of the skating metric) are held
-   at their contact position horizontally, with eased hand-over, by two-bone IK of the leg. Held feet do not
-   follow a push, so 3 and 4 alternate (planting last);
+   at their contact position horizontally, by two-bone IK of the leg; a foot that slid far in one contact steps
+   from hold to hold (faster than "slow") instead of sliding, and a toe that would go under the floor lifts its
+   heel. Held feet do not follow a push, so 3 and 4 alternate (planting last);
 5. no foot below the floor: the root is lifted by a smooth envelope of the deepest foot penetration;
 6. the rotations are solved once more from the final joints (exact on a rigid skeleton) and the joints are their
    forward kinematics, so the joints are exactly a rigid skeleton's.
@@ -27,6 +28,7 @@ rotations are in :func:`refine_pair`'s report for callers who need joints and ro
 A person listed in ``fixed`` (the uploaded partner of a reaction) is returned bit-identical; only the others move.
 Finally the moved persons' jerk is compared with their raw jerk; if it rose, the whole refinement is re-run
 with more smoothing (the clip's meta ``refine`` records jerk before, after and the smoothing used).
+:func:`refine_span` refines only an edited span, faded in from its seams, so an edit's kept frames stay exact.
 """
 from __future__ import annotations
 
@@ -492,6 +494,50 @@ def refine(clip: Interaction, fixed: Sequence[int] = ()) -> Interaction:
                                    "jerk_before": {str(k): round(v, 3) for k, v in report["jerk_before"].items()},
                                    "jerk_after": {str(k): round(v, 3) for k, v in report["jerk_after"].items()}})
     return Interaction(joints=joints, rot6d=rot6d, fps=clip.fps, text=clip.text, features=features, meta=meta)
+
+
+# Frames of context on each side of an edited span that its refinement sees (smoothing, the person's bone
+# lengths, the separation's time scale); the context itself is never written.
+SPAN_CONTEXT = 30
+
+
+def _seam_ramp(length: int, before: bool, after: bool, seam_frames: int) -> np.ndarray:
+    """(length, 1, 1) weights of a span's refinement: rising on a half cosine from the kept frames at each seam
+    that has some (``before``/``after``) to 1 over ``seam_frames`` frames, so the span joins them smoothly."""
+    w = np.ones(length)
+    n = min(seam_frames, length // (int(before) + int(after) or 1))
+    rise = 0.5 - 0.5 * np.cos(np.pi * np.arange(1, n + 1) / (n + 1))  # > 0 at the first frame, < 1 at the last
+    if before and n:
+        w[:n] = np.minimum(w[:n], rise)
+    if after and n:
+        w[length - n:] = np.minimum(w[length - n:], rise[::-1])
+    return w[:, None, None]
+
+
+def refine_span(joints: np.ndarray, rot6d: np.ndarray, start: int, stop: int, persons: Sequence[int],
+                seam_frames: int, fps: float = 30.0) -> tuple[np.ndarray, dict]:
+    """Joints (2, T, 22, 3) with only frames [start, stop) of ``persons`` refined; every other value is the
+    input's, bit for bit (what an edit keeps). Returns (joints, the :func:`refine_pair` report).
+
+    The span is refined with SPAN_CONTEXT frames around it (the other persons fixed), and the correction is
+    faded in from each seam with kept frames over ``seam_frames`` frames (:func:`_seam_ramp`), so the span still
+    joins the kept motion without a jump: right at a seam the motion is the spliced one, a few frames in it is
+    the refined one. The rotations are not touched (refinement hands out the model's own, see the module
+    docstring).
+    """
+    joints = np.asarray(joints)
+    t = joints.shape[1]
+    if not 0 <= start < stop <= t:
+        raise InterMaskError(f"The span to refine must lie in the clip's {t} frames; got [{start}, {stop}).")
+    lo, hi = max(0, start - SPAN_CONTEXT), min(t, stop + SPAN_CONTEXT)
+    fixed = [p for p in (0, 1) if p not in persons]
+    refined, _, report = refine_pair(joints[:, lo:hi], np.asarray(rot6d)[:, lo:hi], fixed, fps)
+    out = joints.copy()
+    weight = _seam_ramp(stop - start, start > 0, stop < t, seam_frames)
+    for p in persons:
+        span = joints[p, start:stop].astype(np.float64)
+        out[p, start:stop] = span + weight * (refined[p, start - lo:stop - lo] - span)
+    return out, report
 
 
 def refined_features(features: np.ndarray, joints: np.ndarray, rot6d: np.ndarray,
