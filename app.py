@@ -204,9 +204,9 @@ def compose(timeline, seed, cond_scale, time_steps, view, progress=gr.Progress()
 @gpu
 @user_errors
 def edit(motion_file, start, end, person, prompt, seed, cond_scale, time_steps, topk_ratio, temperature, foot_cleanup,
-         view, progress=gr.Progress()):
+         view, refine=REFINE.default, progress=gr.Progress()):
     """An interaction with the span [start, end) s regenerated from a new description, for both people or one:
-    (before-and-after video, GLB of the result, files)."""
+    (before-and-after video, GLB of the result, files). ``refine`` refines only the regenerated frames."""
     from intermask.motion.loaders import load_pair
     from intermask.render import CameraSettings, side_by_side
     from intermask.render.camera import auto_azimuth
@@ -222,7 +222,7 @@ def edit(motion_file, start, end, person, prompt, seed, cond_scale, time_steps, 
     before = load_pair(path)
     after = MODELS.get().edit(before, start=start, end=end, text=prompt or "", person=who, seed=seed,
                               cond_scale=cond_scale, time_steps=time_steps, topk_ratio=topk_ratio,
-                              temperature=temperature, foot_cleanup=bool(foot_cleanup),
+                              temperature=temperature, foot_cleanup=bool(foot_cleanup), refine=bool(refine),
                               progress=tracker(progress, 0.0, 0.3, "editing"))
     out = du.request_dir()
     caption_before, caption_after = du.edit_captions(before.text or path.name, start, end, who, after.text)
@@ -309,7 +309,8 @@ def about_text() -> str:
         "video, glb, files = client.predict(handle_file(\"assets/partners/punch_right.bvh\"), \"\", 0, 0,",
         f"                                   {_settings_args(SamplingSettings().for_reaction())}, False, "
         "\"mesh, one view\", api_name=\"/react\")",
-        "# motion, start, end, who (both, A or B), new description, seed, settings, foot cleanup, view",
+        "# motion, start, end, who (both, A or B), new description, seed, settings, foot cleanup, view,",
+        "# refine (optional: only the regenerated frames; kept frames stay exact)",
         "before_after, glb, files = client.predict(handle_file(\"sample_1.npz\"), 1.0, 2.5, \"both\",",
         f"    \"Both people hug each other.\", 0, {_settings_args(SamplingSettings())}, False, \"mesh, one view\",",
         "    api_name=\"/edit\")",
@@ -332,18 +333,16 @@ def seconds_slider(label: str = "Duration (seconds)", low: float = MIN_SECONDS, 
     return gr.Slider(low, MAX_SECONDS, value=value, step=0.5, label=label)
 
 
-def sampling_controls(settings: SamplingSettings = SamplingSettings(), with_refine: bool = True):
-    """The Advanced panel. Edit has no refinement switch: refining would move the frames an edit keeps."""
+def sampling_controls(settings: SamplingSettings = SamplingSettings()):
+    """The Advanced panel."""
     with gr.Accordion("Advanced", open=False):
         cond_scale = setting_slider("cond_scale", "Guidance scale", settings.cond_scale)
         steps = setting_slider("time_steps", "Time steps", settings.time_steps)
         topk = setting_slider("topk_ratio", "Top-k ratio (fraction of codes dropped)", settings.topk_ratio)
         temperature = setting_slider("temperature", "Temperature (0 = greedy)", settings.temperature)
         foot = gr.Checkbox(value=False, label="Foot cleanup (lock feet during contacts)")
-        refine = refine_checkbox() if with_refine else None
+        refine = refine_checkbox()
         view = view_radio()
-    if not with_refine:
-        return cond_scale, steps, topk, temperature, foot, view
     # The refine switch goes last in the endpoints' inputs, after the view, so older API calls stay valid.
     return cond_scale, steps, topk, temperature, foot, view, refine
 
@@ -505,7 +504,7 @@ def build_demo() -> gr.Blocks:
                     e_prompt = gr.Textbox(label="New description of the span", max_length=1000, lines=2,
                                           placeholder="Both people hug each other.", elem_id="edit-prompt")
                     e_seed = seed_row()
-                    e_controls = sampling_controls(with_refine=False)
+                    e_controls = sampling_controls()
                     e_run = gr.Button("Edit", variant="primary", elem_id="edit-run")
                 with gr.Column(scale=2):
                     e_video = _video("Before (left) and after (right), in sync", elem_id="edit-video")

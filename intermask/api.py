@@ -280,14 +280,16 @@ class InterMask:
     def edit(self, clip, start: float, end: float, text: str = "", person: int | None = None, seed: int = 0,
              cond_scale: float = _DEFAULT.cond_scale, time_steps: int = _DEFAULT.time_steps,
              topk_ratio: float = _DEFAULT.topk_ratio, temperature: float = _DEFAULT.temperature,
-             foot_cleanup: bool = False, progress: Progress | None = None) -> Interaction:
+             foot_cleanup: bool = False, refine: bool = REFINE.default,
+             progress: Progress | None = None) -> Interaction:
         """``clip`` with the span [start, end) seconds regenerated from ``text``; everything else kept exactly.
 
         clip: an Interaction or a file (``.npz`` exchange file, ``.npy`` joints (2, T, 22, 3), two-person ``.bvh``);
         the result has the same length. ``person``: None regenerates both people inside the span and keeps every
         frame outside it; 0 or 1 regenerates only that person inside the span and keeps the other person in every
         frame. Kept frames are the input's, bit for bit (also with ``foot_cleanup``, which then cleans only the
-        regenerated frames). The span's tokens, rounded outward to whole tokens, are re-sampled with every other
+        regenerated frames; so also with ``refine``, on by default, which refines only the regenerated frames and
+        fades its correction in from each seam). The span's tokens, rounded outward to whole tokens, are re-sampled with every other
         token of a window of at most :attr:`max_seconds` around the span held fixed, so the new motion follows
         the text and fits its context; at each seam it is moved onto the kept motion's continuation over a few
         frames (:mod:`intermask.edit`). An empty ``text`` in-paints without text (not allowed when nothing is
@@ -299,4 +301,4 @@ class InterMask:
         plan = editing.plan_edit(source.num_frames, start, end, person, text, self.frames_per_token,
                                  self.max_tokens)
         return editing.edit(self, source, plan, text, seed, settings, foot_cleanup=bool(foot_cleanup),
-                            progress=progress)
+                            refine=bool(refine), progress=progress)

@@ -31,6 +31,7 @@ from intermask.motion.features import FPS, features_from_joints, features_to_joi
 from intermask.motion.footlock import foot_cleanup as clean_feet
 from intermask.motion.frames import facing_frame
 from intermask.motion.interaction import Interaction
+from intermask.motion.refine import refine_span
 from intermask.sampling import Progress, masked_decode
 from intermask.settings import SamplingSettings
 
@@ -194,13 +195,21 @@ def world_features(joints: np.ndarray, rot6d: np.ndarray) -> np.ndarray:
 
 
 def edit(model, clip: Interaction, plan: EditPlan, text: str, seed: int, settings: SamplingSettings,
-         foot_cleanup: bool = False, progress: Progress | None = None) -> Interaction:
+         foot_cleanup: bool = False, refine: bool = False, progress: Progress | None = None) -> Interaction:
+    """:func:`regenerate`, :func:`splice`, then with ``refine`` the refinement of the regenerated frames only
+    (:func:`intermask.motion.refine.refine_span`, faded in over SEAM_FRAMES from each seam): kept frames stay
+    the input's, bit for bit, either way."""
     decoded = regenerate(model, clip, plan, text, seed, settings, progress)
     joints, rot6d = splice(clip, decoded, plan, foot_cleanup=foot_cleanup)
+    refined = None
+    if refine:
+        joints, report = refine_span(joints, rot6d, plan.start, plan.stop, plan.persons, SEAM_FRAMES, FPS)
+        refined = {"persons": list(plan.persons), "frames": [plan.start, plan.stop], "seam_frames": SEAM_FRAMES,
+                   "smoothing_frames": report["sigma"]}
     person = None if len(plan.persons) == 2 else plan.persons[0]
     meta = {"checkpoint": model.checkpoint_dir.name, "seed": int(seed), "mode": "edit", **settings.as_dict(),
             "span_seconds": [plan.start / FPS, plan.stop / FPS], "span_frames": [plan.start, plan.stop],
             "person": person, "source_text": clip.text, "source": clip.meta.get("source", ""),
-            "foot_cleanup": bool(foot_cleanup)}
+            "foot_cleanup": bool(foot_cleanup), **({"refine": refined} if refined else {})}
     return Interaction(joints=joints, rot6d=rot6d, fps=FPS, text=text, features=world_features(joints, rot6d),
                        meta=meta)

@@ -54,6 +54,20 @@ def test_both_people_are_regenerated_inside_the_span_and_every_other_frame_is_ke
     assert edited.meta["source_text"] == "two people shake hands."
 
 
+def test_refinement_of_an_edit_changes_only_the_regenerated_frames(model, clip):
+    refined = model.edit(clip, start=1.0, end=2.0, text="they hug", person=1, seed=0, **FAST)  # refine: default
+    raw = model.edit(clip, start=1.0, end=2.0, text="they hug", person=1, seed=0, refine=False, **FAST)
+    assert refined.meta["refine"] == {"persons": [1], "frames": [30, 60], "seam_frames": 12,
+                                      "smoothing_frames": refined.meta["refine"]["smoothing_frames"]}
+    assert "refine" not in raw.meta
+    keep = outside(90, 30, 60)
+    for edited in (refined, raw):
+        np.testing.assert_array_equal(edited.joints[0], clip.joints[0])
+        np.testing.assert_array_equal(edited.joints[1, keep], clip.joints[1, keep])
+    assert not np.allclose(refined.joints[1, 40:50], raw.joints[1, 40:50], atol=1e-3)  # the span was refined
+    np.testing.assert_array_equal(refined.rot6d, raw.rot6d)  # rotations stay the model's
+
+
 @pytest.mark.parametrize("person", [0, 1])
 def test_one_person_is_regenerated_and_the_other_is_kept_in_every_frame(model, clip, person):
     edited = model.edit(clip, start=0.5, end=2.5, text="the other one ducks", person=person, seed=1, **FAST)

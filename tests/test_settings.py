@@ -66,7 +66,7 @@ def test_refine_has_one_default_for_the_api_the_command_line_and_the_app():
     from intermask.settings import REFINE
 
     assert REFINE.default is True
-    for method in (InterMask.generate, InterMask.react, InterMask.compose):
+    for method in (InterMask.generate, InterMask.react, InterMask.compose, InterMask.edit):
         assert inspect.signature(method).parameters["refine"].default is REFINE.default
     parser = argparse.ArgumentParser()
     add_sampling_arguments(parser)
@@ -74,7 +74,7 @@ def test_refine_has_one_default_for_the_api_the_command_line_and_the_app():
     assert parser.parse_args(["--out", "x", "--no-refine"]).refine is False
     app = pytest.importorskip("app")
     assert app.refine_checkbox().value is REFINE.default
-    for callback in (app.generate, app.react):
+    for callback in (app.generate, app.react, app.edit):
         assert inspect.signature(inspect.unwrap(callback)).parameters["refine"].default is REFINE.default
 
 

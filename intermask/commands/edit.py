@@ -4,7 +4,7 @@
     python -m intermask edit --motion clip.npz --start 1 --end 3 --person 1 --text "the other one ducks" --out out/
 
 Everything outside the span (and, with --person, the other person everywhere) is kept exactly as in the file;
-writes out/edit.npz (and BVH / MP4 with --bvh / --video).
+the regenerated frames are refined unless --no-refine. Writes out/edit.npz (and BVH / MP4 with --bvh / --video).
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--person", type=int, choices=(0, 1), default=None,
                         help="regenerate only this person (0 = A, 1 = B) and keep the other everywhere "
                              "(default: both people inside the span)")
-    add_sampling_arguments(parser, refine=False)
+    add_sampling_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -9,17 +9,15 @@ from intermask.errors import InterMaskError
 from intermask.validation import MAX_SECONDS, MIN_SECONDS
 
 
-def add_sampling_arguments(parser: argparse.ArgumentParser, reaction: bool = False, refine: bool = True) -> None:
-    """The options shared by generate, react, compose and edit; the sampling flags come from SamplingSettings.
-    Edit has no --refine: refining would move the frames an edit keeps."""
+def add_sampling_arguments(parser: argparse.ArgumentParser, reaction: bool = False) -> None:
+    """The options shared by generate, react, compose and edit; the sampling flags come from SamplingSettings."""
     from intermask.settings import REFINE, SamplingSettings
 
     parser.add_argument("--checkpoint", default=None, help="transformer checkpoint directory (default: bundled)")
     parser.add_argument("--seed", type=int, default=0)
     SamplingSettings.add_arguments(parser, reaction=reaction)
     parser.add_argument("--foot-cleanup", action="store_true", help="lock feet during contacts (keeps bone lengths)")
-    if refine:
-        REFINE.add_argument(parser)
+    REFINE.add_argument(parser)
     parser.add_argument("--bvh", action="store_true", help="also write BVH (both persons, and one file each)")
     parser.add_argument("--video", action="store_true", help="also render an MP4 per motion")
     parser.add_argument("--style", choices=["mesh", "stick"], default=None,
@@ -33,8 +31,7 @@ def sampling_kwargs(args: argparse.Namespace) -> dict:
     from intermask.settings import SamplingSettings
 
     knobs = {name: getattr(args, name) for name in SamplingSettings.knobs()}
-    extra = {"refine": args.refine} if hasattr(args, "refine") else {}
-    return dict(seed=args.seed, foot_cleanup=args.foot_cleanup, **extra, **knobs)
+    return dict(seed=args.seed, foot_cleanup=args.foot_cleanup, refine=args.refine, **knobs)
 
 
 def progress_bar(desc: str):

@@ -13,8 +13,9 @@ corrections, one person at a time, in this order:
    persons when both are generated). A wrist that touched the other person before the push (handshake, high
    five, hug, push) keeps its world position: the arm is re-solved by two-bone IK, so intended contacts stay;
 4. planted feet: foot joints that are in contact (low and slow, the definition of the skating metric) are held
-   at their contact position horizontally, with eased hand-over, by two-bone IK of the leg. Held feet do not
-   follow a push, so 3 and 4 alternate (planting last);
+   at their contact position horizontally, by two-bone IK of the leg; a foot that slid far in one contact steps
+   from hold to hold (faster than "slow") instead of sliding, and a toe that would go under the floor lifts its
+   heel. Held feet do not follow a push, so 3 and 4 alternate (planting last);
 5. no foot below the floor: the root is lifted by a smooth envelope of the deepest foot penetration;
 6. the rotations are solved once more from the final joints (exact on a rigid skeleton) and the joints are their
    forward kinematics, so the joints are exactly a rigid skeleton's.
@@ -27,6 +28,7 @@ rotations are in :func:`refine_pair`'s report for callers who need joints and ro
 A person listed in ``fixed`` (the uploaded partner of a reaction) is returned bit-identical; only the others move.
 Finally the moved persons' jerk is compared with their raw jerk; if it rose, the whole refinement is re-run
 with more smoothing (the clip's meta ``refine`` records jerk before, after and the smoothing used).
+:func:`refine_span` refines only an edited span, faded in from its seams, so an edit's kept frames stay exact.
 """
 from __future__ import annotations
 
@@ -44,12 +46,13 @@ from intermask.motion.footlock import LEGS, two_bone_ik
 from intermask.motion.interaction import Interaction
 from intermask.motion.solver import solve_skeleton
 
-# Smoothing of the raw joints (frames at 30 fps). With the feet planted, 2 frames bring the bundled model's jerk
-# from ~1.7x the ground truth's to about it on the InterSynth test split (README, "Refinement"); if the moved
-# persons' jerk still rose (planted feet stop and start), the pass is redone once at SMOOTH_RETRY and the
-# smoother result kept.
-SMOOTH_SIGMA = 2.0
-SMOOTH_RETRY = 3.0
+# Smoothing of the raw joints (frames at 30 fps): enough to take out decoding jitter, not the motion. With the
+# feet planted, σ = 1 frame leaves the bundled model's acceleration and jerk within 5% of the ground truth's on
+# the InterSynth test split, where σ = 2 left them ~30% below it (README, "Refinement"). If the moved persons'
+# jerk still rose (planted feet stop and start), the pass is redone once at SMOOTH_RETRY and the smoother
+# result kept.
+SMOOTH_SIGMA = 1.0
+SMOOTH_RETRY = 1.5
 # Time scale (frames) of the separation offsets and of the floor lift: a push builds up over ~1/3 s.
 OFFSET_SIGMA = 4.0
 SEPARATION_MARGIN = 0.005  # m of clearance kept between capsules
@@ -64,7 +67,13 @@ KEEP_ROUNDS = 2  # separation passes with the kept arms in place
 CONTACT_EASE = 3.0  # frames over which a kept contact hands over to the pushed arm
 FOOT_BLEND_FRAMES = 4
 HOLD_RADIUS = 0.15  # m a foot may slide in one contact before the hold becomes a new step (a leg reaches it)
-HOLD_GAP = 2  # frames between two steps of one contact run
+# A step between two holds: at least STEP_MIN m per frame (just above the contact metric's slow bound,
+# features.foot_contacts), over at most STEP_FRAMES frames.
+STEP_MIN = 1.1 * float(np.sqrt(sk.FOOT_VELOCITY_THRESHOLD))
+STEP_FRAMES = 4
+# Planting can slow a foot next to a hold into the metric's contact: its contacts are taken again on the planted
+# feet and planted once more (this many passes at most).
+PLANT_ITERATIONS = 2
 PLANT_ROUNDS = 2  # rounds of planting feet and separating again
 OFFSET_FRAMES = 24  # frames the bone lengths are measured on
 ARMS = ((16, 18, 20), (17, 19, 21))  # shoulder, elbow, wrist
@@ -117,6 +126,16 @@ def _reach(root: np.ndarray, target: np.ndarray, l1: float, l2: float) -> np.nda
     d_vec = target - root
     d = np.linalg.norm(d_vec, axis=-1, keepdims=True)
     return root + d_vec * np.minimum(1.0, (l1 + l2 - 1e-4) / np.maximum(d, 1e-9))
+
+
+def _raised(root: np.ndarray, target: np.ndarray, length: float) -> np.ndarray:
+    """Targets (T, 3) a limb of ``length`` from ``root`` cannot reach, raised until it can, where a raise
+    suffices: a held foot stays where it stands and its heel lifts, instead of being dragged along."""
+    flat = np.linalg.norm((target - root)[:, [0, 2]], axis=-1)
+    lowest = root[:, 1] - np.sqrt(np.maximum((length - 1e-4) ** 2 - flat ** 2, 0.0))
+    out = target.copy()
+    out[:, 1] = np.where(flat < length - 1e-4, np.maximum(target[:, 1], lowest), target[:, 1])
+    return out
 
 
 # ---------------------------------------------------------------------------------------------------- separation
@@ -277,22 +296,31 @@ def separate(joints: np.ndarray, movable: list[int], offsets: dict) -> np.ndarra
 # ---------------------------------------------------------------------------------------------------- feet, floor
 def _holds(pos: np.ndarray, contact: np.ndarray) -> list[tuple[int, int]]:
     """[start, stop) of each hold: a contact run, split where the foot slid more than HOLD_RADIUS from where
-    the hold began (a long slide becomes steps), with HOLD_GAP free frames between the steps of one run."""
+    the hold began (a long slide becomes steps); the holds of one run follow each other without a gap."""
     holds = []
     for start, stop in _runs(contact):
         begin = start
         for f in range(start + 1, stop):
             if np.linalg.norm(pos[f] - pos[begin]) > HOLD_RADIUS:
-                holds.append((begin, max(begin + 1, f - HOLD_GAP)))
+                holds.append((begin, f))
                 begin = f
         holds.append((begin, stop))
     return holds
 
 
+def _step_frames(distance: float) -> int:
+    """Frames a step of ``distance`` m between two holds takes: each frame moves at least STEP_MIN (the
+    contact metric's "slow" bound, so a step is a step and not a slide), at most STEP_FRAMES frames."""
+    return int(np.clip(distance // STEP_MIN, 1, STEP_FRAMES))
+
+
 def _held_xz(pos: np.ndarray, contact: np.ndarray) -> np.ndarray:
-    """Horizontal positions (T, 2) held still during contact (each hold at its median); around a hold the
-    correction it needed at its edge fades out over FOOT_BLEND_FRAMES, so a foot that leaves fast keeps its
-    own speed instead of being dragged back toward the hold."""
+    """Horizontal positions (T, 2) held still during contact (each hold at its median).
+
+    Between two holds of one contact run the foot steps over at constant speed (:func:`_step_frames`) instead of
+    sliding. Around a contact run the correction it needed at its edge fades out over FOOT_BLEND_FRAMES, so a
+    foot that leaves fast keeps its own speed instead of being dragged back toward the hold.
+    """
     holds = _holds(pos, contact)
     if not holds:
         return pos.copy()
@@ -308,7 +336,14 @@ def _held_xz(pos: np.ndarray, contact: np.ndarray) -> np.ndarray:
     correction = anchors[nearest] - pos[edge]
     x = np.clip((gap_before + gap_after) / (FOOT_BLEND_FRAMES + 1), 0.0, 1.0)
     weight = (2 * x ** 3 - 3 * x ** 2 + 1)[:, None]  # smoothstep: 1 in the hold, 0 FOOT_BLEND_FRAMES + 1 away
-    return pos + weight * correction
+    out = pos + weight * correction
+    for k in np.flatnonzero(stops[:-1] == starts[1:]):  # a step between two holds of one run
+        n = _step_frames(float(np.linalg.norm(anchors[k + 1] - anchors[k])))
+        first = max(starts[k] + 1, stops[k] - n // 2)  # the step straddles the split, each hold keeps a frame
+        last = min(first + n - 1, stops[k + 1] - 1)  # first frame at the next anchor: n moves of equal length
+        ramp = ((frames[first:last] - first + 1) / (last - first + 1))[:, None]
+        out[first:last] = anchors[k] + ramp * (anchors[k + 1] - anchors[k])
+    return out
 
 
 def plant_feet(joints: np.ndarray, offsets: np.ndarray) -> np.ndarray:
@@ -321,30 +356,41 @@ def plant_feet(joints: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     t = joints.shape[0]
     if t < 3:
         return out
+    contact = _contacts(joints)
+    for _ in range(PLANT_ITERATIONS):
+        out = _plant(joints, offsets, contact)
+        grown = contact | _contacts(out)
+        if (grown == contact).all():
+            break
+        contact = grown
+    return out
+
+
+def _contacts(joints: np.ndarray) -> np.ndarray:
     contact = foot_contacts(joints).astype(bool)  # (T-1, 4): l ankle, l toe, r ankle, r toe
-    contact = np.concatenate([contact, contact[-1:]])
+    return np.concatenate([contact, contact[-1:]])
+
+
+def _plant(joints: np.ndarray, offsets: np.ndarray, contact: np.ndarray) -> np.ndarray:
+    """One person's legs re-solved so the feet follow :func:`_held_xz` of the given contacts (T, 4)."""
+    out = joints.copy()
     for side, (hip, knee, ankle, toe) in enumerate(LEGS):
         l1, l2, foot = _limb_lengths(offsets, (hip, knee, ankle, toe))
         ankle_xz = _held_xz(joints[:, ankle, [0, 2]], contact[:, 2 * side])
         toe_xz = _held_xz(joints[:, toe, [0, 2]], contact[:, 2 * side + 1])
         target = joints[:, ankle].copy()
         target[:, [0, 2]] = ankle_xz
-        target = _reach(out[:, hip], target, l1, l2)
-        out[:, knee] = two_bone_ik(out[:, hip], out[:, knee], target, l1, l2)
-        out[:, ankle] = target
-        # The toe: its held horizontal place where the foot's length allows, its height from the foot length;
-        # where that would put it under the floor it rests on the floor, further out along the same direction
-        # (lifting the whole body for a toe would move every joint).
-        flat = toe_xz - target[:, [0, 2]]
-        reach = np.linalg.norm(flat, axis=-1, keepdims=True)
-        flat = flat * np.minimum(1.0, foot / np.maximum(reach, 1e-9))
+        # The toe: its held horizontal place where the foot's length allows, its height from the foot length.
+        flat = toe_xz - ankle_xz
+        flat = flat * np.minimum(1.0, foot / np.maximum(np.linalg.norm(flat, axis=-1, keepdims=True), 1e-9))
         rise = np.sqrt(np.maximum(foot ** 2 - (flat ** 2).sum(-1), 0.0))
         rise *= np.where(joints[:, toe, 1] >= joints[:, ankle, 1], 1.0, -1.0)
-        under = target[:, 1] + rise < 0.0
-        if under.any():
-            rise[under] = -np.minimum(target[under, 1], foot)
-            along = flat[under] / np.maximum(np.linalg.norm(flat[under], axis=-1, keepdims=True), 1e-9)
-            flat[under] = along * np.sqrt(np.maximum(foot ** 2 - rise[under] ** 2, 0.0))[:, None]
+        # Where that puts the toe under the floor the heel rises until the toe rests on it: sliding the toe
+        # out sideways would make a held toe skate, and lifting the whole body would lift the other foot too.
+        target[:, 1] = np.maximum(target[:, 1], -rise)
+        target = _reach(out[:, hip], _raised(out[:, hip], target, l1 + l2), l1, l2)
+        out[:, knee] = two_bone_ik(out[:, hip], out[:, knee], target, l1, l2)
+        out[:, ankle] = target
         out[:, toe, 0] = target[:, 0] + flat[:, 0]
         out[:, toe, 2] = target[:, 2] + flat[:, 1]
         out[:, toe, 1] = target[:, 1] + rise
@@ -448,6 +494,50 @@ def refine(clip: Interaction, fixed: Sequence[int] = ()) -> Interaction:
                                    "jerk_before": {str(k): round(v, 3) for k, v in report["jerk_before"].items()},
                                    "jerk_after": {str(k): round(v, 3) for k, v in report["jerk_after"].items()}})
     return Interaction(joints=joints, rot6d=rot6d, fps=clip.fps, text=clip.text, features=features, meta=meta)
+
+
+# Frames of context on each side of an edited span that its refinement sees (smoothing, the person's bone
+# lengths, the separation's time scale); the context itself is never written.
+SPAN_CONTEXT = 30
+
+
+def _seam_ramp(length: int, before: bool, after: bool, seam_frames: int) -> np.ndarray:
+    """(length, 1, 1) weights of a span's refinement: rising on a half cosine from the kept frames at each seam
+    that has some (``before``/``after``) to 1 over ``seam_frames`` frames, so the span joins them smoothly."""
+    w = np.ones(length)
+    n = min(seam_frames, length // (int(before) + int(after) or 1))
+    rise = 0.5 - 0.5 * np.cos(np.pi * np.arange(1, n + 1) / (n + 1))  # > 0 at the first frame, < 1 at the last
+    if before and n:
+        w[:n] = np.minimum(w[:n], rise)
+    if after and n:
+        w[length - n:] = np.minimum(w[length - n:], rise[::-1])
+    return w[:, None, None]
+
+
+def refine_span(joints: np.ndarray, rot6d: np.ndarray, start: int, stop: int, persons: Sequence[int],
+                seam_frames: int, fps: float = 30.0) -> tuple[np.ndarray, dict]:
+    """Joints (2, T, 22, 3) with only frames [start, stop) of ``persons`` refined; every other value is the
+    input's, bit for bit (what an edit keeps). Returns (joints, the :func:`refine_pair` report).
+
+    The span is refined with SPAN_CONTEXT frames around it (the other persons fixed), and the correction is
+    faded in from each seam with kept frames over ``seam_frames`` frames (:func:`_seam_ramp`), so the span still
+    joins the kept motion without a jump: right at a seam the motion is the spliced one, a few frames in it is
+    the refined one. The rotations are not touched (refinement hands out the model's own, see the module
+    docstring).
+    """
+    joints = np.asarray(joints)
+    t = joints.shape[1]
+    if not 0 <= start < stop <= t:
+        raise InterMaskError(f"The span to refine must lie in the clip's {t} frames; got [{start}, {stop}).")
+    lo, hi = max(0, start - SPAN_CONTEXT), min(t, stop + SPAN_CONTEXT)
+    fixed = [p for p in (0, 1) if p not in persons]
+    refined, _, report = refine_pair(joints[:, lo:hi], np.asarray(rot6d)[:, lo:hi], fixed, fps)
+    out = joints.copy()
+    weight = _seam_ramp(stop - start, start > 0, stop < t, seam_frames)
+    for p in persons:
+        span = joints[p, start:stop].astype(np.float64)
+        out[p, start:stop] = span + weight * (refined[p, start - lo:stop - lo] - span)
+    return out, report
 
 
 def refined_features(features: np.ndarray, joints: np.ndarray, rot6d: np.ndarray,
