@@ -22,8 +22,15 @@ LOOKAHEAD = 3  # frames: frame f is made once partner frame 4⌊f/4⌋ + 3 has a
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory) -> InterMask:
+    import torch
+
     path = write_tiny_checkpoint(tmp_path_factory.mktemp("stream"))
-    return InterMask.from_pretrained(path, text_encoder=ToyTextEncoder())
+    loaded = InterMask.from_pretrained(path, text_encoder=ToyTextEncoder())
+    # A stream's steps are small: one thread is faster than two, and ten times so when the cores are busy.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield loaded
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
@@ -73,20 +80,20 @@ def test_context_and_memory_stay_bounded_on_a_long_stream(model):
     from intermask.settings import SamplingSettings, StreamSettings
     from intermask.streaming import ReactionStream
 
-    joints, _ = random_person(seed=2, frames=400, walk=True, speed=0.8)  # walks ~13 m away from where it began
+    joints, _ = random_person(seed=2, frames=240, walk=True, speed=0.8)  # walks ~6 m away from where it began
     seen = []
     hook = model.transformer.register_forward_hook(lambda mod, args, out: seen.append(args[0].shape[-1]))
     try:
-        state = ReactionStream(model, "", 0, SamplingSettings(), StreamSettings(context_tokens=5))
+        state = ReactionStream(model, "", 0, SamplingSettings(), StreamSettings(context_tokens=4))
         held = []
-        for k in range(100):
+        for k in range(60):
             out = state.push(joints[4 * k:4 * k + 4])
             held.append(state.context_frames())
             assert np.isfinite(out).all()
     finally:
         hook.remove()
-    assert max(seen) == 5 and seen[-1] == 5  # the transformer never sees more than the window
-    assert max(held) == 5 * 4 + 4 * 4 and held[-1] == held[20]  # partner's 5 tokens + the reaction's 4
+    assert max(seen) == 4 and seen[-1] == 4  # the transformer never sees more than the window
+    assert max(held) == 4 * 4 + 3 * 4 and held[-1] == held[10]  # partner's 4 tokens + the reaction's 3
     assert np.linalg.norm(out[-1, :3] - joints[-1, 0]) < 5  # the reaction follows the partner across the room
 
 
@@ -138,3 +145,54 @@ def test_a_failing_source_and_bad_settings_are_reported(model, partner):
         model.react_stream(partner, context_tokens=1)
     with pytest.raises(InterMaskError, match="iterable of partner frames"):
         model.react_stream("partner.npz")
+
+
+def test_seams_are_measured_between_tokens():
+    from intermask.metrics.seams import token_seams
+
+    t = np.arange(24, dtype=float)
+    smooth = np.zeros((24, 22, 3))
+    smooth[:, :, 0] = 0.01 * t[:, None]  # constant velocity: no jump anywhere
+    stepped = smooth.copy()
+    stepped[8:, :, 0] += 0.05  # a 5 cm jump where token 2 starts
+    seam, inside = token_seams(smooth, 4)
+    assert len(seam) == 5 and np.allclose(seam, 0) and np.allclose(inside, 0)
+    seam, inside = token_seams(stepped, 4)
+    assert np.isclose(seam[1], 0.05) and np.allclose(np.delete(seam, 1), 0) and np.allclose(inside, 0)
+
+
+def _cli(*args, stdin: str = "", cwd=None):
+    import subprocess
+
+    env = {**__import__("os").environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-m", "intermask", "react", *args], input=stdin, capture_output=True,
+                          text=True, timeout=300, cwd=cwd or Path(__file__).resolve().parent.parent, env=env)
+
+
+def test_command_line_streams_json_lines_and_replays_files(model, partner, tmp_path):
+    import json
+
+    ckpt = str(model.checkpoint_dir)
+    lines = "\n".join(json.dumps(f.tolist()) for f in partner[:10]) + "\n"
+    done = _cli("--partner", "-", "--checkpoint", ckpt, "--seed", "2", stdin=lines)
+    assert done.returncode == 0, done.stderr
+    frames = [np.array(json.loads(line)) for line in done.stdout.splitlines()]
+    assert len(frames) == 10 and all(f.shape == (22, 3) for f in frames)
+    # The command line and the API give the same frames (JSON keeps 5 decimals).
+    api = reaction(model, partner[:10], seed=2)
+    assert np.abs(np.stack(frames) - api).max() < 1e-4
+
+    bad = _cli("--partner", "-", "--checkpoint", ckpt, stdin=lines.splitlines()[0] + "\n{oops\n")
+    assert bad.returncode == 2 and "Line 2 of standard input is not JSON" in bad.stderr
+
+    np.save(tmp_path / "partner.npy", partner)
+    replay = _cli("--partner", str(tmp_path / "partner.npy"), "--stream", "--checkpoint", ckpt,
+                  "--out", str(tmp_path / "out"))
+    assert replay.returncode == 0, replay.stderr
+    assert "latency after the needed partner frame" in replay.stderr
+    from intermask.motion.interaction import load_interaction
+
+    clip = load_interaction(tmp_path / "out" / "reaction.npz")
+    assert clip.num_frames == 42 and clip.meta["mode"] == "react-stream"
+    floor = partner[..., 1].min()  # files are read with their floor at y = 0
+    np.testing.assert_allclose(clip.joints[0], partner - [0, floor, 0], atol=1e-5)  # the partner is kept
