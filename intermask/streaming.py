@@ -40,7 +40,7 @@ import numpy as np
 import torch
 
 from intermask.errors import InterMaskError
-from intermask.motion.features import POS, VEL, features_from_joints, features_to_joints, \
+from intermask.motion.features import FPS, POS, VEL, features_from_joints, features_to_joints, \
     features_to_rot6d
 from intermask.motion.frames import facing_frame
 from intermask.motion.loaders import MAX_BODY_EXTENT_M, MAX_FRAMES, MIN_BODY_EXTENT_M
@@ -263,6 +263,15 @@ def react_stream(model, partner_frames: Iterable, text: str, seed: int, sampling
                              "joint positions.")
     if pending:
         yield from emit(len(pending))
+
+
+def replay(frames, start: float, realtime: bool = True) -> Iterator[np.ndarray]:
+    """The frames of a recorded motion as a live source would send them: frame i at ``start`` + i / 30 s
+    (``time.perf_counter()`` clock), or at once if not ``realtime``."""
+    for i, frame in enumerate(frames):
+        if realtime:
+            time.sleep(max(0.0, start + i / FPS - time.perf_counter()))
+        yield frame
 
 
 def stream_reaction_features(model, partner: np.ndarray, text: str, seed: int, sampling: SamplingSettings,

@@ -63,16 +63,6 @@ def stream_kwargs(args: argparse.Namespace) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------------- a file
-def paced(frames: np.ndarray, start: float, realtime: bool):
-    """The frames of a file, each handed out at its time at 30 fps after ``start`` (a live source's pace)."""
-    from intermask.motion.features import FPS
-
-    for i, frame in enumerate(frames):
-        if realtime:
-            time.sleep(max(0.0, start + i / FPS - time.perf_counter()))
-        yield frame
-
-
 def latency_report(frames, start: float, realtime: bool) -> str:
     """One paragraph of latency figures: each reaction frame against the time its partner frame was due."""
     from intermask.motion.features import FPS
@@ -98,6 +88,7 @@ def latency_report(frames, start: float, realtime: bool) -> str:
 def stream_file(args: argparse.Namespace) -> int:
     from intermask.motion.interaction import Interaction
     from intermask.motion.loaders import load_partner
+    from intermask.streaming import replay
 
     kwargs = stream_kwargs(args)
     partner = load_partner(args.partner)
@@ -105,7 +96,7 @@ def stream_file(args: argparse.Namespace) -> int:
     realtime = not args.as_fast_as_possible
     start = time.perf_counter()
     made = [(frame, time.perf_counter())
-            for frame in model.react_stream(paced(partner.joints, start, realtime), **kwargs)]
+            for frame in model.react_stream(replay(partner.joints, start, realtime), **kwargs)]
     print(latency_report(made, start, realtime), file=sys.stderr)
     joints_b = np.stack([f.joints for f, _ in made])
     rot_b = np.stack([f.rot6d for f, _ in made])
