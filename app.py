@@ -367,7 +367,7 @@ def about_text() -> str:
         "two-models comparison), or in Python `InterMask.from_pretrained('/path/to/checkpoint')`.",
         "",
         "### API",
-        "Every button is a named endpoint (`/generate`, `/compare`, `/react`, `/compose`, `/edit`); see *Use via API* "
+        "Every button is a named endpoint (`/generate`, `/compare`, `/react`, `/react_live`, `/compose`, `/edit`); see *Use via API* "
         "at the bottom of the page for every parameter.",
         "```python",
         "from gradio_client import Client, handle_file",
@@ -521,7 +521,7 @@ def build_demo() -> gr.Blocks:
             with gr.Row():
                 with gr.Column(scale=1):
                     partner = gr.File(label=f"Partner motion (.npz, .npy, .bvh; ≤ {MAX_UPLOAD_MB} MB)",
-                                      file_types=[".npz", ".npy", ".bvh"], type="filepath")
+                                      file_types=[".npz", ".npy", ".bvh"], type="filepath", elem_id="react-partner")
                     if example_partners():
                         gr.Examples(example_partners(), inputs=partner, label="Example partners (click one)",
                                     api_visibility="private")

@@ -296,7 +296,9 @@ def evaluate(model, evaluator, data_root: str | os.PathLike, cfg: EvalConfig, se
     reps = [replication(model, evaluator, dataset, indices, cfg, settings, r, progress)
             for r in range(cfg.replications)]
     protocol = {**asdict(cfg), "data_root": str(data_root), "clips": len(indices),
-                "settings": settings.as_dict(), "mode": "reaction" if cfg.react else "text-to-motion",
+                "settings": settings.as_dict(),
+                "mode": ("streamed reaction" if cfg.stream else "reaction") if cfg.react else "text-to-motion",
+                "stream_settings": StreamSettings().as_dict() if cfg.stream else None,
                 "react_time_steps": settings.for_reaction().time_steps if cfg.react else None,
                 "multimodality_scaling": R.REPORTED_MULTIMODALITY,
                 "multimodality_scale": R.MULTIMODALITY_SCALES[R.REPORTED_MULTIMODALITY],

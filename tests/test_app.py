@@ -177,7 +177,7 @@ def test_live_reaction_streams_views_with_latency_and_ends_with_the_file(client)
     frames = load_partner(partner).num_frames
     assert "Streaming the partner" in updates[0][1]  # answered at once
     live = [u for u in updates[1:-1] if u[0] is not None]
-    assert len(live) >= 2 and all("latency" in u[1] for u in live)  # drawn several times while it was made
+    assert len(live) >= 2 and all("Latency" in u[1] for u in live)  # drawn several times while it was made
     image, status, files = updates[-1]
     assert status.startswith(f"**Done:** {frames} of {frames} reaction frames")
     clip = Interaction.load(files[0])

@@ -99,6 +99,7 @@ def test_live_reaction_starts_at_once_and_keeps_drawing(page):
     expect = sync_api.expect
     page.get_by_role("tab", name="Reaction").click()
     page.get_by_text("wave_right_hand.npz").first.click()
+    expect(page.locator("#react-partner")).to_contain_text("wave_right_hand", timeout=60_000)  # uploaded
     page.locator("#react-live-run").click()
     start = page.evaluate("performance.now()")
     image = page.locator("#react-live-view img")
