@@ -106,7 +106,7 @@ def test_live_reaction_starts_at_once_and_keeps_drawing(page):
     image.wait_for(state="visible", timeout=TIMEOUT_MS)
     first_ms = page.evaluate("performance.now()") - start
     first = image.get_attribute("src")
-    expect(page.locator("#react-live-status")).to_contain_text("latency", timeout=TIMEOUT_MS)
+    expect(page.locator("#react-live-status")).to_contain_text("Latency", timeout=TIMEOUT_MS)
     page.wait_for_function("([img, src]) => img.src !== src", arg=[image.element_handle(), first],
                            timeout=TIMEOUT_MS)  # a later frame replaced the first one
     expect(page.locator("#react-live-status")).to_contain_text("Done", timeout=TIMEOUT_MS)
