@@ -12,7 +12,9 @@ Environment variables (INTERMASK_CHECKPOINT to serve your own checkpoint, video 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
+import inspect
 import logging
 import os
 import random
@@ -23,6 +25,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import gradio as gr  # noqa: E402
+import numpy as np  # noqa: E402
 
 from intermask import demo_utils as du  # noqa: E402
 from intermask import environment  # noqa: E402
@@ -61,23 +64,37 @@ MODELS = du.Models()
 # --------------------------------------------------------------------------------------------------------
 # Callbacks (each is also a named API endpoint)
 # --------------------------------------------------------------------------------------------------------
-def user_errors(fn):
+@contextlib.contextmanager
+def _as_sentences(name: str):
     """Project errors become gr.Error sentences; anything unexpected a generic one (and a log entry)."""
+    start = time.perf_counter()
+    try:
+        yield
+        log.info("%s served in %.2f s", name, time.perf_counter() - start)
+    except gr.Error:
+        raise
+    except InterMaskError as exc:
+        raise gr.Error(str(exc), print_exception=False) from None
+    except Exception as exc:  # the app must keep serving: report, log, carry on
+        log.exception("request failed")
+        raise gr.Error(f"Something went wrong on our side ({type(exc).__name__}). Please try again with "
+                       "other settings; the error was logged.", print_exception=False) from None
+
+
+def user_errors(fn):
+    """Callbacks report errors as sentences; a generator (a streaming callback) stays one, so Gradio streams it."""
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def streamed(*args, **kwargs):
+            with _as_sentences(fn.__name__):
+                yield from fn(*args, **kwargs)
+
+        return streamed
+
     @functools.wraps(fn)
     def wrapped(*args, **kwargs):
-        start = time.perf_counter()
-        try:
-            result = fn(*args, **kwargs)
-            log.info("%s served in %.2f s", fn.__name__, time.perf_counter() - start)
-            return result
-        except gr.Error:
-            raise
-        except InterMaskError as exc:
-            raise gr.Error(str(exc), print_exception=False) from None
-        except Exception as exc:  # the app must keep serving: report, log, carry on
-            log.exception("request failed")
-            raise gr.Error(f"Something went wrong on our side ({type(exc).__name__}). Please try again with "
-                           "other settings; the error was logged.", print_exception=False) from None
+        with _as_sentences(fn.__name__):
+            return fn(*args, **kwargs)
 
     return wrapped
 
@@ -185,6 +202,60 @@ def react(partner_file, prompt, seconds, seed, cond_scale, time_steps, topk_rati
     result = du.export_all(clip, du.request_dir(), "reaction", style, views, partner_highlight=True,
                            progress=tracker(progress, 0.3, 1.0, "rendering"))
     return result.video, result.glb, result.files
+
+
+LIVE_VIEW_SIZE = 320  # px of the live view: small, so that a frame renders in a few milliseconds
+LIVE_UPDATE_SECONDS = 0.2  # the live view is redrawn at most this often (about every other 4-frame step)
+
+
+def live_status(frames: list, latencies: list[float], total: int, done: bool = False) -> str:
+    """The live view's caption: progress and the measured latency of the reaction frames so far."""
+    if not frames:
+        return f"Streaming the partner's {total} frames at 30 fps…"
+    ms = np.array(latencies) * 1000
+    head = "Done" if done else "Live"
+    return (f"**{head}:** {len(frames)} of {total} reaction frames. Latency from the partner frame a reaction "
+            f"frame waits for to the frame being made: last {ms[-1]:.0f} ms, median {np.median(ms):.0f} ms, worst "
+            f"{ms.max():.0f} ms (on top of the ≤ 3-frame, 100 ms lookahead).")
+
+
+@user_errors
+def react_live(partner_file, prompt, seed, cond_scale, topk_ratio, temperature):
+    """Person B reacting live: the uploaded partner is replayed at 30 fps as a live stream and the reaction is
+    drawn as it is made (stick figures, the partner in grey) with its measured latency; at the end the file."""
+    from intermask.motion.interaction import Interaction
+    from intermask.motion.loaders import load_partner
+    from intermask.render.stick import StickRenderer
+    from intermask.streaming import replay
+
+    if not partner_file:
+        raise InterMaskError("Please upload a partner motion (.npz, .npy or .bvh) or click one of the examples.")
+    path = du.check_upload(Path(partner_file if isinstance(partner_file, str) else partner_file.name), MAX_UPLOAD_MB)
+    seed = du.as_int(seed, "Seed", 0, MAX_SEED)
+    motion = load_partner(path)
+    a, total = motion.joints, motion.num_frames
+    # The camera frames the partner's whole clip (known here, as it is a replay); B's frames fill in as they come.
+    pair = Interaction(np.stack([a, a]), np.stack([motion.rot6d, motion.rot6d]))
+    view = StickRenderer(pair, size=LIVE_VIEW_SIZE, partner_highlight=True)
+    view.joints[1] = np.nan  # nothing of B until it is made
+    yield None, live_status([], [], total), None  # at once: the request was accepted
+    made, latencies, shown = [], [], 0.0
+    start = time.perf_counter()
+    stream = MODELS.get().react_stream(replay(a, start), text=prompt or "", seed=seed, cond_scale=cond_scale,
+                                       topk_ratio=topk_ratio, temperature=temperature)
+    for frame in stream:
+        made.append(frame)
+        latencies.append(time.perf_counter() - (start + frame.partner_frame / 30))
+        view.joints[1, frame.index] = frame.joints
+        if time.perf_counter() - shown >= LIVE_UPDATE_SECONDS:
+            shown = time.perf_counter()
+            yield view.frame(frame.index), live_status(made, latencies, total), None
+    b = np.stack([f.joints for f in made])
+    clip = Interaction(np.stack([a, b]), np.stack([motion.rot6d, np.stack([f.rot6d for f in made])]),
+                       text=prompt or f"live reaction to {path.name}",
+                       meta={"mode": "react-stream", "seed": seed, "partner": motion.source})
+    npz = clip.save(du.request_dir() / "live_reaction.npz")
+    yield view.frame(len(made) - 1), live_status(made, latencies, total, done=True), [str(npz)]
 
 
 @gpu
@@ -296,7 +367,7 @@ def about_text() -> str:
         "two-models comparison), or in Python `InterMask.from_pretrained('/path/to/checkpoint')`.",
         "",
         "### API",
-        "Every button is a named endpoint (`/generate`, `/compare`, `/react`, `/compose`, `/edit`); see *Use via API* "
+        "Every button is a named endpoint (`/generate`, `/compare`, `/react`, `/react_live`, `/compose`, `/edit`); see *Use via API* "
         "at the bottom of the page for every parameter.",
         "```python",
         "from gradio_client import Client, handle_file",
@@ -449,7 +520,7 @@ def build_demo() -> gr.Blocks:
             with gr.Row():
                 with gr.Column(scale=1):
                     partner = gr.File(label=f"Partner motion (.npz, .npy, .bvh; ≤ {MAX_UPLOAD_MB} MB)",
-                                      file_types=[".npz", ".npy", ".bvh"], type="filepath")
+                                      file_types=[".npz", ".npy", ".bvh"], type="filepath", elem_id="react-partner")
                     if example_partners():
                         gr.Examples(example_partners(), inputs=partner, label="Example partners (click one)",
                                     api_visibility="private")
@@ -459,12 +530,24 @@ def build_demo() -> gr.Blocks:
                     r_seed = seed_row()
                     r_controls = sampling_controls(SamplingSettings().for_reaction())
                     r_run = gr.Button("React", variant="primary", elem_id="react-run")
+                    r_live = gr.Button("Live: react as the partner plays", elem_id="react-live-run")
                 with gr.Column(scale=2):
                     r_video = _video("Reaction (the uploaded partner in grey)", elem_id="react-video")
                     r_model3d = gr.Model3D(label="Interactive 3D", clear_color=(0.95, 0.95, 0.95, 1.0))
                     r_files = gr.File(label="Downloads", file_count="multiple")
+                    with gr.Accordion("Live reaction", open=True):
+                        live_view = gr.Image(label="Live: the partner replayed at 30 fps (grey), the reaction as it "
+                                                   "is made (not refined)", type="numpy", format="png",
+                                             interactive=False, elem_id="react-live-view")
+                        live_info = gr.Markdown("Press *Live* to stream the partner frame by frame; the reaction "
+                                                "follows with a lookahead of at most 3 frames (100 ms).",
+                                                elem_id="react-live-status")
             results.append((r_run.click(react, [partner, r_prompt, r_seconds, r_seed, *r_controls],
                                         [r_video, r_model3d, r_files], api_name="react"), r_files))
+            # Guidance, top-k and temperature from the Advanced panel; a stream takes no time steps or duration.
+            results.append((r_live.click(react_live, [partner, r_prompt, r_seed, r_controls[0], r_controls[2],
+                                                      r_controls[3]], [live_view, live_info, r_files],
+                                         api_name="react_live"), r_files))
             with gr.Accordion("Timeline: one long interaction from several descriptions "
                               f"(up to {MAX_COMPOSE_SECONDS:g} s)", open=False):
                 timeline = gr.Dataframe(

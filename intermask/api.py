@@ -5,6 +5,8 @@
     [clip] = model.generate("two people shake hands with their right hands", seconds=3, seed=0)
     clip.save("handshake.npz")
     reply = model.react("partner.bvh", text="the other person dodges", seed=1)
+    for frame in model.react_stream(live_partner_frames(), text="they dance"):   # (22, 3) joints in, frames out
+        show(frame.joints)
     long = model.compose([("they walk toward each other", 3), ("they hug", 3), ("they walk away", 3)])
     hugged = model.edit("handshake.npz", start=1.0, end=2.5, text="they hug", seed=2)   # the rest is kept
 
@@ -16,7 +18,7 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -31,14 +33,18 @@ from intermask.motion.interaction import Interaction
 from intermask.motion.loaders import load_pair, load_partner
 from intermask.motion.refine import refine as refine_motion
 from intermask.sampling import Progress, masked_decode
-from intermask.settings import REFINE, SamplingSettings
+from intermask.settings import REFINE, SamplingSettings, StreamSettings
 from intermask.text.base import TextFeatures
 from intermask.validation import (MAX_MOTIONS_PER_CALL, MAX_SAMPLES, MIN_SECONDS, check_range, check_seconds,
                                   check_text)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CHECKPOINT = REPO_ROOT / "checkpoints" / "intersynth" / "intermask"
+if TYPE_CHECKING:
+    from intermask.streaming import ReactionFrame
+
 _DEFAULT = SamplingSettings()
+_STREAM = StreamSettings()
 
 
 class InterMask:
@@ -267,6 +273,34 @@ class InterMask:
                            rot6d=np.stack([rot_a, features_to_rot6d(feat_b)]), fps=FPS, text=text,
                            features=np.stack([world_a, feat_b]), meta=meta)
         return self._finish(clip, foot_cleanup, refine, fixed=(0,))
+
+    def react_stream(self, partner_frames: Iterable, text: str = "", seed: int = 0,
+                     cond_scale: float = _DEFAULT.cond_scale, topk_ratio: float = _DEFAULT.topk_ratio,
+                     temperature: float = _DEFAULT.temperature, context_tokens: int = _STREAM.context_tokens,
+                     stream_steps: int = _STREAM.stream_steps, stall_timeout: float = _STREAM.stall_timeout
+                     ) -> Iterator["ReactionFrame"]:
+        """Person B reacting live to a partner whose frames arrive one by one (:mod:`intermask.streaming`).
+
+        partner_frames: any iterable (a generator reading a sensor, a socket, a file) of (22, 3) joint positions,
+        Y-up metres, 30 fps, or (n, 22, 3) chunks of them. Yields :class:`~intermask.streaming.ReactionFrame`
+        objects (``index``, ``joints`` (22, 3) and ``rot6d`` in the partner's world, ``partner_frame``,
+        ``latency``) as soon as they can be made: frame f once partner frame 4⌊f/4⌋ + 3 has arrived (a lookahead
+        of at most 3 frames, 100 ms), and the last frames when the partner stream ends; one reaction frame per
+        partner frame. Only what has arrived is used, the context is the last ``context_tokens`` tokens (constant
+        cost per frame and memory however long the stream runs), the same seed gives the same frames, and the
+        result is not refined (refinement needs the whole clip). A frame with NaN, a wrong shape, a body not in
+        metres or no frame for ``stall_timeout`` seconds ends the stream with an InterMaskError.
+        """
+        from intermask.streaming import react_stream
+
+        text = check_text(text)
+        sampling = SamplingSettings(cond_scale, _DEFAULT.time_steps, topk_ratio, temperature)
+        stream = StreamSettings(context_tokens, stream_steps, stall_timeout)
+        if isinstance(partner_frames, (str, bytes, os.PathLike)) or not hasattr(partner_frames, "__iter__"):
+            raise InterMaskError("react_stream reads an iterable of partner frames ((22, 3) joints each, or "
+                                 "(n, 22, 3) chunks); for a file use react(), or replay it with "
+                                 "`python -m intermask react --stream`.")
+        return react_stream(self, partner_frames, text, seed, sampling, stream)
 
     def compose(self, timeline: Sequence[tuple[str, float]], seed: int = 0, cond_scale: float = _DEFAULT.cond_scale,
                 time_steps: int = _DEFAULT.time_steps, topk_ratio: float = _DEFAULT.topk_ratio,

@@ -35,11 +35,12 @@ import numpy as np
 import torch
 
 from intermask.errors import InterMaskError
-from intermask.metrics import control, physics
+from intermask.metrics import control, physics, seams
 from intermask.metrics import retrieval as R
 from intermask.motion.features import FEATURE_DIM, FPS, features_to_joints
 from intermask.motion.refine import refine_features
-from intermask.settings import SamplingSettings
+from intermask.settings import SamplingSettings, StreamSettings
+from intermask.streaming import stream_reaction_features
 
 RETRIEVAL_COLUMNS = ("R_precision_top1", "R_precision_top2", "R_precision_top3", "FID", "MM_Dist", "Diversity",
                      "MultiModality")
@@ -64,6 +65,8 @@ class EvalConfig:
     max_clips: int = _setting(0, "evaluate a fixed random subset of this many clips (0 = the whole split)")
     react: bool = _setting(False, "reaction generation: person A's ground truth is given, B is generated in half "
                                   "the time steps, as the official code")
+    stream: bool = _setting(False, "with --react: B is streamed, token by token as A's frames arrive "
+                                   "(intermask.streaming, default stream settings), instead of made offline")
     refine: bool = _setting(False, "score refined output (intermask.motion.refine, the API's default) instead of "
                                    "the raw model output; in reaction mode person A stays the ground truth's")
     seed: int = _setting(0, "seed of every draw of the protocol")
@@ -93,19 +96,23 @@ def _length_batches(lengths: list[int], size: int) -> list[list[int]]:
 
 def generate_set(model, texts: list[str], gt: list[np.ndarray], seed: int, settings: SamplingSettings,
                  gen_batch: int, react: bool = False, progress: Callable[[int], None] | None = None,
-                 refine: bool = False) -> list[np.ndarray]:
+                 refine: bool = False, stream: bool = False) -> list[np.ndarray]:
     """One generation per (text, GT clip) at the GT clip's length → de-normalised (2, F_i, 262) each.
 
     With ``react`` person A is the GT clip's own and B is generated: the scored pair is [GT A, generated B].
     With ``refine`` each pair is refined as the API refines it (A untouched in reaction mode); the generation
-    itself, and so its random stream, is the same either way.
+    itself, and so its random stream, is the same either way. With ``stream`` (reaction only) each clip's B is
+    streamed (:func:`intermask.streaming.stream_reaction_features`), clip by clip, seeded per clip.
     """
     lengths = [int(g.shape[1]) for g in gt]
     out: list[np.ndarray | None] = [None] * len(texts)
     for b, idx in enumerate(_length_batches(lengths, gen_batch)):
         s = _seed(seed, b)
         batch_texts = [texts[i] for i in idx]
-        if react:
+        if react and stream:
+            feats = [stream_reaction_features(model, gt[i][0], texts[i], _seed(s, i), settings, StreamSettings())
+                     for i in idx]
+        elif react:
             feats = model.react_features([gt[i][0] for i in idx], batch_texts, s, settings.for_reaction())
         else:
             feats = model.sample_features(batch_texts, [lengths[i] for i in idx], s, settings)
@@ -218,7 +225,8 @@ def replication(model, evaluator, dataset, indices: list[int], cfg: EvalConfig, 
         if progress is not None:
             progress(f"replication {r + 1}/{cfg.replications}", done[0], total)
 
-    gen = generate_set(model, texts, gt, _seed(cfg.seed, r, 1), settings, cfg.gen_batch, cfg.react, tick, cfg.refine)
+    gen = generate_set(model, texts, gt, _seed(cfg.seed, r, 1), settings, cfg.gen_batch, cfg.react, tick, cfg.refine,
+                       cfg.stream)
     e_text = embed_texts(evaluator, texts)
     e_gt, e_gen = embed_motions(evaluator, gt), embed_motions(evaluator, gen)
 
@@ -232,7 +240,7 @@ def replication(model, evaluator, dataset, indices: list[int], cfg: EvalConfig, 
         rep_texts = [texts[i] for i in mm_idx for _ in range(mm_repeats)]
         rep_gt = [gt[i] for i in mm_idx for _ in range(mm_repeats)]
         mm = generate_set(model, rep_texts, rep_gt, _seed(cfg.seed, r, 2), settings, cfg.gen_batch, cfg.react, tick,
-                          cfg.refine)
+                          cfg.refine, cfg.stream)
         e_mm = embed_motions(evaluator, mm).reshape(len(mm_idx), mm_repeats, -1)
         out["generated"]["MultiModality"] = R.multimodality(e_mm, np.random.default_rng(_seed(cfg.seed, r, 14)),
                                                             _pairs(mm_repeats, cfg.mm_pairs))
@@ -246,6 +254,11 @@ def replication(model, evaluator, dataset, indices: list[int], cfg: EvalConfig, 
     if cfg.physics:
         out["physics"] = {"generated": physics.aggregate([physics.summary(j, FPS) for j in joints_gen]),
                           "ground_truth": physics.aggregate([physics.summary(j, FPS) for j in joints_gt])}
+    if cfg.react:  # B's continuity at the token seams a stream has (offline output measured at the same places)
+        fpt = model.frames_per_token
+        reference = float(np.percentile(np.concatenate([seams.velocity_jumps(j[1]) for j in joints_gt]), 95))
+        out["seams"] = {"generated": seams.seam_summary([j[1] for j in joints_gen], fpt, reference),
+                        "ground_truth": seams.seam_summary([j[1] for j in joints_gt], fpt, reference)}
     out["seconds"] = time.time() - t0
     return out
 
@@ -274,13 +287,18 @@ def evaluate(model, evaluator, data_root: str | os.PathLike, cfg: EvalConfig, se
         raise InterMaskError(f"--replications must be at least 1; got {cfg.replications}.")
     if cfg.batch_size < 3:
         raise InterMaskError(f"--batch-size must be at least 3 (R-precision reports top-3); got {cfg.batch_size}.")
+    if cfg.stream and (not cfg.react or cfg.refine):
+        raise InterMaskError("--stream evaluates streamed reaction: use it with --react and without --refine "
+                             "(refinement needs the whole clip).")
     if cfg.gen_batch < 1 or cfg.mm_clips < 0 or cfg.mm_repeats < 0:
         raise InterMaskError("--gen-batch must be at least 1 and --mm-clips/--mm-repeats must not be negative.")
     dataset, indices = open_test_set(data_root, cfg)
     reps = [replication(model, evaluator, dataset, indices, cfg, settings, r, progress)
             for r in range(cfg.replications)]
     protocol = {**asdict(cfg), "data_root": str(data_root), "clips": len(indices),
-                "settings": settings.as_dict(), "mode": "reaction" if cfg.react else "text-to-motion",
+                "settings": settings.as_dict(),
+                "mode": ("streamed reaction" if cfg.stream else "reaction") if cfg.react else "text-to-motion",
+                "stream_settings": StreamSettings().as_dict() if cfg.stream else None,
                 "react_time_steps": settings.for_reaction().time_steps if cfg.react else None,
                 "multimodality_scaling": R.REPORTED_MULTIMODALITY,
                 "multimodality_scale": R.MULTIMODALITY_SCALES[R.REPORTED_MULTIMODALITY],
@@ -321,6 +339,10 @@ def summarize(reps: list[dict], protocol: dict) -> dict:
         result["physics"] = {(gen_name if who == "generated" else who): {
             k: _ci([rep["physics"][who][k] for rep in reps if "physics" in rep])
             for k in reps[0]["physics"][who]} for who in ("ground_truth", "generated")}
+    if any("seams" in rep for rep in reps):
+        result["seams"] = {(gen_name if who == "generated" else who): {
+            k: _ci([rep["seams"][who][k] for rep in reps if "seams" in rep])
+            for k in reps[0]["seams"][who]} for who in ("ground_truth", "generated")}
     secs = [rep["seconds"] for rep in reps]
     result["seconds_per_replication"] = float(np.mean(secs))
     result["replications"] = reps
@@ -399,7 +421,21 @@ def format_markdown(result: dict) -> str:
                 for who, t in result["physics"].items()]
         lines += ["", "Physical plausibility (mean over clips and both persons)", ""]
         lines += _table(["Method"] + [_PHYS[k] for k in keys], rows)
+    if result.get("seams"):
+        lines += ["", SEAM_TITLE, ""]
+        lines += _table(["Method"] + list(_SEAMS.values()),
+                        [[_ROW_NAMES.get(who, who)] + _seam_cells(t) for who, t in result["seams"].items()])
     return "\n".join(lines) + "\n"
+
+
+SEAM_TITLE = ("Continuity of person B at token seams (every 4 frames; velocity jump in m/frame², "
+              "`intermask/metrics/seams.py`)")
+_SEAMS = {"seam_median": "seam median", "seam_p95": "seam 95%", "inside_median": "between seams median",
+          "seams_over_gt_p95": "seams above GT's 95% jump"}
+
+
+def _seam_cells(t: dict) -> list[str]:
+    return [_cell(t.get(k), percent=k == "seams_over_gt_p95", digits=4) for k in _SEAMS]
 
 
 # ---------------------------------------------------------------------------------------------------- comparison
@@ -434,6 +470,11 @@ def comparison_markdown(named: list[tuple[str, dict]]) -> str:
                         [["Ground truth"] + [_cell(first["physics"]["ground_truth"].get(k), digits=4) for k in keys]]
                         + [[name] + [_cell(r["physics"][_model_row(r)].get(k), digits=4) for k in keys]
                            for name, r in named])
+    if all(r.get("seams") for _, r in named):
+        lines += ["", SEAM_TITLE, ""]
+        lines += _table(["Model"] + list(_SEAMS.values()),
+                        [["Ground truth"] + _seam_cells(first["seams"]["ground_truth"])]
+                        + [[name] + _seam_cells(r["seams"][_model_row(r)]) for name, r in named])
     return "\n".join(lines) + "\n"
 
 

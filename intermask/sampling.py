@@ -80,10 +80,12 @@ def prepare_conditioning(model, text: TextFeatures, cond_scale: float):
 @torch.no_grad()
 def masked_decode(model, text: TextFeatures, token_lengths: torch.Tensor, num_time: int,
                   settings: SamplingSettings, generator: torch.Generator, fixed: torch.Tensor | None = None,
-                  progress: Progress | None = None) -> torch.Tensor:
+                  progress: Progress | None = None, conditioning=None) -> torch.Tensor:
     """Fill every free, valid token of a (B, 2, G, T') map, G = ``model.groups``.
 
     fixed: optional (B, 2, G, T') long tensor holding given codes and −1 where the model must decide.
+    conditioning: :func:`prepare_conditioning` of ``text`` with ``settings.cond_scale``, for callers that decode
+    many maps with one text (a stream decodes one per new token); ``text`` is then not read.
     Returns codes (B, 2, G, T') with −1 at padded positions.
     """
     b = token_lengths.shape[0]
@@ -98,7 +100,8 @@ def masked_decode(model, text: TextFeatures, token_lengths: torch.Tensor, num_ti
     flat_free = free.reshape(b, -1)
     n_free = flat_free.sum(1)
     scores = torch.where(flat_free, 0.0, 1e5)
-    conditioning = prepare_conditioning(model, text, settings.cond_scale)
+    if conditioning is None:
+        conditioning = prepare_conditioning(model, text, settings.cond_scale)
     steps = max(1, settings.time_steps)
     for step, tau in enumerate(torch.linspace(0, 1, steps)):
         # Re-mask the k least confident free tokens of each sample (k follows the cosine schedule).

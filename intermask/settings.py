@@ -51,17 +51,9 @@ def _knob(**kw) -> dataclasses.Field:
     return field(default=int(knob.default) if knob.whole else knob.default, metadata={"knob": knob})
 
 
-@dataclass(frozen=True)
-class SamplingSettings:
-    """Validated on construction; an out-of-range value is an InterMaskError naming the accepted range."""
-    cond_scale: float = _knob(label="Guidance scale (cond_scale)", default=2.0, low=0.0, high=20.0, step=0.1,
-                              help="classifier-free guidance scale")
-    time_steps: int = _knob(label="Time steps", default=20, low=1, high=100, step=1, whole=True,
-                            help="decoding rounds")
-    topk_ratio: float = _knob(label="Top-k ratio", default=0.9, low=0.0, high=1.0, step=0.01, high_open=True,
-                              help="fraction of the codebook dropped before sampling")
-    temperature: float = _knob(label="Temperature", default=1.0, low=0.0, high=10.0, step=0.05,
-                               help="sampling temperature; 0 = greedy")
+class KnobSettings:
+    """What every settings dataclass made of :class:`Knob` fields shares: validation on construction, the knobs
+    themselves, and the plain dict of the values."""
 
     def __post_init__(self) -> None:
         for name, knob in self.knobs().items():
@@ -77,6 +69,19 @@ class SamplingSettings:
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class SamplingSettings(KnobSettings):
+    """Validated on construction; an out-of-range value is an InterMaskError naming the accepted range."""
+    cond_scale: float = _knob(label="Guidance scale (cond_scale)", default=2.0, low=0.0, high=20.0, step=0.1,
+                              help="classifier-free guidance scale")
+    time_steps: int = _knob(label="Time steps", default=20, low=1, high=100, step=1, whole=True,
+                            help="decoding rounds")
+    topk_ratio: float = _knob(label="Top-k ratio", default=0.9, low=0.0, high=1.0, step=0.01, high_open=True,
+                              help="fraction of the codebook dropped before sampling")
+    temperature: float = _knob(label="Temperature", default=1.0, low=0.0, high=10.0, step=0.05,
+                               help="sampling temperature; 0 = greedy")
 
     def for_reaction(self, time_steps: int | None = None) -> "SamplingSettings":
         """The settings a reaction decodes with: ``time_steps`` if given, else half of this object's steps."""
@@ -131,3 +136,31 @@ REFINE = Switch(name="refine", label="Refine (constant bones, planted feet, no o
                 help="refine the motion: constant bone lengths, planted feet, no foot below the floor, the two "
                      "bodies pushed apart where they overlap (intended hand contacts kept), no added jerk; "
                      "an uploaded partner is never changed")
+
+
+@dataclass(frozen=True)
+class StreamSettings(KnobSettings):
+    """How a streamed reaction (:mod:`intermask.streaming`) decodes each new time token.
+
+    The lookahead is not a setting: a token's frames are made when the partner frame that completes the token has
+    arrived (``frames_per_token − 1`` = 3 frames, 100 ms at 30 fps, for its first frame), the least any
+    token-based decoder can do.
+    """
+    context_tokens: int = _knob(label="Context (tokens)", default=16, low=2, high=75, step=1, whole=True,
+                                help="time tokens the transformer sees per new token (4 frames each): the newest "
+                                     "one to fill and the ones before it, both persons")
+    stream_steps: int = _knob(label="Rounds per token", default=2, low=1, high=20, step=1, whole=True,
+                              help="masked-decoding rounds for each new token of the reacting person")
+    stall_timeout: float = _knob(label="Stall timeout (s)", default=10.0, low=0.1, high=3600.0, step=0.1,
+                                 help="seconds to wait for the next partner frame before the stream is ended")
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        """``--context-tokens``, ``--stream-steps``, ``--stall-timeout`` with the knobs' defaults."""
+        for name, knob in cls.knobs().items():
+            parser.add_argument("--" + name.replace("_", "-"), type=int if knob.whole else float,
+                                default=knob.default, help=f"{knob.help} {knob.range_text()}")
+
+    @classmethod
+    def from_arguments(cls, args: argparse.Namespace) -> "StreamSettings":
+        return cls(**{name: getattr(args, name) for name in cls.knobs()})

@@ -78,7 +78,7 @@ def check_downloads(files, stem: str) -> Interaction:
 # --------------------------------------------------------------------------------------------------------
 def test_named_endpoints_and_about_tab(server, client):
     assert set(client.view_api(print_info=False, return_format="dict")["named_endpoints"]) == {
-        "/generate", "/compare", "/react", "/compose", "/edit"}
+        "/generate", "/compare", "/react", "/react_live", "/compose", "/edit"}
     with urllib.request.urlopen(server.url + "config", timeout=10) as r:
         config = r.read().decode()
     for expected in ("InterSynth", "model_a", "INTERMASK_CHECKPOINT", "gradio_client"):
@@ -166,6 +166,24 @@ def test_react_duration_defaults_to_the_partner_length_and_renders_mesh(client):
     clip = Interaction.load(next(f for f in files if f.endswith(".npz")))
     assert video_shape(video)[0] == clip.num_frames and frames - 1 <= clip.num_frames <= frames
     assert clip.text == "the other one ducks"
+
+
+def test_live_reaction_streams_views_with_latency_and_ends_with_the_file(client):
+    partner = ROOT / "assets" / "partners" / "punch_right.bvh"
+    job = client.submit(handle_file(str(partner)), "the other one ducks", 3, 2.0, 0.9, 1.0, api_name="/react_live")
+    start = time.perf_counter()
+    job.result(timeout=TIMEOUT)
+    updates = job.outputs()
+    frames = load_partner(partner).num_frames
+    assert "Streaming the partner" in updates[0][1]  # answered at once
+    live = [u for u in updates[1:-1] if u[0] is not None]
+    assert len(live) >= 2 and all("Latency" in u[1] for u in live)  # drawn several times while it was made
+    image, status, files = updates[-1]
+    assert status.startswith(f"**Done:** {frames} of {frames} reaction frames")
+    clip = Interaction.load(files[0])
+    assert clip.num_frames == frames and clip.meta["mode"] == "react-stream"
+    np.testing.assert_allclose(clip.joints[0], load_partner(partner).joints, atol=1e-5)  # partner as given
+    assert time.perf_counter() - start >= frames / 30 - 0.5  # replayed at 30 fps, not faster
 
 
 def test_compose_timeline(client):

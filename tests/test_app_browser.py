@@ -91,3 +91,25 @@ def test_edit_the_last_result_and_play_before_and_after(page):
     assert abs(video.evaluate("v => v.duration") - 3.0) < 0.1
     assert video.evaluate("v => v.videoWidth") == 2 * 128  # before and after, side by side
     assert page.locator("a[href$='edit.npz'], a[download$='edit.npz']").count() >= 1
+
+
+def test_live_reaction_starts_at_once_and_keeps_drawing(page):
+    """Live mode: pick an example partner, press Live; the view appears and is redrawn while the partner plays,
+    with the measured latency, and ends with the reaction's file."""
+    expect = sync_api.expect
+    page.get_by_role("tab", name="Reaction").click()
+    page.get_by_text("wave_right_hand.npz").first.click()
+    expect(page.locator("#react-partner")).to_contain_text("wave_right_hand", timeout=60_000)  # uploaded
+    page.locator("#react-live-run").click()
+    start = page.evaluate("performance.now()")
+    image = page.locator("#react-live-view img")
+    image.wait_for(state="visible", timeout=TIMEOUT_MS)
+    first_ms = page.evaluate("performance.now()") - start
+    first = image.get_attribute("src")
+    expect(page.locator("#react-live-status")).to_contain_text("Latency", timeout=TIMEOUT_MS)
+    page.wait_for_function("([img, src]) => img.src !== src", arg=[image.element_handle(), first],
+                           timeout=TIMEOUT_MS)  # a later frame replaced the first one
+    expect(page.locator("#react-live-status")).to_contain_text("Done", timeout=TIMEOUT_MS)
+    assert page.locator("a[href$='live_reaction.npz'], a[download$='live_reaction.npz']").count() >= 1
+    # About a second on an idle machine; the bound is loose because the test machine is shared.
+    assert first_ms < 30_000

@@ -212,6 +212,23 @@ def test_eval_react_mode_reports_a_reaction_row(setup, tmp_path, capsys):
     assert "| Reaction (A given) |" in capsys.readouterr().out
 
 
+def test_eval_react_stream_scores_the_streamed_reaction_and_its_seams(setup, tmp_path, capsys):
+    root, ckpt, ev = setup
+    out = tmp_path / "stream.json"
+    assert main(["eval", "--checkpoint", str(ckpt), "--evaluator", str(ev), "--data-root", str(root), "--react",
+                 "--stream", "--no-physics", "--out", str(out), *ARGS]) == 0
+    res = json.loads(out.read_text())
+    assert res["protocol"]["mode"] == "streamed reaction" and res["protocol"]["stream_settings"]["context_tokens"]
+    assert set(res["rows"]) == {"ground_truth", "ground_truth_halves", "reaction"}
+    seams = res["seams"]["reaction"]
+    assert set(seams) == {"seam_median", "seam_p95", "inside_median", "seams_over_gt_p95"}
+    assert 0 <= seams["seams_over_gt_p95"]["mean"] <= 1
+    assert "Continuity of person B at token seams" in capsys.readouterr().out
+    assert main(["eval", "--checkpoint", str(ckpt), "--evaluator", str(ev), "--data-root", str(root), "--stream",
+                 "--out", str(out), *ARGS]) == 2  # streaming is a way of reacting
+    assert "use it with --react" in capsys.readouterr().err
+
+
 def test_control_checks_do_not_depend_on_person_order():
     """Which slot is "first" is not learnable under random person swaps; the checks must not care."""
     from intermask.data.intersynth.compose import generate_clip

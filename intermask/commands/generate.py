@@ -9,8 +9,10 @@ from intermask.errors import InterMaskError
 from intermask.validation import MAX_SECONDS, MIN_SECONDS
 
 
-def add_sampling_arguments(parser: argparse.ArgumentParser, reaction: bool = False) -> None:
-    """The options shared by generate, react, compose and edit; the sampling flags come from SamplingSettings."""
+def add_sampling_arguments(parser: argparse.ArgumentParser, reaction: bool = False, out_required: bool = True
+                           ) -> None:
+    """The options shared by generate, react, compose and edit; the sampling flags come from SamplingSettings.
+    React checks --out itself (a stream from standard input writes to standard output)."""
     from intermask.settings import REFINE, SamplingSettings
 
     parser.add_argument("--checkpoint", default=None, help="transformer checkpoint directory (default: bundled)")
@@ -23,7 +25,7 @@ def add_sampling_arguments(parser: argparse.ArgumentParser, reaction: bool = Fal
     parser.add_argument("--style", choices=["mesh", "stick"], default=None,
                         help="video style: body meshes (off-screen OpenGL) or stick figures; default as in "
                              "'render': mesh, or stick figures with a one-line note where OpenGL is unavailable")
-    parser.add_argument("--out", required=True, help="output directory")
+    parser.add_argument("--out", required=out_required, help="output directory")
 
 
 def sampling_kwargs(args: argparse.Namespace) -> dict:

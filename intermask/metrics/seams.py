@@ -33,3 +33,30 @@ def seam_jump(joints: np.ndarray, first_new: int, stop: int, reach: int) -> dict
     start = float(jumps[first_new - 1: min(first_new + reach, stop)].max()) if first_new > 0 else None
     end = float(jumps[max(stop - reach, first_new): stop + 1].max()) if stop < t else None
     return {"start": start, "end": end}
+
+
+def token_seams(joints: np.ndarray, frames_per_token: int) -> tuple[np.ndarray, np.ndarray]:
+    """One person's (T, 22, 3) velocity jumps split into (at each seam between time tokens, at every other frame).
+
+    A streamed reaction is made token by token, so its seams lie between frames 4k − 1 and 4k; the velocity that
+    crosses a seam enters the jumps of both frames, and the larger one is the seam's.
+    """
+    jumps = velocity_jumps(joints)
+    t = len(jumps)
+    starts = np.arange(frames_per_token, t - 1, frames_per_token)
+    seam = np.maximum(jumps[starts - 1], jumps[starts])
+    inside = np.ones(t, dtype=bool)
+    inside[[0, t - 1]] = False
+    inside[starts - 1] = inside[starts] = False
+    return seam, jumps[inside]
+
+
+def seam_summary(joints: list[np.ndarray], frames_per_token: int, reference_p95: float) -> dict[str, float]:
+    """Token-seam continuity of a set of clips of one person: median and 95th percentile of the jumps at seams and
+    the median elsewhere (m/frame²), and the share of seams jumping more than ``reference_p95`` (the ground
+    truth's 95th percentile of frame-to-frame jumps: about 5 % for motion without seams)."""
+    parts = [token_seams(j, frames_per_token) for j in joints]
+    seam = np.concatenate([s for s, _ in parts])
+    inside = np.concatenate([i for _, i in parts])
+    return {"seam_median": float(np.median(seam)), "seam_p95": float(np.percentile(seam, 95)),
+            "inside_median": float(np.median(inside)), "seams_over_gt_p95": float(np.mean(seam > reference_p95))}
