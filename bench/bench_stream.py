@@ -81,6 +81,7 @@ def main() -> None:
     parser.add_argument("--paper-seconds", type=float, default=8.0, help="partner length for the paper size")
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--grid", action="store_true", help="also time other context sizes and rounds")
+    parser.add_argument("--note", default="", help="a sentence about the machine's load, written with the results")
     parser.add_argument("--out", default=str(Path(__file__).with_name("RESULTS-stream.md")))
     args = parser.parse_args()
 
@@ -106,8 +107,7 @@ def main() -> None:
     lines = [
         "# Streamed reaction: compute per frame and latency", "",
         f"Machine: {machine}. Command: `python {' '.join(sys.argv)}`. "
-        "The machine was busy with a training run (two processes at nice 2) and other jobs; this benchmark ran at "
-        "nice 19, so it had a fraction of the two cores. Each 4-frame step is timed (partner rotations, VQ "
+        + (f"{args.note} " if args.note else "") + "Each 4-frame step is timed (partner rotations, VQ "
         "encoding of both windows, masked decoding with guidance 2, VQ decoding); the first step is a warm-up. "
         "A live stream's latency per frame is the step time plus the 3-frame (100 ms) lookahead.", "",
         "| model | context tokens | rounds | threads | stream s | mean s / frame | CPU s / frame | median s / step "
