@@ -54,26 +54,12 @@ def make_official_checkpoints(repo: Path, work: Path, size: str, seed: int) -> P
     opt_file.write_opt(run / "trans_default" / "opt.txt", opt_file.official_transformer_options(**trans_sizes))
     vq_opt = official.get_opt(str(run / "vq_default" / "opt.txt"), torch.device("cpu"))
     trans_opt = official.get_opt(str(run / "trans_default" / "opt.txt"), torch.device("cpu"))
-    trans_opt.num_tokens, trans_opt.code_dim = vq_opt.nb_code, vq_opt.code_dim
     torch.manual_seed(seed)
-    with parity._cpu_cuda():
-        vq = official.RVQVAE(vq_opt, 12, vq_opt.nb_code, vq_opt.code_dim, vq_opt.code_dim, vq_opt.down_t,
-                             vq_opt.stride_t, vq_opt.width, vq_opt.depth, vq_opt.dilation_growth_rate,
-                             vq_opt.vq_act, vq_opt.vq_norm)
-        vq.train()
-        with torch.no_grad():  # the official quantiser's first training step fills its codebook
-            vq(torch.randn(8, 64, 262))
     clip_model = parity.random_clip(official, seed)
-    original = official.clip.load
-    official.clip.load = lambda *a, **k: (clip_model, None)
-    try:
-        trans = official.MaskTransformer(code_dim=vq_opt.code_dim, cond_mode="text", latent_dim=trans_opt.latent_dim,
-                                         ff_size=trans_opt.ff_size, num_layers=trans_opt.n_layers,
-                                         num_heads=trans_opt.n_heads, dropout=trans_opt.dropout, clip_dim=768,
-                                         cond_drop_prob=trans_opt.cond_drop_prob, clip_version="ViT-L/14@336px",
-                                         opt=trans_opt)
-    finally:
-        official.clip.load = original
+    vq, trans = parity.build_official_models(official, vq_opt, trans_opt, clip_model)
+    vq.train()
+    with torch.no_grad(), parity.cpu_cuda():  # the official quantiser's first training step fills its codebook
+        vq(torch.randn(8, 64, 262))
     randomise_(trans, seed + 1)
     counts = {"vq_state_dict": sum(v.numel() for v in vq.state_dict().values()),
               "vq_parameters": sum(p.numel() for p in vq.parameters()),

@@ -36,7 +36,8 @@ OFFICIAL_TOP = ("models", "utils", "data", "options")
 
 
 @contextlib.contextmanager
-def _cpu_cuda():
+def cpu_cuda():
+    """Let the official code's ``.cuda()`` calls (its quantiser's codebook) stay on the CPU while it runs here."""
     original = torch.Tensor.cuda
     torch.Tensor.cuda = lambda self, *args, **kwargs: self
     try:
@@ -104,18 +105,14 @@ def clip_merges(official) -> list[str]:
     return lines[1:49152 - 256 - 2 + 1]  # the merges OpenAI's tokenizer uses
 
 
-def official_models(official, paths, clip_model):
-    """The official RVQVAE and MaskTransformer built and loaded as the official inference script does."""
-    from intermask.official.importer import TRANSFORMER_ENTRIES, VQ_ENTRIES, load_state
-
-    trans_opt = official.get_opt(str(paths.run_dir(paths.trans_name) / "opt.txt"), torch.device("cpu"))
-    vq_opt = official.get_opt(str(paths.run_dir(paths.vq_name) / "opt.txt"), torch.device("cpu"))
+def build_official_models(official, vq_opt, trans_opt, clip_model):
+    """The official RVQVAE and MaskTransformer for these options, built as the official inference script builds
+    them, with ``clip_model`` standing in for the CLIP it would download (weights not loaded)."""
     trans_opt.num_tokens, trans_opt.code_dim = vq_opt.nb_code, vq_opt.code_dim
-    with _cpu_cuda():
+    with cpu_cuda():
         vq = official.RVQVAE(vq_opt, 12, vq_opt.nb_code, vq_opt.code_dim, vq_opt.code_dim, vq_opt.down_t,
                              vq_opt.stride_t, vq_opt.width, vq_opt.depth, vq_opt.dilation_growth_rate,
                              vq_opt.vq_act, vq_opt.vq_norm)
-    vq.load_state_dict(load_state(paths.weights(paths.vq_name), VQ_ENTRIES), strict=True)
     original_load = official.clip.load
     official.clip.load = lambda *args, **kwargs: (clip_model, None)
     try:
@@ -126,6 +123,17 @@ def official_models(official, paths, clip_model):
                                          opt=trans_opt)
     finally:
         official.clip.load = original_load
+    return vq, trans
+
+
+def official_models(official, paths, clip_model):
+    """The official RVQVAE and MaskTransformer built and loaded as the official inference script does."""
+    from intermask.official.importer import TRANSFORMER_ENTRIES, VQ_ENTRIES, load_state
+
+    trans_opt = official.get_opt(str(paths.run_dir(paths.trans_name) / "opt.txt"), torch.device("cpu"))
+    vq_opt = official.get_opt(str(paths.run_dir(paths.vq_name) / "opt.txt"), torch.device("cpu"))
+    vq, trans = build_official_models(official, vq_opt, trans_opt, clip_model)
+    vq.load_state_dict(load_state(paths.weights(paths.vq_name), VQ_ENTRIES), strict=True)
     missing, unexpected = trans.load_state_dict(load_state(paths.weights(paths.trans_name), TRANSFORMER_ENTRIES),
                                                 strict=False)
     if unexpected or not all(k.startswith("clip_") for k in missing):
