@@ -44,6 +44,10 @@ class VQConfig:
     bn: float = 5.0
     geo: float = 0.01
     fc: float = 500.0
+    # Not in the paper: the wrists' squared position error in metres. The other position terms average all 22
+    # joints in normalised units, so a brief reach (a fist bump, a high five) costs little and comes back short.
+    hands: float = field(default=0.0, metadata={"help": "weight of the wrists' squared position error in metres "
+                                                        "(brief contacts; 0 = the paper's losses)"})
 
 
 @dataclass

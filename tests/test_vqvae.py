@@ -73,7 +73,7 @@ def test_training_forward_losses_and_codebook_usage():
         opt.step()
         opt.zero_grad()
         first = first if first is not None else float(out["loss"].detach())
-    for k in ("loss_rec", "loss_explicit", "loss_vel", "loss_bn", "loss_geo", "loss_fc", "loss_commit"):
+    for k in ("loss_rec", "loss_explicit", "loss_vel", "loss_bn", "loss_geo", "loss_fc", "loss_commit", "loss_hands"):
         assert torch.isfinite(out[k]), k
     assert float(out["loss"].detach()) < first  # it learns on a fixed batch
     assert bool(vq.quantizer.initted)
@@ -82,6 +82,22 @@ def test_training_forward_losses_and_codebook_usage():
     used = vq.encode(x).unique().numel()
     print(f"codes used on one batch: {used}/32, perplexity {float(out['perplexity']):.1f}")
     assert used >= 3 and float(out["perplexity"]) > 8
+
+
+def test_the_wrist_term_is_squared_metres_at_the_wrists_only():
+    from intermask.models.vq_losses import reconstruction_losses
+    from intermask.motion.features import POS
+
+    mean, std = torch.zeros(262), torch.full((262,), 0.5)  # de-normalised = normalised × 0.5
+    gt = torch.randn(2, 8, 262)
+    pred = gt.clone()
+    wrists = pred[..., POS].reshape(2, 8, 22, 3)
+    wrists[:, :, 21, 0] += 0.2  # right wrist 0.1 m off, every frame
+    pred[..., POS] = wrists.reshape(2, 8, 66)
+    assert float(reconstruction_losses(pred, gt, mean, std)["loss_hands"]) == pytest.approx(0.1 ** 2 / 2)
+    elbow = gt.clone()
+    elbow[..., POS.start + 19 * 3] += 0.2  # an elbow error is left to the other terms
+    assert float(reconstruction_losses(elbow, gt, mean, std)["loss_hands"]) == 0.0
 
 
 def test_dead_codes_are_reset_to_batch_vectors():

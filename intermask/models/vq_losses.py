@@ -15,6 +15,7 @@ from intermask.motion.features import POS, ROT
 
 _PARENTS = torch.tensor(sk.PARENTS[1:])
 _FEET = [sk.FOOT_LEFT[0], sk.FOOT_LEFT[1], sk.FOOT_RIGHT[0], sk.FOOT_RIGHT[1]]
+_WRISTS = [sk.JOINT_NAMES.index("left_wrist"), sk.JOINT_NAMES.index("right_wrist")]
 _FOOT_HEIGHTS = torch.tensor([sk.FOOT_HEIGHT_THRESHOLDS[0], sk.FOOT_HEIGHT_THRESHOLDS[1]] * 2)
 
 
@@ -59,5 +60,6 @@ def reconstruction_losses(pred: torch.Tensor, gt: torch.Tensor, mean: torch.Tens
     out["loss_geo"] = geodesic(pred_d[..., ROT].reshape(*pred.shape[:-1], 21, 6),
                                gt_d[..., ROT].reshape(*gt.shape[:-1], 21, 6)).mean()
     pred_m, gt_m = _positions(pred_d), _positions(gt_d)
+    out["loss_hands"] = (pred_m[..., _WRISTS, :] - gt_m[..., _WRISTS, :]).pow(2).sum(-1).mean()
     out["fc_sum"], out["fc_count"] = foot_contact_terms(pred_m, gt_m)
     return out

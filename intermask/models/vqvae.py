@@ -254,7 +254,7 @@ class VQVAE(nn.Module):
         c = self.cfg
         out["loss"] = (out["loss_rec"] + c.commit * out["loss_commit"] + c.explicit * out["loss_explicit"]
                        + c.vel * out["loss_vel"] + c.bn * out["loss_bn"] + c.geo * out["loss_geo"]
-                       + c.fc * out["loss_fc"])
+                       + c.fc * out["loss_fc"] + c.hands * out["loss_hands"])
         out["perplexity"] = perplexity
         out["recon"] = recon
         out["ids"] = ids.view(x.shape[0], self.groups, -1)
