@@ -188,6 +188,17 @@ def control_scores(labels: list[dict | None], joints: list[np.ndarray]) -> dict[
     return {k: (c, t) for k, (c, t) in counts.items() if t}
 
 
+def control_by_category(labels: list[dict | None], joints: list[np.ndarray]) -> dict[str, dict[str, tuple[int, int]]]:
+    """{category: {attribute: (correct, applicable)}}: which actions lose which attribute."""
+    groups: dict[str, tuple[list, list]] = {}
+    for label, j in zip(labels, joints):
+        if label and label.get("category"):
+            ls, js = groups.setdefault(label["category"], ([], []))
+            ls.append(label)
+            js.append(j)
+    return {cat: scores for cat, (ls, js) in sorted(groups.items()) if (scores := control_scores(ls, js))}
+
+
 # ---------------------------------------------------------------------------------------------------- one replication
 def _pairs(n_items: int, wanted: int) -> int:
     return max(1, min(wanted, n_items))
@@ -251,6 +262,7 @@ def replication(model, evaluator, dataset, indices: list[int], cfg: EvalConfig, 
     if cfg.control and any(labels):
         out["control"] = {"generated": control_scores(labels, joints_gen),
                           "ground_truth": control_scores(labels, joints_gt)}
+        out["control_by_category"] = control_by_category(labels, joints_gen)
     if cfg.physics:
         out["physics"] = {"generated": physics.aggregate([physics.summary(j, FPS) for j in joints_gen]),
                           "ground_truth": physics.aggregate([physics.summary(j, FPS) for j in joints_gt])}
@@ -335,6 +347,16 @@ def summarize(reps: list[dict], protocol: dict) -> dict:
                 table[a] = {**_ci([c / t for c, t in counts]), "correct": sum(c for c, _ in counts),
                             "total": sum(t for _, t in counts)}
             result["control"][gen_name if who == "generated" else who] = table
+    if any("control_by_category" in rep for rep in reps):  # counts summed over the replications
+        by_cat: dict = {}
+        for rep in reps:
+            for cat, scores in rep.get("control_by_category", {}).items():
+                for a, (c, t) in scores.items():
+                    cell = by_cat.setdefault(cat, {}).setdefault(a, {"correct": 0, "total": 0})
+                    cell["correct"] += c
+                    cell["total"] += t
+        result["control_by_category"] = {cat: {a: scores[a] for a in control.ATTRIBUTES if a in scores}
+                                         for cat, scores in sorted(by_cat.items())}
     if any("physics" in rep for rep in reps):
         result["physics"] = {(gen_name if who == "generated" else who): {
             k: _ci([rep["physics"][who][k] for rep in reps if "physics" in rep])
@@ -415,6 +437,13 @@ def format_markdown(result: dict) -> str:
                   + ", ".join(f"{a} {any_table[a]['total'] // max(p['replications'], 1)}" for a in attrs
                               if a in any_table) + ")", ""]
         lines += _table(["Method"] + attrs, rows)
+    if result.get("control_by_category"):
+        by_cat = result["control_by_category"]
+        attrs = [a for a in control.ATTRIBUTES if any(a in t for t in by_cat.values())]
+        who = "reaction" if p.get("react") else "generated"
+        lines += ["", f"Control by action ({_ROW_NAMES[who].lower()}; correct/applicable over all replications)", ""]
+        lines += _table(["Action"] + attrs, [[cat] + [f"{t[a]['correct']}/{t[a]['total']}" if a in t else "–"
+                                                     for a in attrs] for cat, t in by_cat.items()])
     if result.get("physics"):
         keys = [k for k in _PHYS if any(k in t for t in result["physics"].values())]
         rows = [[_ROW_NAMES.get(who, who)] + [_cell(t.get(k), digits=4) for k in keys]

@@ -147,7 +147,15 @@ def test_a_perfect_generator_scores_like_the_ground_truth(setup, monkeypatch):
     assert gen["MultiModality"]["mean"] == pytest.approx(0.0, abs=1e-6)
     assert res["control"]["generated"] == res["control"]["ground_truth"]
     assert res["physics"]["generated"] == res["physics"]["ground_truth"]
-    assert "Ground truth" in format_markdown(res)
+    # The breakdown by action adds up to the totals, and a perfect generator gets every action right.
+    by_cat = res["control_by_category"]
+    for attr, total in res["control"]["generated"].items():
+        assert sum(t[attr]["total"] for t in by_cat.values() if attr in t) == total["total"], attr
+    assert all(t["correct"] == t["total"] for scores in by_cat.values() for t in scores.values())
+    page = format_markdown(res)
+    assert "Ground truth" in page and "Control by action (generated;" in page
+    first = next(iter(by_cat))
+    assert f"| {first} |" in page
 
 
 def test_generation_is_deterministic_and_at_ground_truth_lengths(setup):
