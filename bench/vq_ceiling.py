@@ -74,6 +74,7 @@ def main() -> None:
     from intermask.metrics import physics
     from intermask.models.evaluator import EvaluatorWithText
     from intermask.motion.features import features_to_joints
+    from intermask.skeleton import JOINT_NAMES
 
     vq, vq_cfg, norm = load_vq(args.vq)
     step = 2 ** vq_cfg.vq.down_t
@@ -96,10 +97,12 @@ def main() -> None:
                                                                          ("reconstruction", j_rec))}
     phys = {who: physics.aggregate([physics.summary(x, 30) for x in j]) for who, j in (("ground_truth", j_gt),
                                                                                        ("reconstruction", j_rec))}
-    err = [np.linalg.norm(features_to_joints(g) - features_to_joints(r), axis=-1).mean() for g, r in zip(gt, rec)]
+    per_joint = np.mean([np.linalg.norm(g - r, axis=-1).reshape(-1, 22).mean(0) for g, r in zip(j_gt, j_rec)], 0)
+    err = [np.linalg.norm(g - r, axis=-1).mean() for g, r in zip(j_gt, j_rec)]
     publish({"vq": args.vq, "split": args.split, "clips": len(items), "rows": rows, "control": control,
-             "physics": phys, "mpjpe_m": float(np.mean(err)), "contact": contact_diagnosis(labels, j_gt, j_rec)},
-            args.out)
+             "physics": phys, "mpjpe_m": float(np.mean(err)),
+             "mpjpe_by_joint_m": dict(zip(JOINT_NAMES, map(float, per_joint))),
+             "contact": contact_diagnosis(labels, j_gt, j_rec)}, args.out)
 
 
 if __name__ == "__main__":
