@@ -165,3 +165,18 @@ def test_vq_init_from_keeps_the_source_weights_and_statistics(runs):
     assert (source / "stats.npz").read_bytes() == (out / "vq_init" / "latest" / "stats.npz").read_bytes()
     # Another architecture does not fit the weights: a one-line error, exit code 2.
     assert train_vq.main([*args, "--width", "24", "--out", str(out / "vq_misfit")]) == 2
+
+
+def test_tokenize_only_writes_the_token_caches_remap_reads(runs):
+    from train import remap
+
+    root, out, common = runs
+    args = [*common, *TR_ARGS, "--vq", str(out / "vq2" / "latest"), "--tokenize-only"]
+    assert train_transformer.main([*args, "--out", str(out / "tok")]) == 0
+    assert (out / "tok" / "tokens_train.safetensors").exists() and not (out / "tok" / "latest").exists()
+    # The two caches tokenise the same clips, so the model trained on vq1's codes carries over to vq2's.
+    assert remap.main(["--transformer", str(out / "t1" / "latest"),
+                       "--old-tokens", str(out / "t1" / "tokens_train.safetensors"),
+                       "--new-tokens", str(out / "tok" / "tokens_train.safetensors"),
+                       "--out", str(out / "remapped")]) == 0
+    assert (out / "remapped" / "model.safetensors").exists()

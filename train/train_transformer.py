@@ -36,6 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_common_arguments(parser)
     parser.add_argument("--vq", required=True, help="VQ-VAE checkpoint directory (e.g. runs/vq/best)")
     common.add_init_argument(parser, "transformer")
+    parser.add_argument("--tokenize-only", action="store_true",
+                        help="write OUT/tokens_<split>.safetensors with this VQ and stop (what train/remap.py reads "
+                             "as --new-tokens before the run that starts from the remapped model)")
     g = parser.add_argument_group("probe")
     g.add_argument("--probe-every", type=int, default=0,
                    help="generate and score validation clips every N steps (0: never); best/ then follows the score")
@@ -147,6 +150,8 @@ def run(args: argparse.Namespace) -> dict:
         cfg = dataclasses.replace(cfg, vq=vq_cfg.vq)
         show = d.is_main and not args.no_progress
         train_set, val_set = token_sets(cfg, vq, norm, out, d, args.seed, show)
+        if args.tokenize_only:
+            return {"step": 0, "tokens": sorted(str(f) for f in out.glob("tokens_*.safetensors"))}
         cache = text_cache(cfg, [s.dataset for s in (train_set, val_set) if s is not None], out, d, show)
         train = cfg.transformer_training
         plan = GlobalBatchPlan(len(train_set), train.batch_size, d.world_size, d.rank, args.seed,
