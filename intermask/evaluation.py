@@ -438,12 +438,9 @@ def format_markdown(result: dict) -> str:
                               if a in any_table) + ")", ""]
         lines += _table(["Method"] + attrs, rows)
     if result.get("control_by_category"):
-        by_cat = result["control_by_category"]
-        attrs = [a for a in control.ATTRIBUTES if any(a in t for t in by_cat.values())]
         who = "reaction" if p.get("react") else "generated"
         lines += ["", f"Control by action ({_ROW_NAMES[who].lower()}; correct/applicable over all replications)", ""]
-        lines += _table(["Action"] + attrs, [[cat] + [f"{t[a]['correct']}/{t[a]['total']}" if a in t else "–"
-                                                     for a in attrs] for cat, t in by_cat.items()])
+        lines += control_by_category_markdown(result["control_by_category"]).splitlines()
     if result.get("physics"):
         keys = [k for k in _PHYS if any(k in t for t in result["physics"].values())]
         rows = [[_ROW_NAMES.get(who, who)] + [_cell(t.get(k), digits=4) for k in keys]
@@ -455,6 +452,13 @@ def format_markdown(result: dict) -> str:
         lines += _table(["Method"] + list(_SEAMS.values()),
                         [[_ROW_NAMES.get(who, who)] + _seam_cells(t) for who, t in result["seams"].items()])
     return "\n".join(lines) + "\n"
+
+
+def control_by_category_markdown(by_cat: dict) -> str:
+    """A result's ``control_by_category`` as a table of correct/applicable counts, one row per action."""
+    attrs = [a for a in control.ATTRIBUTES if any(a in t for t in by_cat.values())]
+    return "\n".join(_table(["Action"] + attrs, [[cat] + [f"{t[a]['correct']}/{t[a]['total']}" if a in t else "–"
+                                                          for a in attrs] for cat, t in by_cat.items()])) + "\n"
 
 
 SEAM_TITLE = ("Continuity of person B at token seams (every 4 frames; velocity jump in m/frame², "
