@@ -102,7 +102,7 @@ def test_eval_command_writes_every_metric_with_ci_and_gt_rows(setup, tmp_path, c
     assert main(["results", f"Tiny model={out}", "--baseline", str(out)]) == 0
     report = capsys.readouterr().out
     assert "| Tiny model |" in report and "| Ground truth |" in report
-    assert "## Control by action (Tiny model)" in report  # the first model's breakdown by action
+    assert "Control by action (Tiny model)" in report  # the first model's breakdown by action
     assert "R@3 within 0.05 of ground truth" in report and "+0.0 points vs baseline" in report
 
 

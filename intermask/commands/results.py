@@ -151,7 +151,7 @@ def _command(args: argparse.Namespace) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from intermask.atomic import atomic_path
-    from intermask.evaluation import comparison_markdown, target_report
+    from intermask.evaluation import comparison_markdown, control_by_category_markdown, target_report
 
     named = _named(args.files, EVAL, "rows", "protocol")
     paraphrase = _named(args.paraphrase, "`python -m intermask.paraphrase`", "control", "prompts")
@@ -169,6 +169,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"Targets ({named[0][0]}):")
     for line in targets:
         print(f"- {line}")
+    if named[0][1].get("control_by_category"):
+        print(f"\nControl by action ({named[0][0]}):")
+        print(control_by_category_markdown(named[0][1]["control_by_category"]))
     if paraphrase:
         print()
         print(paraphrase_markdown(paraphrase))
