@@ -52,7 +52,7 @@ def test_learning_curve_adds_up_resumed_segments(tmp_path):
     assert "| 40 | 4 min |" in table and "0.750" in table
 
 
-def test_probe_command_scores_a_saved_checkpoint_at_several_guidance_scales(tmp_path):
+def test_probe_command_sweeps_every_combination_of_sampling_settings(tmp_path):
     import json
 
     from train.probe import main
@@ -61,8 +61,13 @@ def test_probe_command_scores_a_saved_checkpoint_at_several_guidance_scales(tmp_
     ckpt = write_tiny_checkpoint(tmp_path / "ckpt")
     out = tmp_path / "probe.json"
     assert main(["--checkpoint", str(ckpt), "--data-root", str(tmp_path / "data"), "--clips", "8", "--split",
-                 "train", "--cond-scale", "0", "4", "--out", str(out)]) == 0
+                 "train", "--cond-scale", "0", "4", "--temperature", "1", "0", "--out", str(out)]) == 0
     records = json.loads(out.read_text())
-    assert [r["cond_scale"] for r in records] == [0.0, 4.0]
+    assert [(r["cond_scale"], r["temperature"]) for r in records] == [(0.0, 1.0), (0.0, 0.0), (4.0, 1.0), (4.0, 0.0)]
+    assert all(r["topk_ratio"] == 0.9 and r["time_steps"] == 20 for r in records)  # the defaults where not swept
     assert all(0.0 <= r["probe_score"] <= 1.0 and r["probe_clips"] == 8 for r in records)
+    # Each combination reaches the sampler: greedy (temperature 0) and sampled decoding score differently.
+    assert records[0]["probe_FID"] != records[1]["probe_FID"]
+    # An out-of-range knob is refused with the accepted range, not clamped.
+    assert main(["--checkpoint", str(ckpt), "--data-root", str(tmp_path / "data"), "--topk-ratio", "1.5"]) == 2
     assert main(["--checkpoint", str(tmp_path / "missing"), "--data-root", str(tmp_path / "data")]) == 2
