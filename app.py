@@ -30,6 +30,7 @@ import numpy as np  # noqa: E402
 from intermask import demo_utils as du  # noqa: E402
 from intermask import environment  # noqa: E402
 from intermask.errors import InterMaskError  # noqa: E402
+from intermask.examples import TEXTS as EXAMPLE_TEXTS  # noqa: E402
 from intermask.settings import REFINE, SamplingSettings  # noqa: E402
 from intermask.motion.loaders import MAX_SECONDS as MAX_UPLOAD_SECONDS  # noqa: E402
 from intermask.validation import MAX_COMPOSE_SECONDS, MAX_SECONDS, MIN_SECONDS  # noqa: E402
@@ -47,17 +48,7 @@ ROOT = Path(__file__).resolve().parent
 ASSETS = ROOT / "assets"
 MAX_UPLOAD_MB = 50
 MAX_SEED = 2 ** 31 - 1
-EXAMPLES = [  # phrased like the InterSynth descriptions the bundled model was trained on
-    "They step forward and shake right hands.",
-    "One of them raises the right hand and waves three times to the other one.",
-    "Both people hug each other.",
-    "A person pushes their partner with both hands, and their partner stumbles back.",
-    "Using the right foot, the second person kicks at the other and the other jumps away.",
-    "They give each other a high five with their left hands.",
-    "Both of them hold hands and dance, spinning counterclockwise.",
-    "Someone hands an object to the other person with the left hand.",
-    "A person moves in a circle around the other person, going clockwise.",
-]
+EXAMPLES = EXAMPLE_TEXTS  # labelled, and scored by `python -m intermask.paraphrase --set examples`
 MODELS = du.Models()
 
 

@@ -7,6 +7,8 @@ templates' phrasing where the language allows, and carries the InterSynth label 
 control checks of the evaluation score it as they score the test split.
 
     python -m intermask.paraphrase --checkpoint checkpoints/intersynth/intermask --samples 4 --out results/paraphrase.json
+
+``--set examples`` scores the web demo's example prompts the same way (``intermask/examples.py``).
 """
 from __future__ import annotations
 
@@ -92,8 +94,22 @@ def prompts() -> list[Prompt]:
     return out
 
 
-def score(model, settings=None, samples: int = 4, seed: int = 0, progress: bool = True) -> dict:
-    """Generate every prompt ``samples`` times and score it → {"control": {attr: {...}}, "by_category": ...}."""
+SETS = ("paraphrases", "examples")
+
+
+def prompt_set(name: str) -> list[Prompt]:
+    """A named prompt set of ``--set``."""
+    if name == "examples":
+        from intermask.examples import PROMPTS
+
+        return list(PROMPTS)
+    return prompts()
+
+
+def score(model, settings=None, samples: int = 4, seed: int = 0, progress: bool = True,
+          items: list[Prompt] | None = None) -> dict:
+    """Generate every prompt (``items``, default :func:`prompts`) ``samples`` times and score it
+    → {"control": {attr: {...}}, "by_category": ...}."""
     from tqdm import tqdm
 
     from intermask.evaluation import control_checks
@@ -101,7 +117,7 @@ def score(model, settings=None, samples: int = 4, seed: int = 0, progress: bool 
     from intermask.motion.features import FPS
 
     settings = settings if settings is not None else SamplingSettings()
-    items = prompts()
+    items = prompts() if items is None else items
     counts: dict[str, list[int]] = {}
     by_cat: dict[str, dict[str, list[int]]] = {}
     t0 = time.time()
@@ -109,7 +125,7 @@ def score(model, settings=None, samples: int = 4, seed: int = 0, progress: bool 
     groups: dict[float, list[Prompt]] = {}
     for p in items:
         groups.setdefault(p.seconds, []).append(p)
-    bar = tqdm(total=len(items) * samples, desc="paraphrase probe", unit="clip", disable=not progress)
+    bar = tqdm(total=len(items) * samples, desc="control probe", unit="clip", disable=not progress)
     for g, (seconds, group) in enumerate(sorted(groups.items())):
         texts = [p.text for p in group for _ in range(samples)]
         labels = [p.label for p in group for _ in range(samples)]
@@ -139,6 +155,9 @@ def score(model, settings=None, samples: int = 4, seed: int = 0, progress: bool 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", default=None, help="transformer checkpoint (default: the bundled model)")
+    parser.add_argument("--set", choices=SETS, default="paraphrases",
+                        help="paraphrases: prompts worded unlike the training templates; examples: the web demo's "
+                             "example prompts (intermask/examples.py)")
     parser.add_argument("--samples", type=int, default=4, help="generations per prompt")
     parser.add_argument("--seed", type=int, default=0)
     SamplingSettings.add_arguments(parser)
@@ -149,7 +168,8 @@ def main(argv: list[str] | None = None) -> int:
 
         model = InterMask.from_pretrained(args.checkpoint)
         settings = SamplingSettings.from_arguments(args)
-        result = score(model, settings, args.samples, args.seed)
+        result = score(model, settings, args.samples, args.seed, items=prompt_set(args.set))
+        result["set"] = args.set
     except InterMaskError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -47,3 +47,32 @@ def test_score_reports_each_attribute_over_every_generated_sample(tmp_path):
         assert 0 <= r["correct"] <= r["total"] and r["accuracy"] == r["correct"] / r["total"]
     hand = result["by_category"]["handshake"]["side"]
     assert hand["total"] == 6
+
+
+def test_the_demo_examples_carry_the_labels_their_words_imply(tmp_path):
+    import json
+
+    from intermask.examples import PROMPTS
+    from intermask.paraphrase import main
+
+    for p in PROMPTS:  # a side, direction or count in the label is a word of the text
+        for key in ("side", "direction"):
+            if p.label.get(key):
+                assert p.label[key] in p.text.lower(), p.text
+        if p.label.get("count"):
+            assert {2: "twice", 3: "three times"}[p.label["count"]] in p.text, p.text
+    # The examples the check scores are the ones the demo offers.
+    app_source = (Path(__file__).resolve().parents[1] / "app.py").read_text()
+    assert "EXAMPLES = EXAMPLE_TEXTS" in app_source
+
+    ckpt = write_tiny_checkpoint(tmp_path / "ckpt")
+    out = tmp_path / "examples.json"
+    assert main(["--checkpoint", str(ckpt), "--set", "examples", "--samples", "1", "--time-steps", "2",
+                 "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["set"] == "examples" and result["prompts"] == len(PROMPTS)
+    # Every example is checked for what its label names: both handshake persons, the wave's count, the dance's turn.
+    assert result["by_category"]["handshake"]["side"]["total"] == 1
+    assert result["by_category"]["wave"]["count"]["total"] == 1
+    assert result["by_category"]["dance"]["direction"]["total"] == 1
+    assert set(result["by_category"]) == {p.label["category"] for p in PROMPTS}
