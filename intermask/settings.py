@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
 from dataclasses import dataclass, field
 
 from intermask.validation import check_range, check_whole
@@ -98,10 +99,12 @@ class SamplingSettings(KnobSettings):
 
     # -------------------------------------------------------------------------------------------- command line
     @classmethod
-    def add_arguments(cls, parser: argparse.ArgumentParser, reaction: bool = False) -> None:
+    def add_arguments(cls, parser: argparse.ArgumentParser, reaction: bool = False, sweep: bool = False) -> None:
         """``--cond-scale``, ``--time-steps``, ``--topk-ratio``, ``--temperature`` with the knobs' defaults.
 
-        With ``reaction`` the steps default to None, meaning the reaction rule of :meth:`for_reaction`.
+        With ``reaction`` the steps default to None, meaning the reaction rule of :meth:`for_reaction`. With
+        ``sweep`` each flag takes one or more values (a list; default: the knob's default alone), for commands that
+        try every combination (:meth:`sweep`).
         """
         for name, knob in cls.knobs().items():
             default = knob.default
@@ -109,8 +112,18 @@ class SamplingSettings(KnobSettings):
             if name == "time_steps" and reaction:
                 default = None
                 extra = f" (default: {cls().for_reaction().time_steps}, half of {knob.default:g})"
-            parser.add_argument("--" + name.replace("_", "-"), type=int if knob.whole else float, default=default,
+            if sweep:
+                extra += "; several values: every combination is tried"
+            parser.add_argument("--" + name.replace("_", "-"), type=int if knob.whole else float,
+                                default=[default] if sweep else default, nargs="+" if sweep else None,
                                 help=f"{knob.help} {knob.range_text()}{extra}")
+
+    @classmethod
+    def sweep(cls, args: argparse.Namespace) -> list["SamplingSettings"]:
+        """Every combination of the values given to the flags of ``add_arguments(parser, sweep=True)``, each
+        checked like any settings (a value out of range is an error, not clamped)."""
+        names = list(cls.knobs())
+        return [cls(**dict(zip(names, values))) for values in itertools.product(*(getattr(args, n) for n in names))]
 
     @classmethod
     def from_arguments(cls, args: argparse.Namespace) -> "SamplingSettings":

@@ -51,6 +51,16 @@ def test_command_line_flags_come_from_the_settings():
     assert reaction.parse_args([]).time_steps is None  # the API's react then applies the reaction rule
 
 
+def test_sweep_flags_take_several_values_and_give_every_checked_combination():
+    parser = argparse.ArgumentParser()
+    SamplingSettings.add_arguments(parser, sweep=True)
+    assert SamplingSettings.sweep(parser.parse_args([])) == [SamplingSettings()]
+    combos = SamplingSettings.sweep(parser.parse_args(["--cond-scale", "2", "4", "--time-steps", "10", "20"]))
+    assert [(c.cond_scale, c.time_steps) for c in combos] == [(2.0, 10), (2.0, 20), (4.0, 10), (4.0, 20)]
+    with pytest.raises(InterMaskError, match=r"Top-k ratio must be in \[0, 1\)"):
+        SamplingSettings.sweep(parser.parse_args(["--topk-ratio", "0.5", "1.5"]))
+
+
 def test_app_sliders_span_exactly_what_the_api_accepts():
     app = pytest.importorskip("app")
     for name, knob in SamplingSettings.knobs().items():

@@ -116,7 +116,6 @@ def curve_markdown(curve: list[dict]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     import argparse
-    import itertools
     import json
     import sys
 
@@ -130,15 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--clips", type=int, default=64)
     p.add_argument("--split", default="val")
     p.add_argument("--seed", type=int, default=0)
-    default = SamplingSettings()
-    p.add_argument("--cond-scale", type=float, nargs="+", default=[default.cond_scale],
-                   help="guidance scales to probe (each with the other sampling defaults)")
-    p.add_argument("--temperature", type=float, nargs="+", default=[default.temperature],
-                   help="sampling temperatures to probe; with several knobs every combination is probed")
-    p.add_argument("--topk-ratio", type=float, nargs="+", default=[default.topk_ratio],
-                   help="top-k ratios to probe")
-    p.add_argument("--time-steps", type=int, nargs="+", default=[default.time_steps],
-                   help="decoding rounds to probe")
+    SamplingSettings.add_arguments(p, sweep=True)
     p.add_argument("--evaluator", default=str(REPO_ROOT / "checkpoints" / "intersynth" / "evaluator"))
     p.add_argument("--out", default=None, help="write the results (a list of records) as JSON")
     args = p.parse_args(argv)
@@ -146,18 +137,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         models = {ckpt: InterMask.from_pretrained(ckpt) for ckpt in args.checkpoint}
         probe = None
-        for scale, temperature, topk, steps in itertools.product(args.cond_scale, args.temperature,
-                                                                 args.topk_ratio, args.time_steps):
-            knobs = {"cond_scale": scale, "temperature": temperature, "topk_ratio": topk, "time_steps": steps}
-            settings = SamplingSettings(**knobs)  # checks the ranges: a bad value is an error, not a silent clamp
+        for settings in SamplingSettings.sweep(args):
             if probe is None:
                 probe = Probe(args.data_root, Path(args.evaluator), args.clips, args.split, args.seed, settings)
             probe.settings = settings  # the same clips and seeds for every combination
             for ckpt, model in models.items():
                 found = probe(model.transformer, model.vq, model.normalizer, model.text_encoder)
-                records.append({"checkpoint": ckpt, **knobs, **found})
+                records.append({"checkpoint": ckpt, **settings.as_dict(), **found})
                 shown = {k[6:]: round(v, 3) for k, v in found.items() if k[6:] in SCORED + ("FID", "score")}
-                print(json.dumps({"checkpoint": ckpt, **knobs, **shown}), flush=True)
+                print(json.dumps({"checkpoint": ckpt, **settings.as_dict(), **shown}), flush=True)
     except InterMaskError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
