@@ -27,6 +27,9 @@ class VQConfig:
     nb_code: int = 1024
     code_dim: int = 512
     width: int = 512
+    # Not in the paper: a decoder wider than the encoder. The codes are the encoder's business; a wider decoder
+    # turns the same codes into more precise motion (train_vq.py --decoder-only keeps every code id as it was).
+    decoder_width: int = field(default=0, metadata={"help": "decoder channels (0 = --width)"})
     down_t: int = 2
     depth: int = 2
     dilation_growth_rate: int = 3

@@ -167,6 +167,21 @@ def test_vq_init_from_keeps_the_source_weights_and_statistics(runs):
     assert train_vq.main([*args, "--width", "24", "--out", str(out / "vq_misfit")]) == 2
 
 
+def test_vq_decoder_can_be_widened_and_trained_alone_keeping_every_code(runs):
+    root, out, common = runs
+    source = out / "vq1" / "latest"
+    args = [*common, *VQ_ARGS, "--max-steps", "2", "--lr", "1e-2", "--init-from", str(source), "--decoder-width", "24",
+            "--decoder-only"]
+    assert train_vq.main([*args, "--out", str(out / "vq_wide")]) == 0
+    start, now = load_file(str(source / "model.safetensors")), \
+        load_file(str(out / "vq_wide" / "latest" / "model.safetensors"))
+    assert all(torch.equal(start[k], now[k]) for k in start if not k.startswith("decoder."))
+    assert now["decoder.post.weight"].shape == (24, 24, 3, 3)
+    assert not torch.equal(now["decoder.post.weight"][:16, :16], start["decoder.post.weight"])
+    # Without trained codes to keep, --decoder-only is a one-line error.
+    assert train_vq.main([*common, *VQ_ARGS, "--decoder-only", "--out", str(out / "vq_nocodes")]) == 2
+
+
 def test_tokenize_only_writes_the_token_caches_remap_reads(runs):
     from train import remap
 

@@ -100,6 +100,50 @@ def test_the_wrist_term_is_squared_metres_at_the_wrists_only():
     assert float(reconstruction_losses(elbow, gt, mean, std)["loss_hands"]) == 0.0
 
 
+def _trained(vq: VQVAE, x: torch.Tensor, steps: int = 3) -> VQVAE:
+    opt = torch.optim.AdamW([p for p in vq.parameters() if p.requires_grad], 1e-2)
+    for step in range(steps):
+        with kr.scope(kr.sample_keys(0, step, range(len(x)))):
+            vq(x)["loss"].backward()
+        opt.step()
+        opt.zero_grad()
+    return vq
+
+
+def test_a_wider_decoder_starts_as_the_narrow_one_and_keeps_every_code():
+    from train.common import widened
+
+    x = torch.randn(4, 32, 262)
+    narrow = _trained(_model(dropout=0.0), x)
+    wide = _model(dropout=0.0, decoder_width=40)
+    state, fresh = narrow.state_dict(), wide.state_dict()
+    wide.load_state_dict({k: widened(v, fresh[k]) if v.shape != fresh[k].shape else v for k, v in state.items()})
+    assert wide.decoder.post.weight.shape == (40, 40, 3, 3) and wide.encoder.out.weight.shape == (16, 16, 3, 3)
+    narrow.eval(), wide.eval()
+    ids = narrow.encode(x)
+    torch.testing.assert_close(wide.decode(ids), narrow.decode(ids), rtol=0, atol=1e-5)
+
+    # Decoder-only training: the decoder learns, the encoder and the codebook (which EMA would move) do not.
+    wide.freeze_codes()
+    before = {k: v.clone() for k, v in wide.state_dict().items()}
+    _trained(wide.train(), x)
+    after = wide.state_dict()
+    assert not wide.quantizer.training and not wide.encoder.training and wide.decoder.training
+    assert all(torch.equal(before[k], after[k]) for k in before if not k.startswith("decoder."))
+    assert not torch.equal(before["decoder.post.weight"], after["decoder.post.weight"])
+    # The new channels join in: the block where old outputs read new inputs no longer is all zero.
+    assert after["decoder.post.weight"][:16, 16:].abs().max() > 0
+    torch.testing.assert_close(wide.eval().encode(x), ids, rtol=0, atol=0)
+
+
+def test_widening_refuses_to_shrink():
+    from intermask.errors import InterMaskError
+    from train.common import widened
+
+    with pytest.raises(InterMaskError, match="cannot widen"):
+        widened(torch.zeros(8, 8), torch.zeros(4, 8))
+
+
 def test_dead_codes_are_reset_to_batch_vectors():
     vq = _model()
     x = torch.randn(4, 32, 262)

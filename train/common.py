@@ -285,16 +285,44 @@ def initial_config(args: argparse.Namespace, resume: Path | None, given: C.Model
     return cfg
 
 
+def widened(old: torch.Tensor, fresh: torch.Tensor) -> torch.Tensor:
+    """``old`` in the leading block of the larger ``fresh`` (a newly initialised weight), so that the layer still
+    computes exactly what it did on the old channels.
+
+    Dimension 0 of a weight is its output channels and dimension 1 its inputs (Linear and Conv alike). New output
+    channels keep their fresh initialisation; old outputs must not read new inputs, so that block is zero. Every
+    old channel of every layer then holds what it held before, and so does the output: training starts from the
+    old network's function and the new channels join in as their outgoing weights grow from zero.
+    """
+    if old.dim() != fresh.dim() or any(o > f for o, f in zip(old.shape, fresh.shape)):
+        raise InterMaskError(f"cannot widen a {tuple(old.shape)} weight to {tuple(fresh.shape)}")
+    out = fresh.detach().clone()
+    out[tuple(slice(0, n) for n in old.shape)] = old
+    if out.dim() >= 2:
+        out[:old.shape[0], old.shape[1]:] = 0
+    return out
+
+
 def init_weights(args: argparse.Namespace, model) -> None:
     """Load --init-from weights into ``model``. Every weight must match, except parameters the model declares
-    grown (``grown_parameters()``: zero-initialised additions, e.g. ``--static-words`` on an older checkpoint)."""
+    grown (``grown_parameters()``): absent ones are zero-initialised additions (e.g. ``--static-words`` on an older
+    checkpoint), narrower ones are widened without changing what the network computes (:func:`widened`, e.g.
+    ``--decoder-width`` on a VQ)."""
     path = init_dir(args)
     if path is None:
         return
     from safetensors.torch import load_file
 
+    state = load_file(str(path / "model.safetensors"))
+    current = model.state_dict()
+    grown = [k for k, v in state.items() if k.startswith(model.grown_parameters()) and k in current
+             and v.shape != current[k].shape]
+    for k in grown:
+        state[k] = widened(state[k], current[k])
+    if grown:
+        print(f"--init-from {path}: {len(grown)} tensors widened", flush=True)
     try:
-        missing, unexpected = model.load_state_dict(load_file(str(path / "model.safetensors")), strict=False)
+        missing, unexpected = model.load_state_dict(state, strict=False)
     except RuntimeError as exc:  # shapes differ: torch lists every tensor; the first one says enough
         lines = [x.strip() for x in str(exc).splitlines() if "size mismatch" in x]
         raise InterMaskError(f"--init-from {path} does not fit this model: {lines[0] if lines else exc}") from None

@@ -30,6 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_common_arguments(parser)
     common.add_init_argument(parser, "vq")
     common.add_config_arguments(parser, C.VQConfig, "vq")
+    parser.add_argument("--decoder-only", action="store_true",
+                        help="train the decoder only (with --init-from, e.g. after --decoder-width): the encoder and "
+                             "codebook stay fixed, so every token id, token cache and transformer stays valid")
     return parser
 
 
@@ -88,6 +91,11 @@ def run(args: argparse.Namespace) -> dict:
 
         model = common.seeded(args.seed, lambda: VQVAE(cfg.vq, norm.mean, norm.std).to(d.device))
         common.init_weights(args, model)
+        if args.decoder_only:
+            if resume is None and common.init_dir(args) is None:
+                raise InterMaskError("--decoder-only trains a decoder for existing codes: give --init-from (or "
+                                     "--resume) a trained VQ.")
+            model.freeze_codes()
         model.set_collective(d.collective or LOCAL)
         params = [p for p in model.parameters() if p.requires_grad]
         opt = common.optimizer(params, train)

@@ -124,7 +124,7 @@ class Encoder(nn.Module):
 class Decoder(nn.Module):
     def __init__(self, cfg: VQConfig):
         super().__init__()
-        w = cfg.width
+        w = cfg.decoder_width or cfg.width
         self.sizes = list(reversed(joint_sizes(cfg.down_t)))[1:]  # joint counts after each up level
         self.inp = nn.Conv2d(cfg.code_dim, w, 3, padding=1)
         self.up = nn.ModuleList([nn.ModuleDict({
@@ -187,6 +187,7 @@ class VQVAE(nn.Module):
         self.register_buffer("mean", mean.clone(), persistent=False)
         self.register_buffer("std", std.clone(), persistent=False)
         self.collective: Collective = LOCAL
+        self.codes_frozen = False
 
     @property
     def nb_code(self) -> int:
@@ -201,8 +202,24 @@ class VQVAE(nn.Module):
         return token_groups(self.cfg)
 
     def grown_parameters(self) -> tuple[str, ...]:
-        """Parameters that may be absent from a checkpoint this model starts from (``--init-from``): none."""
-        return ()
+        """Parameters that may be narrower in a checkpoint this model starts from (``--init-from``): the decoder's,
+        which ``decoder_width`` widens."""
+        return ("decoder.",)
+
+    def freeze_codes(self) -> None:
+        """Train the decoder only: the encoder's weights and the codebook stay as they are, so every clip keeps its
+        token ids (and token caches, and transformers trained on them, stay valid)."""
+        self.codes_frozen = True
+        self.encoder.requires_grad_(False)
+        self.train(self.training)
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if self.codes_frozen:
+            # Eval mode is what freezes the codebook: training mode would move it by EMA.
+            self.encoder.eval()
+            self.quantizer.eval()
+        return self
 
     def set_collective(self, collective: Collective) -> None:
         self.collective = collective
