@@ -163,8 +163,8 @@ def test_vq_init_from_keeps_the_source_weights_and_statistics(runs):
     assert learned and all(torch.equal(start[k], now[k]) for k in learned)
     # Its codes mean features under the source's normalisation, so the statistics come along unchanged.
     assert (source / "stats.npz").read_bytes() == (out / "vq_init" / "latest" / "stats.npz").read_bytes()
-    # Another architecture does not fit the weights: a one-line error, exit code 2.
-    assert train_vq.main([*args, "--width", "24", "--out", str(out / "vq_misfit")]) == 2
+    # Another codebook does not fit the weights: a one-line error, exit code 2.
+    assert train_vq.main([*args, "--nb-code", "64", "--out", str(out / "vq_misfit")]) == 2
 
 
 def test_vq_decoder_can_be_widened_and_trained_alone_keeping_every_code(runs):

@@ -136,6 +136,19 @@ def test_a_wider_decoder_starts_as_the_narrow_one_and_keeps_every_code():
     torch.testing.assert_close(wide.eval().encode(x), ids, rtol=0, atol=0)
 
 
+def test_a_wider_encoder_starts_with_the_same_codes():
+    from train.common import widened
+
+    x = torch.randn(4, 32, 262)
+    narrow = _trained(_model(dropout=0.0), x)
+    wide = _model(dropout=0.0, width=24)
+    state, fresh = narrow.state_dict(), wide.state_dict()
+    wide.load_state_dict({k: widened(v, fresh[k]) if v.shape != fresh[k].shape else v for k, v in state.items()})
+    narrow.eval(), wide.eval()
+    torch.testing.assert_close(wide.encode(x), narrow.encode(x), rtol=0, atol=0)
+    torch.testing.assert_close(wide(x)["recon"], narrow(x)["recon"], rtol=0, atol=1e-5)
+
+
 def test_widening_refuses_to_shrink():
     from intermask.errors import InterMaskError
     from train.common import widened

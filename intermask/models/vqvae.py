@@ -202,9 +202,9 @@ class VQVAE(nn.Module):
         return token_groups(self.cfg)
 
     def grown_parameters(self) -> tuple[str, ...]:
-        """Parameters that may be narrower in a checkpoint this model starts from (``--init-from``): the decoder's,
-        which ``decoder_width`` widens."""
-        return ("decoder.",)
+        """Parameters that may be narrower in a checkpoint this model starts from (``--init-from``): those of the
+        encoder (``width``) and of the decoder (``decoder_width``). The codebook cannot grow."""
+        return ("encoder.", "decoder.")
 
     def freeze_codes(self) -> None:
         """Train the decoder only: the encoder's weights and the codebook stay as they are, so every clip keeps its
