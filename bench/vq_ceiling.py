@@ -95,12 +95,15 @@ def main() -> None:
     control = {who: {a: {"accuracy": c / t, "correct": c, "total": t} for a, (c, t) in
                      E.control_scores(labels, j).items()} for who, j in (("ground_truth", j_gt),
                                                                          ("reconstruction", j_rec))}
+    # Which actions lose which attribute: the ceiling's counterpart of the evaluation's control_by_category.
+    by_category = {cat: {a: {"correct": c, "total": t} for a, (c, t) in scores.items()}
+                   for cat, scores in E.control_by_category(labels, j_rec).items()}
     phys = {who: physics.aggregate([physics.summary(x, 30) for x in j]) for who, j in (("ground_truth", j_gt),
                                                                                        ("reconstruction", j_rec))}
     per_joint = np.mean([np.linalg.norm(g - r, axis=-1).reshape(-1, 22).mean(0) for g, r in zip(j_gt, j_rec)], 0)
     err = [np.linalg.norm(g - r, axis=-1).mean() for g, r in zip(j_gt, j_rec)]
     publish({"vq": args.vq, "split": args.split, "clips": len(items), "rows": rows, "control": control,
-             "physics": phys, "mpjpe_m": float(np.mean(err)),
+             "control_by_category": by_category, "physics": phys, "mpjpe_m": float(np.mean(err)),
              "mpjpe_by_joint_m": dict(zip(JOINT_NAMES, map(float, per_joint))),
              "contact": contact_diagnosis(labels, j_gt, j_rec)}, args.out)
 
