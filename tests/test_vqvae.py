@@ -110,14 +110,20 @@ def _trained(vq: VQVAE, x: torch.Tensor, steps: int = 3) -> VQVAE:
     return vq
 
 
-def test_a_wider_decoder_starts_as_the_narrow_one_and_keeps_every_code():
+def _narrow_and_widened(x: torch.Tensor, **wider) -> tuple[VQVAE, VQVAE]:
+    """A trained VQ and a wider one loaded from its weights the way --init-from does."""
     from train.common import widened
 
-    x = torch.randn(4, 32, 262)
     narrow = _trained(_model(dropout=0.0), x)
-    wide = _model(dropout=0.0, decoder_width=40)
+    wide = _model(dropout=0.0, **wider)
     state, fresh = narrow.state_dict(), wide.state_dict()
     wide.load_state_dict({k: widened(v, fresh[k]) if v.shape != fresh[k].shape else v for k, v in state.items()})
+    return narrow, wide
+
+
+def test_a_wider_decoder_starts_as_the_narrow_one_and_keeps_every_code():
+    x = torch.randn(4, 32, 262)
+    narrow, wide = _narrow_and_widened(x, decoder_width=40)
     assert wide.decoder.post.weight.shape == (40, 40, 3, 3) and wide.encoder.out.weight.shape == (16, 16, 3, 3)
     narrow.eval(), wide.eval()
     ids = narrow.encode(x)
@@ -137,13 +143,8 @@ def test_a_wider_decoder_starts_as_the_narrow_one_and_keeps_every_code():
 
 
 def test_a_wider_encoder_starts_with_the_same_codes():
-    from train.common import widened
-
     x = torch.randn(4, 32, 262)
-    narrow = _trained(_model(dropout=0.0), x)
-    wide = _model(dropout=0.0, width=24)
-    state, fresh = narrow.state_dict(), wide.state_dict()
-    wide.load_state_dict({k: widened(v, fresh[k]) if v.shape != fresh[k].shape else v for k, v in state.items()})
+    narrow, wide = _narrow_and_widened(x, width=24)
     narrow.eval(), wide.eval()
     torch.testing.assert_close(wide.encode(x), narrow.encode(x), rtol=0, atol=0)
     torch.testing.assert_close(wide(x)["recon"], narrow(x)["recon"], rtol=0, atol=1e-5)
