@@ -5,7 +5,8 @@ tokens fixed): tokens that are given are never masked, the rest start as [MASK] 
 rounds following the cosine schedule, re-masking the least confident predictions each round.
 
 Differences from the official code, on purpose:
-- the conditional and unconditional passes of classifier-free guidance run as one batched forward;
+- the conditional and unconditional passes of classifier-free guidance run as one batched forward, and only the
+  tokens re-masked in a round go through the output head and the sampler (the others keep their code anyway);
 - the temperature really changes sampling: tokens are drawn from softmax(top-k(logits) / temperature) with
   Gumbel-max noise from a local generator (the official categorical mode divides probabilities, which the
   renormalisation undoes); temperature 0 means greedy;
@@ -51,17 +52,20 @@ def _gumbel(shape: torch.Size, generator: torch.Generator) -> torch.Tensor:
     return -torch.log(-torch.log(u))
 
 
-def guided_logits(model, ids: torch.Tensor, token_lengths: torch.Tensor, conditioning, cond_scale: float) -> torch.Tensor:
-    """u + s·(c − u) with both branches in one forward pass; s = 1 skips the unconditional branch.
+def guided_logits(model, ids: torch.Tensor, token_lengths: torch.Tensor, conditioning, cond_scale: float,
+                  select: torch.Tensor) -> torch.Tensor:
+    """u + s·(c − u) at the tokens where ``select`` (B, 2·G·T') is True → (M, num_codes), in the order of
+    ``ids.reshape(B, -1)[select]``; both branches run in one forward pass, and s = 1 skips the unconditional one.
 
     ``conditioning`` comes from :func:`prepare_conditioning` with the same ``cond_scale``.
     """
+    rows, positions = select.nonzero(as_tuple=True)
     if cond_scale == 1.0:
-        return model(ids, token_lengths, None, None, conditioning=conditioning)
-    b = ids.shape[0]
-    both = model(torch.cat([ids, ids]), torch.cat([token_lengths, token_lengths]), None, None,
-                 conditioning=conditioning)
-    cond, uncond = both[:b], both[b:]
+        return model.logits_at(ids, token_lengths, conditioning, rows, positions)
+    b, m = ids.shape[0], rows.shape[0]
+    both = model.logits_at(torch.cat([ids, ids]), torch.cat([token_lengths, token_lengths]), conditioning,
+                           torch.cat([rows, rows + b]), torch.cat([positions, positions]))
+    cond, uncond = both[:m], both[m:]
     return uncond + cond_scale * (cond - uncond)
 
 
@@ -75,6 +79,20 @@ def prepare_conditioning(model, text: TextFeatures, cond_scale: float):
         return model.condition(text, torch.zeros(b, dtype=torch.bool))
     return model.condition(TextFeatures.cat([text, text]),
                            torch.cat([torch.zeros(b, dtype=torch.bool), torch.ones(b, dtype=torch.bool)]))
+
+
+def _predict(model, ids: torch.Tensor, token_lengths: torch.Tensor, conditioning, settings: SamplingSettings,
+             remask: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Codes and their confidences (M,) for the re-masked tokens only: the others keep their code whatever the
+    logits say, so neither the output head nor the sampling runs on them."""
+    logits = guided_logits(model, ids, token_lengths, conditioning, settings.cond_scale, remask).float()
+    filtered = top_k_filter(logits, settings.topk_ratio)
+    if settings.temperature <= 0:
+        pred = filtered.argmax(-1)
+    else:
+        pred = (filtered / settings.temperature + _gumbel(filtered.shape, generator)).argmax(-1)
+    conf = torch.softmax(logits, dim=-1).gather(-1, pred[:, None])[:, 0]
+    return pred, conf
 
 
 @torch.no_grad()
@@ -111,23 +129,12 @@ def masked_decode(model, text: TextFeatures, token_lengths: torch.Tensor, num_ti
         remask = (rank < k[:, None]) & flat_free
         flat = ids.reshape(b, -1)
         flat[remask] = model.mask_id
-        ids = flat.reshape(ids.shape)
-
-        logits = guided_logits(model, ids, token_lengths, conditioning, settings.cond_scale).float()
-        logits = logits.reshape(b, -1, logits.shape[-1])
-        filtered = top_k_filter(logits, settings.topk_ratio)
-        if settings.temperature <= 0:
-            pred = filtered.argmax(-1)
-        else:
-            pred = (filtered / settings.temperature + _gumbel(filtered.shape, generator)).argmax(-1)
-        probs = torch.softmax(logits, dim=-1)
-        conf = probs.gather(-1, pred[..., None])[..., 0]
-
-        flat = ids.reshape(b, -1)
-        flat[remask] = pred[remask]
-        ids = flat.reshape(ids.shape)
         # As in MaskGIT and the official code, a token that survives a round is final.
-        scores = torch.where(remask, conf, torch.full_like(conf, 1e5))
+        scores = torch.full_like(scores, 1e5)
+        if remask.any():  # (nothing to predict when every token is given)
+            flat[remask], scores[remask] = _predict(model, flat.view(ids.shape), token_lengths, conditioning,
+                                                    settings, remask, generator)
+        ids = flat.reshape(ids.shape)
         if progress is not None:
             progress(step + 1, steps)
     return ids.masked_fill(~valid, -1)

@@ -34,6 +34,10 @@ class PeakedModel(torch.nn.Module):
         logits[drop, ..., 0] += self.margin  # the null condition has its own favourite
         return logits
 
+    def logits_at(self, ids, token_lengths, conditioning, rows, positions):
+        logits = self(ids, token_lengths, None, None, conditioning=conditioning)
+        return logits.reshape(ids.shape[0], -1, CODES)[rows, positions]
+
 
 def decode(model, seed=0, **kw):
     text = ToyTextEncoder().encode(["a hug", "a push"])

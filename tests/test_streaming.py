@@ -81,8 +81,14 @@ def test_context_and_memory_stay_bounded_on_a_long_stream(model):
     from intermask.streaming import ReactionStream
 
     joints, _ = random_person(seed=2, frames=240, walk=True, speed=0.8)  # walks ~6 m away from where it began
-    seen = []
-    hook = model.transformer.register_forward_hook(lambda mod, args, out: seen.append(args[0].shape[-1]))
+    seen, transformer = [], model.transformer
+    predict = transformer.logits_at
+
+    def watched(ids, *rest):  # the decoding loop's model call: record how many time tokens it is shown
+        seen.append(ids.shape[-1])
+        return predict(ids, *rest)
+
+    transformer.logits_at = watched
     try:
         state = ReactionStream(model, "", 0, SamplingSettings(), StreamSettings(context_tokens=4))
         held = []
@@ -91,7 +97,7 @@ def test_context_and_memory_stay_bounded_on_a_long_stream(model):
             held.append(state.context_frames())
             assert np.isfinite(out).all()
     finally:
-        hook.remove()
+        del transformer.logits_at
     assert max(seen) == 4 and seen[-1] == 4  # the transformer never sees more than the window
     assert max(held) == 4 * 4 + 3 * 4 and held[-1] == held[10]  # partner's 4 tokens + the reaction's 3
     assert np.linalg.norm(out[-1, :3] - joints[-1, 0]) < 5  # the reaction follows the partner across the room

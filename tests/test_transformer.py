@@ -134,6 +134,16 @@ def test_cfg_pair_in_one_batch_equals_two_passes():
     assert torch.allclose(both[0], c[0], atol=1e-5) and torch.allclose(both[1], u[0], atol=1e-5)
 
 
+def test_logits_at_a_few_tokens_equal_the_full_forward_there():
+    m = _model()
+    ids, lengths, text = _batch()
+    conditioning = m.condition(text, torch.tensor([False, True]))
+    full = m(ids, lengths, None, None, conditioning=conditioning).reshape(2, -1, CODES)  # (B, 2·G·T', codes)
+    rows, positions = torch.tensor([0, 0, 1]), torch.tensor([3, 59, 17])
+    assert torch.allclose(m.logits_at(ids, lengths, conditioning, rows, positions), full[rows, positions],
+                          atol=1e-5)
+
+
 def test_masking_statistics():
     b, t = 4000, 8
     valid = torch.ones(b, 2, 5, t, dtype=torch.bool)

@@ -82,15 +82,16 @@ class InterMBlock(nn.Module):
         (ss, cs, gs, st, ct, gt, sq, cq, skv, ckv, gx, sf, cf, gf) = [m[:, None] for m in self.ada_split(cond)]
         p, sep = x[:, :2 * n].view(b, 2, n, d), x[:, 2 * n:]
         # spatial: the G groups at each (person, time); no padding mask
-        h = modulate(layer_norm(p), ss, cs).view(b, 2, g, t, d).transpose(2, 3).reshape(b * 2 * t, g, d)
+        normed = layer_norm(p)
+        h = modulate(normed, ss, cs).view(b, 2, g, t, d).transpose(2, 3).reshape(b * 2 * t, g, d)
         spa = self.spatial_attn(h).view(b, 2, t, g, d).transpose(2, 3).reshape(b, 2, n, d)
         # temporal: the T' steps of each (person, group), time pads masked
-        h = modulate(layer_norm(p), st, ct).reshape(b * 2 * g, t, d)
+        h = modulate(normed, st, ct).reshape(b * 2 * g, t, d)
         tmp = self.temporal_attn(h, key_valid=valid.reshape(b * 2 * g, t)).view(b, 2, n, d)
         p1 = (p + gs * self.drops[2](spa)) + (p + gt * self.drops[3](tmp))
         # cross: each person queries the other's tokens from before the spatio-temporal step
         q = modulate(layer_norm(p1), sq, cq).reshape(b * 2, n, d)
-        kv = modulate(layer_norm(p), skv, ckv).flip(1).reshape(b * 2, n, d)
+        kv = modulate(normed, skv, ckv).flip(1).reshape(b * 2, n, d)
         other_valid = valid.flip(1).reshape(b * 2, n)
         p2 = p1 + gx * self.drops[4](self.cross_attn(q, kv, other_valid).view(b, 2, n, d))
         p3 = p2 + gf * self.drops[5](self.ffn_split(modulate(layer_norm(p2), sf, cf)))
@@ -195,6 +196,24 @@ class InterMTransformer(nn.Module):
                 drop_cond: torch.Tensor | None, conditioning=None) -> torch.Tensor:
         """``conditioning``: the output of :meth:`condition`, precomputed once per generation (it does not
         change between decoding steps); when given, ``text`` and ``drop_cond`` are ignored."""
+        if conditioning is None:
+            conditioning = self.condition(text, drop_cond)
+        b, _, _, t = ids.shape
+        shift, scale = self.head_ada(conditioning[0])
+        logits = self._head(self._trunk(ids, token_lengths, conditioning), shift, scale)
+        return logits.view(b, 2, self.groups, t, self.num_codes)
+
+    def logits_at(self, ids: torch.Tensor, token_lengths: torch.Tensor, conditioning, rows: torch.Tensor,
+                  positions: torch.Tensor) -> torch.Tensor:
+        """Logits (M, num_codes) of the M tokens (rows[i], positions[i]), positions indexing the flattened
+        (2, G, T') map: the decoding loop re-predicts only the tokens it re-masked, so the output head (the one
+        part that works token by token) need not run on the others. Same values as :meth:`forward` there."""
+        shift, scale = self.head_ada(conditioning[0])
+        hidden = self._trunk(ids, token_lengths, conditioning)
+        return self._head(hidden[rows, positions], shift[rows, 0], scale[rows, 0])
+
+    def _trunk(self, ids: torch.Tensor, token_lengths: torch.Tensor, conditioning) -> torch.Tensor:
+        """Token maps → hidden states (B, 2·G·T', d) in the order of ``ids.reshape(B, -1)``."""
         b, persons, groups, t = ids.shape
         if persons != 2 or groups != self.groups:
             raise ValueError(f"ids must be (B, 2, {self.groups}, T'); got {tuple(ids.shape)}")
@@ -202,7 +221,7 @@ class InterMTransformer(nn.Module):
         pe = (self.pe if t <= self.pe.shape[1]
               else positional_encoding_2d(self.groups, t, self.cfg.latent_dim).to(self.pe))
         valid = self.valid_mask(token_lengths, t)
-        cond, words = conditioning if conditioning is not None else self.condition(text, drop_cond)
+        cond, words = conditioning
         x = self.token_proj(self.token_emb(ids)) + pe[:, :t]
         x = x.reshape(b, 2 * self.groups * t, -1)
         sep = self.token_proj(self.token_emb.weight[self.sep_id])[None, None].expand(b, 1, -1)
@@ -211,10 +230,10 @@ class InterMTransformer(nn.Module):
             x = self.pre_word(x, *words)
         for block in self.blocks:
             x = block(x, cond, valid, words)
-        x = x[:, :-1]
-        shift, scale = self.head_ada(cond)
-        x = modulate(layer_norm(F.gelu(self.head_dense(x))), shift, scale)
-        return self.head_out(x).view(b, 2, self.groups, t, self.num_codes)
+        return x[:, :-1]
+
+    def _head(self, x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+        return self.head_out(modulate(layer_norm(F.gelu(self.head_dense(x))), shift, scale))
 
     def training_loss(self, ids: torch.Tensor, token_lengths: torch.Tensor, text: TextFeatures,
                       keys: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -44,7 +44,14 @@ class WordCrossAttention(nn.Module):
 
     def forward(self, query: torch.Tensor, keys: torch.Tensor, key_mask: torch.Tensor, weight: torch.Tensor
                 ) -> torch.Tensor:
-        return self.dropout(self.attn(query, keys, key_mask)) * weight
+        kept = weight.flatten() != 0
+        if self.training or bool(kept.all()):  # (training keeps the whole batch: its dropout is keyed by row)
+            return self.dropout(self.attn(query, keys, key_mask)) * weight
+        # At inference the dropped rows (guidance's unconditional half) cost nothing: their output is zero.
+        out = torch.zeros_like(query)
+        if kept.any():
+            out[kept] = self.attn(query[kept], keys[kept], key_mask[kept]) * weight[kept]
+        return out
 
 
 class PreWordCrossAttention(nn.Module):
