@@ -19,14 +19,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from machine import describe  # noqa: E402  (bench/machine.py)
 
 
-def median_seconds(fn, repeats: int) -> float:
+def timings(fn, repeats: int) -> list[float]:
     fn()  # warm-up
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    return times
+
+
+def median_seconds(fn, repeats: int) -> float:
+    return statistics.median(timings(fn, repeats))
 
 
 
@@ -44,12 +48,12 @@ def main() -> None:
     rows = []
     for seconds in (3.0, 10.0):
         for batch in (1, 4):
-            t = median_seconds(lambda: model.generate(text, seconds=seconds, num_samples=batch), args.repeats)
-            rows.append((f"generate {seconds:g} s, batch {batch}", t))
+            ts = timings(lambda: model.generate(text, seconds=seconds, num_samples=batch), args.repeats)
+            rows.append((f"generate {seconds:g} s, batch {batch}", statistics.median(ts), min(ts), max(ts)))
             print(rows[-1])
     [partner] = model.generate(text, seconds=3.0, seed=123)
-    t = median_seconds(lambda: model.react(partner, text="the other person waves back"), args.repeats)
-    rows.append(("react 3 s (10 steps)", t))
+    ts = timings(lambda: model.react(partner, text="the other person waves back"), args.repeats)
+    rows.append(("react 3 s (10 steps)", statistics.median(ts), min(ts), max(ts)))
     print(rows[-1])
     growth = []
     for seconds in (1.0, 2.0, 4.0, 6.0, 8.0, 10.0):
@@ -60,9 +64,10 @@ def main() -> None:
         f"Machine: {describe()}. Command: `python bench/bench_generate.py --repeats {args.repeats}`. "
         f"Checkpoint: `{model.checkpoint_dir}`. Defaults: 20 time steps (10 for reactions), guidance 2 "
         "(conditional and unconditional passes batched), top-k ratio 0.9. Median of "
-        f"{args.repeats} runs after a warm-up, text encoding included.", "",
-        "| request | median seconds |", "|---|---|",
-        *[f"| {name} | {t:.3f} |" for name, t in rows], "",
+        f"{args.repeats} runs after a warm-up, text encoding included; the fastest and slowest runs show how much "
+        "this shared machine varies between runs of the same code.", "",
+        "| request | median seconds | fastest | slowest |", "|---|---|---|---|",
+        *[f"| {name} | {t:.3f} | {lo:.3f} | {hi:.3f} |" for name, t, lo, hi in rows], "",
         "Cost against length (batch 1):", "",
         "| seconds of motion | median seconds | per second of motion |", "|---|---|---|",
         *[f"| {s:g} | {t:.3f} | {t / s:.3f} |" for s, t in growth], "",
