@@ -51,6 +51,11 @@ class VQConfig:
     # joints in normalised units, so a brief reach (a fist bump, a high five) costs little and comes back short.
     hands: float = field(default=0.0, metadata={"help": "weight of the wrists' squared position error in metres "
                                                         "(brief contacts; 0 = the paper's losses)"})
+    # Not in the paper either: repetitions where a person's hands meet (claps) come back with the hands ~20 cm
+    # apart, since the wrist term weighs a gap error no more than any other wrist error.
+    hand_gap: float = field(default=0.0, metadata={"help": "weight of the error (m) of the vector between a "
+                                                           "person's two wrists, weighted toward frames where "
+                                                           "they meet (claps; 0 = off)"})
 
 
 @dataclass

@@ -1,5 +1,6 @@
 """The 2D VQ-VAE: shapes, graph conv, codebook behaviour, losses, keyed randomness."""
 import dataclasses
+import math
 
 import pytest
 import torch
@@ -73,7 +74,8 @@ def test_training_forward_losses_and_codebook_usage():
         opt.step()
         opt.zero_grad()
         first = first if first is not None else float(out["loss"].detach())
-    for k in ("loss_rec", "loss_explicit", "loss_vel", "loss_bn", "loss_geo", "loss_fc", "loss_commit", "loss_hands"):
+    for k in ("loss_rec", "loss_explicit", "loss_vel", "loss_bn", "loss_geo", "loss_fc", "loss_commit", "loss_hands",
+              "loss_hand_gap"):
         assert torch.isfinite(out[k]), k
     assert float(out["loss"].detach()) < first  # it learns on a fixed batch
     assert bool(vq.quantizer.initted)
@@ -98,6 +100,20 @@ def test_the_wrist_term_is_squared_metres_at_the_wrists_only():
     elbow = gt.clone()
     elbow[..., POS.start + 19 * 3] += 0.2  # an elbow error is left to the other terms
     assert float(reconstruction_losses(elbow, gt, mean, std)["loss_hands"]) == 0.0
+
+
+def test_the_hand_gap_term_counts_hands_that_should_meet_and_ignores_a_shared_offset():
+    from intermask.models.vq_losses import HAND_GAP_SCALE, hand_gap_error
+
+    gt = torch.zeros(1, 4, 22, 3)  # metres; the wrists (20, 21) touch in frames 0-1 and are 1 m apart in 2-3
+    gt[:, 2:, 20, 0] = 1.0
+    apart = gt.clone()
+    apart[..., 20, 0] += 0.2  # the left wrist 20 cm off, every frame
+    per_frame = hand_gap_error(apart, gt) * 4
+    touching, far = 2 * 0.2, 2 * 0.2 * math.exp(-1.0 / HAND_GAP_SCALE)
+    assert float(per_frame) == pytest.approx(touching + far, rel=1e-4)  # the frames where they meet dominate
+    shifted = gt + torch.tensor([0.3, -0.1, 0.2])  # both hands (the whole body) moved together
+    assert float(hand_gap_error(shifted, gt)) == pytest.approx(0.0, abs=1e-5)
 
 
 def _trained(vq: VQVAE, x: torch.Tensor, steps: int = 3) -> VQVAE:

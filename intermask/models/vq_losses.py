@@ -16,6 +16,8 @@ from intermask.motion.features import POS, ROT
 _PARENTS = torch.tensor(sk.PARENTS[1:])
 _FEET = [sk.FOOT_LEFT[0], sk.FOOT_LEFT[1], sk.FOOT_RIGHT[0], sk.FOOT_RIGHT[1]]
 _WRISTS = [sk.JOINT_NAMES.index("left_wrist"), sk.JOINT_NAMES.index("right_wrist")]
+# Frames where the ground-truth wrists are this far apart (m) weigh 1/e as much in the hand-gap term as touching ones.
+HAND_GAP_SCALE = 0.1
 _FOOT_HEIGHTS = torch.tensor([sk.FOOT_HEIGHT_THRESHOLDS[0], sk.FOOT_HEIGHT_THRESHOLDS[1]] * 2)
 
 
@@ -46,6 +48,17 @@ def foot_contact_terms(pred_pos_m: torch.Tensor, gt_pos_m: torch.Tensor) -> tupl
     return (loss * sel).sum(), sel.sum().to(pred_vel.dtype)
 
 
+def hand_gap_error(pred_m: torch.Tensor, gt_m: torch.Tensor) -> torch.Tensor:
+    """Mean error (m) of the vector from the right wrist to the left one, each frame weighted by
+    exp(−ground-truth gap / HAND_GAP_SCALE): hands that meet (a clap) must meet in the reconstruction, while both
+    hands off by the same amount cost nothing here (the wrist term sees that)."""
+    pred_gap = pred_m[..., _WRISTS[0], :] - pred_m[..., _WRISTS[1], :]
+    gt_gap = gt_m[..., _WRISTS[0], :] - gt_m[..., _WRISTS[1], :]
+    weight = torch.exp(-gt_gap.norm(dim=-1) / HAND_GAP_SCALE)
+    error = ((pred_gap - gt_gap).pow(2).sum(-1) + 1e-12).sqrt()  # (the eps keeps the gradient finite at zero)
+    return (error * weight).mean()
+
+
 def reconstruction_losses(pred: torch.Tensor, gt: torch.Tensor, mean: torch.Tensor, std: torch.Tensor
                           ) -> dict[str, torch.Tensor]:
     """pred, gt (B, T, 262) normalised → local-mean loss terms plus the foot-contact (sum, count) pair."""
@@ -61,5 +74,6 @@ def reconstruction_losses(pred: torch.Tensor, gt: torch.Tensor, mean: torch.Tens
                                gt_d[..., ROT].reshape(*gt.shape[:-1], 21, 6)).mean()
     pred_m, gt_m = _positions(pred_d), _positions(gt_d)
     out["loss_hands"] = (pred_m[..., _WRISTS, :] - gt_m[..., _WRISTS, :]).pow(2).sum(-1).mean()
+    out["loss_hand_gap"] = hand_gap_error(pred_m, gt_m)
     out["fc_sum"], out["fc_count"] = foot_contact_terms(pred_m, gt_m)
     return out

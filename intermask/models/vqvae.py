@@ -271,7 +271,8 @@ class VQVAE(nn.Module):
         c = self.cfg
         out["loss"] = (out["loss_rec"] + c.commit * out["loss_commit"] + c.explicit * out["loss_explicit"]
                        + c.vel * out["loss_vel"] + c.bn * out["loss_bn"] + c.geo * out["loss_geo"]
-                       + c.fc * out["loss_fc"] + c.hands * out["loss_hands"])
+                       + c.fc * out["loss_fc"] + c.hands * out["loss_hands"]
+                       + c.hand_gap * out["loss_hand_gap"])
         out["perplexity"] = perplexity
         out["recon"] = recon
         out["ids"] = ids.view(x.shape[0], self.groups, -1)
