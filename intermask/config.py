@@ -98,6 +98,10 @@ class DataConfig:
     # that config.json files of checkpoints trained on windows (96 frames, before whole clips) still load.
     train_frames: int = 0
     cache: bool = True
+    # Off: the recipe every bundled model was trained with (the words stay while the persons swap).
+    person_order_words: bool = field(default=False, metadata={
+        "help": "when training swaps the two persons, swap 'the first person' and 'the second person' in the text "
+                "too, so the order they name stays true (InterSynth's texts name the file order)"})
 
 
 @dataclass

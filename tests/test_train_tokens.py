@@ -67,6 +67,32 @@ def test_cached_codes_are_the_vq_codes_of_the_whole_clip_and_its_mirror(setup):
     assert kept == {True, False}
 
 
+def test_ordinal_words_swap_with_the_persons_only_when_asked(setup):
+    from intermask.data.person_order import swap_person_order
+
+    assert swap_person_order("The second person waves at the first one.") == "The first person waves at the second one."
+    unchanged = "At first, one person waves; then someone bows."
+    assert swap_person_order(unchanged) == unchanged
+
+    tmp, vq, norm, ds = setup
+    arrays = tk.encode_split(ds, vq, norm, max_frames=80, progress=False)
+    stored = tk.TokenSet(ds, arrays, augment=False)[3]
+    plain, ordered = tk.TokenSet(ds, arrays, seed=1), tk.TokenSet(ds, arrays, seed=1, person_order_words=True)
+    text = "the second person pushes the first person."
+    plain.texts = ordered.texts = [[text]] * len(plain)
+    swapped_epochs = 0
+    for epoch in range(12):
+        plain.set_epoch(epoch)
+        ordered.set_epoch(epoch)
+        a, b = plain[3], ordered[3]
+        assert torch.equal(a["codes"], b["codes"])  # the same draws either way
+        swapped = not torch.equal(a["codes"], stored["codes"])
+        swapped_epochs += swapped
+        assert a["text"] == text  # the recipe of the bundled models: the words stay
+        assert b["text"] == ("the first person pushes the second person." if swapped else text)
+    assert 0 < swapped_epochs < 12
+
+
 def test_cache_file_is_reused_for_the_same_vq_and_rebuilt_for_another(setup, tmp_path):
     tmp, vq, norm, ds = setup
     path = tmp_path / "tokens_train.safetensors"

@@ -24,6 +24,7 @@ import torch
 
 from intermask.atomic import atomic_path
 from intermask.data.interhuman import InterHumanDataset, mirror_features, reframe
+from intermask.data.person_order import swap_person_order
 from intermask.errors import InterMaskError
 
 FORMAT = "intermask-token-cache-1"
@@ -96,11 +97,12 @@ class TokenSet:
 
     Indices ``[0, n)`` are the clips, ``[n, 2n)`` their mirror images when ``mirror`` is on (as in
     :class:`InterHumanDataset`). ``augment`` draws the description and the slot order; off, an item is the
-    clip as stored (in file order) with its first description — fixed validation items.
+    clip as stored (in file order) with its first description — fixed validation items. ``person_order_words``
+    swaps "the first person" and "the second person" in the text of items whose slots are swapped.
     """
 
     def __init__(self, dataset: InterHumanDataset, arrays: dict[str, np.ndarray], seed: int = 0,
-                 mirror: bool = True, augment: bool = True):
+                 mirror: bool = True, augment: bool = True, person_order_words: bool = False):
         self.dataset = dataset
         self.codes = torch.from_numpy(np.asarray(arrays["codes"]).astype(np.int64))
         self.offsets = np.asarray(arrays["offsets"])
@@ -109,6 +111,7 @@ class TokenSet:
             raise InterMaskError(f"The token cache holds {len(self.offsets) // VARIANTS} clips, the {dataset.split} "
                                  f"split {len(dataset.ids)}; delete the cache file to rebuild it.")
         self.seed, self.mirror, self.augment = seed, mirror, augment
+        self.person_order_words = person_order_words
         self.epoch = 0
         # Read once: without cached motion, the dataset reads an annotation file per call, on every step.
         self.texts = [dataset.descriptions(i) for i in range(len(self))]
@@ -144,6 +147,8 @@ class TokenSet:
         codes = self._map(k, int(mirrored))
         if flip:
             codes = codes.flip(0)
+            if self.person_order_words:
+                text = swap_person_order(text)
         return {"codes": codes, "tokens": codes.shape[-1], "text": text,
                 "name": self.dataset.ids[k] + ("_mirror" if mirrored else "")}
 

@@ -51,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def text_cache(cfg: C.ModelConfig, datasets, out: Path, d, progress: bool = False):
     """A per-unique-text feature cache filled on rank 0 and shared through a file, so all ranks hold equal bits."""
+    from intermask.data.person_order import swap_person_order
     from intermask.text import load_text_encoder
     from intermask.text.cache import TextFeatureCache
 
@@ -61,6 +62,8 @@ def text_cache(cfg: C.ModelConfig, datasets, out: Path, d, progress: bool = Fals
             cache.load(path)
         texts = {t for ds in datasets if ds is not None for i in range(len(ds)) for t in ds.descriptions(i)}
         texts |= {t.strip() for t in texts}
+        if cfg.data.person_order_words:
+            texts |= {swap_person_order(t) for t in texts}
         cache.warm(sorted(texts), progress)
         cache.save(path)
     d.barrier()
@@ -101,7 +104,8 @@ def token_sets(cfg: C.ModelConfig, vq, norm, out: Path, d, seed: int, progress: 
         if arrays is None:
             raise InterMaskError(f"The token cache {path} does not match the {split} split of {dc.data_root}; "
                                  "delete it to rebuild it.")
-        sets.append(tk.TokenSet(ds, arrays, seed=seed, mirror=split == "train", augment=split == "train"))
+        sets.append(tk.TokenSet(ds, arrays, seed=seed, mirror=split == "train", augment=split == "train",
+                                person_order_words=dc.person_order_words))
     return sets
 
 
