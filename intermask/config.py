@@ -56,6 +56,10 @@ class VQConfig:
     hand_gap: float = field(default=0.0, metadata={"help": "weight of the error (m) of the vector between a "
                                                            "person's two wrists, weighted toward frames where "
                                                            "they meet (claps; 0 = off)"})
+    # Nor this: a handshake or fist bump is lost when a wrist stops a few cm short in the few frames where it is on
+    # the partner; the touch term weighs the wrists' error by their ground-truth nearness to the partner.
+    touch: float = field(default=0.0, metadata={"help": "weight of the wrists' error (m) in frames where they touch "
+                                                       "the other person (handshakes, fist bumps; 0 = off)"})
 
 
 @dataclass

@@ -175,3 +175,25 @@ def test_windows_and_statistics(tree):
     normalised = InterHumanDataset(root, "train", normalizer=stats)[0]
     n = normalised["length"]
     assert abs(normalised["motion"][:, :n].mean()) < 1.0 and not normalised["motion"][:, n:].any()
+
+
+def test_touch_windows_carry_each_wrists_nearness_to_the_other_person(tree):
+    from intermask.motion.touch import touch_weights
+
+    root, _ = tree
+    plain = InterHumanWindows(root, "train", window=32, stride=10)
+    windows = InterHumanWindows(root, "train", window=32, stride=10, touch=True)
+    assert len(windows) == len(plain)
+    w, weights = windows[0]
+    np.testing.assert_array_equal(w, plain[0])  # the same windows, with weights beside them
+    assert weights.shape == (32, 2) and weights.dtype == np.float32
+    f1, f2 = ft.pair_features(*raw(root, "1"))
+    j1, j2 = ft.features_to_joints(f1), ft.features_to_joints(f2)
+    np.testing.assert_allclose(weights, touch_weights(j1, j2)[:32], atol=1e-6)
+    # Sequences are p1, p1 mirrored, p2, p2 mirrored: mirroring both persons keeps every distance and swaps the
+    # wrists, and p2's weights are measured against p1.
+    first = len(range(0, len(f1) - 32 + 1, 10))
+    _, mirrored = windows[first]
+    np.testing.assert_allclose(mirrored, weights[:, ::-1], atol=1e-5)
+    _, second = windows[2 * first]
+    np.testing.assert_allclose(second, touch_weights(j2, j1)[:32], atol=1e-6)

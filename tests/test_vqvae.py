@@ -116,6 +116,31 @@ def test_the_hand_gap_term_counts_hands_that_should_meet_and_ignores_a_shared_of
     assert float(hand_gap_error(shifted, gt)) == pytest.approx(0.0, abs=1e-5)
 
 
+def test_the_touch_term_weighs_wrist_errors_where_the_weights_say_the_partner_is_near():
+    from intermask.models.vq_losses import touch_error
+
+    gt = torch.zeros(1, 4, 22, 3)  # metres
+    pred = gt.clone()
+    pred[..., 21, 2] += 0.05  # the right wrist 5 cm short in every frame
+    weights = torch.zeros(1, 4, 2)
+    assert float(touch_error(pred, gt, weights)) == 0.0  # far from the partner: the wrist term's business
+    weights[0, 1, 1] = 1.0  # in frame 1 the right wrist is on the partner
+    assert float(touch_error(pred, gt, weights)) == pytest.approx(0.05 / 8)  # mean over 4 frames × 2 wrists
+    weights[0, 1] = torch.tensor([1.0, 0.0])  # ... the left one instead, which is where it should be
+    assert float(touch_error(pred, gt, weights)) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_touch_weights_enter_the_loss_only_when_given():
+    x = torch.randn(2, 32, 262)
+    with kr.scope(kr.sample_keys(0, 0, range(2))):
+        plain = _model(touch=3.0)(x)
+    with kr.scope(kr.sample_keys(0, 0, range(2))):
+        touched = _model(touch=3.0)(x, torch.ones(2, 33, 2))  # longer than the frames kept: cropped with them
+    plain, touched = ({k: float(v.detach()) for k, v in o.items() if k.startswith("loss")} for o in (plain, touched))
+    assert plain["loss_touch"] == 0.0 and touched["loss_touch"] > 0
+    assert touched["loss"] == pytest.approx(plain["loss"] + 3.0 * touched["loss_touch"], rel=1e-5)
+
+
 def _trained(vq: VQVAE, x: torch.Tensor, steps: int = 3) -> VQVAE:
     opt = torch.optim.AdamW([p for p in vq.parameters() if p.requires_grad], 1e-2)
     for step in range(steps):

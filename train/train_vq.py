@@ -49,6 +49,13 @@ def _normalizer(cfg: C.ModelConfig, out: Path, start: Path | None, d):
     return Normalizer.load(path)
 
 
+def _inputs(batch, device) -> tuple:
+    """A batch of windows, or of (windows, touch weights) when the touch term is on → the VQ's arguments."""
+    if isinstance(batch, (list, tuple)):
+        return tuple(b.to(device) for b in batch)
+    return (batch.to(device),)
+
+
 @torch.no_grad()
 def validate(model, val_set, plan, d, max_batches: int) -> dict[str, float]:
     from torch.utils.data import DataLoader
@@ -57,7 +64,7 @@ def validate(model, val_set, plan, d, max_batches: int) -> dict[str, float]:
     sums: dict[str, float] = {}
     batches = plan.epoch_batches(0)[:max_batches]
     for batch in DataLoader(val_set, batch_sampler=batches):
-        out = model(batch.to(d.device))
+        out = model(*_inputs(batch, d.device))
         for k, v in out.items():
             if k.startswith("loss"):
                 sums["val_" + k] = sums.get("val_" + k, 0.0) + float(v)
@@ -79,9 +86,10 @@ def run(args: argparse.Namespace) -> dict:
         cfg = common.initial_config(args, resume, common.resolve_config(args, "vq"), "vq")
         norm = _normalizer(cfg, out, resume or common.init_dir(args), d)
         root = cfg.data.data_root
-        train_set = InterHumanWindows(root, "train", norm, cfg.vq.window_size, cfg.vq.window_stride)
+        touch = cfg.vq.touch > 0
+        train_set = InterHumanWindows(root, "train", norm, cfg.vq.window_size, cfg.vq.window_stride, touch=touch)
         try:
-            val_set = InterHumanWindows(root, "val", norm, cfg.vq.window_size, cfg.vq.window_stride)
+            val_set = InterHumanWindows(root, "val", norm, cfg.vq.window_size, cfg.vq.window_stride, touch=touch)
         except InterMaskError:
             val_set = None
         train = cfg.vq_training
@@ -114,7 +122,7 @@ def run(args: argparse.Namespace) -> dict:
 
         def step(k: int, batch) -> common.StepOutput:
             with kr.scope(batch_keys(args.seed, k, plan).to(d.device)):
-                res = model(batch.to(d.device))
+                res = model(*_inputs(batch, d.device))
             # Gradients are summed over processes and every term averages to its global value: divide here.
             loss, ppl = float(res["loss"].detach()), float(res["perplexity"])
             return common.StepOutput(res["loss"] / d.world_size,

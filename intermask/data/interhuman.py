@@ -26,6 +26,7 @@ from intermask.errors import InterMaskError
 from intermask.motion import features as ft
 from intermask.motion.mirror import mirror_rot6d, mirror_text
 from intermask.motion.normalize import Normalizer
+from intermask.motion.touch import touch_weights
 
 SPLITS = ("train", "val", "test")
 _CONTACT_MIRROR = [2, 3, 0, 1]  # [l_ankle, l_toe, r_ankle, r_toe] → swap sides
@@ -314,19 +315,35 @@ def _single_sequences(clip: Clip, mirror: bool) -> list[np.ndarray]:
     return [clip.f1, mirror_features(clip.f1), clip.f2, mirror_features(clip.f2)]
 
 
+def _single_touch_weights(sequences: list[np.ndarray]) -> list[np.ndarray]:
+    """``touch_weights`` (T, 2) of each of ``_single_sequences``' persons against the other person of the same
+    copy (original or mirrored): the list is p1, [p1 mirrored,] p2, [p2 mirrored]."""
+    half = len(sequences) // 2
+    joints = [ft.features_to_joints(s) for s in sequences]
+    return [touch_weights(j, joints[(i + half) % len(joints)]) for i, j in enumerate(joints)]
+
+
 class InterHumanWindows:
-    """Single-person windows (window, 262) for the VQ-VAE; sequences shorter than a window skipped."""
+    """Single-person windows (window, 262) for the VQ-VAE; sequences shorter than a window skipped.
+
+    With ``touch`` an item is ``(window, weights)``: weights (window, 2) are the ``touch_weights`` of that
+    person's wrists against the other person of the clip (for the VQ's touch term).
+    """
 
     def __init__(self, root: str | Path, split: str, normalizer: Normalizer | None = None, window: int = 64,
-                 stride: int = 10, mirror: bool = True):
+                 stride: int = 10, mirror: bool = True, touch: bool = False):
         self.root = Path(root)
         self.normalizer = normalizer
         self.window = window
         self.sequences: list[np.ndarray] = []
+        self.touch: list[np.ndarray] | None = [] if touch else None
         for cid in split_ids(self.root, split):
             clip = load_clip(self.root, cid)
             if clip.f1.shape[0] >= window:
-                self.sequences.extend(_single_sequences(clip, mirror))
+                sequences = _single_sequences(clip, mirror)
+                self.sequences.extend(sequences)
+                if self.touch is not None:
+                    self.touch.extend(_single_touch_weights(sequences))
         self.index = [(s, t) for s, seq in enumerate(self.sequences)
                       for t in range(0, seq.shape[0] - window + 1, stride)]
         if not self.index:
@@ -336,10 +353,13 @@ class InterHumanWindows:
     def __len__(self) -> int:
         return len(self.index)
 
-    def __getitem__(self, index: int) -> np.ndarray:
+    def __getitem__(self, index: int) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         s, t = self.index[index]
         w = self.sequences[s][t:t + self.window]
-        return (self.normalizer.normalize(w) if self.normalizer is not None else w).astype(np.float32)
+        w = (self.normalizer.normalize(w) if self.normalizer is not None else w).astype(np.float32)
+        if self.touch is None:
+            return w
+        return w, self.touch[s][t:t + self.window]
 
 
 def compute_stats(root: str | Path, split: str = "train", min_std: float = 1e-3) -> Normalizer:

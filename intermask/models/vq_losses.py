@@ -59,9 +59,20 @@ def hand_gap_error(pred_m: torch.Tensor, gt_m: torch.Tensor) -> torch.Tensor:
     return (error * weight).mean()
 
 
-def reconstruction_losses(pred: torch.Tensor, gt: torch.Tensor, mean: torch.Tensor, std: torch.Tensor
-                          ) -> dict[str, torch.Tensor]:
-    """pred, gt (B, T, 262) normalised → local-mean loss terms plus the foot-contact (sum, count) pair."""
+def touch_error(pred_m: torch.Tensor, gt_m: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Mean error (m) of the two wrists, each weighted by ``weights`` (B, T, 2) from
+    ``intermask.motion.touch.touch_weights``: large where the ground-truth wrist is on the partner. A handshake or a
+    fist bump is lost when a wrist stops a few centimetres short in those frames, which the wrist term, spread
+    over every frame, barely notices."""
+    error = ((pred_m[..., _WRISTS, :] - gt_m[..., _WRISTS, :]).pow(2).sum(-1) + 1e-12).sqrt()
+    return (error * weights).mean()
+
+
+def reconstruction_losses(pred: torch.Tensor, gt: torch.Tensor, mean: torch.Tensor, std: torch.Tensor,
+                          touch: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """pred, gt (B, T, 262) normalised → local-mean loss terms plus the foot-contact (sum, count) pair.
+
+    touch: optional (B, T, 2) wrist weights for ``loss_touch`` (zero without them)."""
     pp, gp = _positions(pred), _positions(gt)
     out = {
         "loss_rec": F.smooth_l1_loss(pred[..., :258], gt[..., :258]),
@@ -75,5 +86,6 @@ def reconstruction_losses(pred: torch.Tensor, gt: torch.Tensor, mean: torch.Tens
     pred_m, gt_m = _positions(pred_d), _positions(gt_d)
     out["loss_hands"] = (pred_m[..., _WRISTS, :] - gt_m[..., _WRISTS, :]).pow(2).sum(-1).mean()
     out["loss_hand_gap"] = hand_gap_error(pred_m, gt_m)
+    out["loss_touch"] = touch_error(pred_m, gt_m, touch) if touch is not None else pred_m.new_zeros(())
     out["fc_sum"], out["fc_count"] = foot_contact_terms(pred_m, gt_m)
     return out

@@ -246,8 +246,10 @@ class VQVAE(nn.Module):
         q = self.quantizer.dequantize(ids.reshape(b, g * t).clamp(0, self.nb_code - 1))
         return self.decode_latents(q, t)
 
-    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward(self, x: torch.Tensor, touch: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """x (B, T, 262) normalised → recon (B, fpt·(T // fpt), 262), ``loss`` and its terms, perplexity.
+
+        touch: optional (B, T, 2) wrist weights (``InterHumanWindows(touch=True)``) for the touch term.
 
         Every loss term is a mean over this process's batch, except that the foot-contact term divides by the
         contact count of the whole global batch (times the number of processes): in each case the mean of a term
@@ -257,10 +259,11 @@ class VQVAE(nn.Module):
         fpt = self.frames_per_token
         t = (x.shape[1] // fpt) * fpt
         x = x[:, :t]
+        touch = touch[:, :t] if touch is not None else None
         z = self._latents(x)
         q, ids, commit, perplexity = self.quantizer(z)
         recon = self.decode_latents(q, t // fpt)
-        terms = reconstruction_losses(recon, x, self.mean, self.std)
+        terms = reconstruction_losses(recon, x, self.mean, self.std, touch)
         out = {k: v for k, v in terms.items() if k.startswith("loss_")}
         out["loss_commit"] = commit
         # Contact frames are unevenly spread over processes, so a per-process mean would not average to the
@@ -272,7 +275,7 @@ class VQVAE(nn.Module):
         out["loss"] = (out["loss_rec"] + c.commit * out["loss_commit"] + c.explicit * out["loss_explicit"]
                        + c.vel * out["loss_vel"] + c.bn * out["loss_bn"] + c.geo * out["loss_geo"]
                        + c.fc * out["loss_fc"] + c.hands * out["loss_hands"]
-                       + c.hand_gap * out["loss_hand_gap"])
+                       + c.hand_gap * out["loss_hand_gap"] + c.touch * out["loss_touch"])
         out["perplexity"] = perplexity
         out["recon"] = recon
         out["ids"] = ids.view(x.shape[0], self.groups, -1)
