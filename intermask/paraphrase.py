@@ -8,7 +8,8 @@ control checks of the evaluation score it as they score the test split.
 
     python -m intermask.paraphrase --checkpoint checkpoints/intersynth/intermask --samples 4 --out results/paraphrase.json
 
-``--set examples`` scores the web demo's example prompts the same way (``intermask/examples.py``).
+``--set examples`` scores the web demo's example prompts the same way (``intermask/examples.py``); ``--set order``
+whether "the first person" / "the second person" picks which output person acts (``order_prompts``).
 """
 from __future__ import annotations
 
@@ -94,7 +95,25 @@ def prompts() -> list[Prompt]:
     return out
 
 
-SETS = ("paraphrases", "examples")
+def order_prompts() -> list[Prompt]:
+    """Prompts that name the acting person by the order of the output ("the second person kicks the first"), each
+    in both orders; scored by ``order``: does the named slot do the action more than the other? A model that
+    cannot tell "first" from "second" scores 50%."""
+    templates = [("punch", "hand", "The {a} person punches the {b} person with the right hand."),
+                 ("push", "hand", "The {a} person pushes the {b} person with both hands."),
+                 ("point", "hand", "The {a} person points at the {b} person with the left hand."),
+                 ("wave", "hand", "The {a} person waves the right hand at the {b} person."),
+                 ("kick", "leg", "The {a} person kicks the {b} person with the left leg."),
+                 ("pat_shoulder", "hand", "The {a} person pats the {b} person on the shoulder.")]
+    out = []
+    for cat, limb, t in templates:
+        for slot, (a, b) in enumerate((("first", "second"), ("second", "first"))):
+            out.append(Prompt(t.format(a=a, b=b), 3.5, {"category": cat, "actor": slot, "limb": limb,
+                                                        "order": slot}))
+    return out
+
+
+SETS = ("paraphrases", "examples", "order")
 
 
 def prompt_set(name: str) -> list[Prompt]:
@@ -103,7 +122,21 @@ def prompt_set(name: str) -> list[Prompt]:
         from intermask.examples import PROMPTS
 
         return list(PROMPTS)
+    if name == "order":
+        return order_prompts()
     return prompts()
+
+
+def checks(label: dict, joints) -> dict[str, bool | None]:
+    """The evaluation's control checks (the acting person is whoever acts), plus ``order`` for labels that name
+    the slot that must act."""
+    from intermask.evaluation import control_checks
+    from intermask.metrics import control
+
+    out = control_checks(label, joints)
+    if label.get("order") in (0, 1):
+        out["order"] = control.check_actor({**label, "actor": label["order"]}, joints)
+    return out
 
 
 def score(model, settings=None, samples: int = 4, seed: int = 0, progress: bool = True,
@@ -112,7 +145,6 @@ def score(model, settings=None, samples: int = 4, seed: int = 0, progress: bool 
     → {"control": {attr: {...}}, "by_category": ...}."""
     from tqdm import tqdm
 
-    from intermask.evaluation import control_checks
     from intermask.motion.features import features_to_joints
     from intermask.motion.features import FPS
 
@@ -134,7 +166,7 @@ def score(model, settings=None, samples: int = 4, seed: int = 0, progress: bool 
             feats = model.sample_features(texts[start:start + 32], [frames] * len(texts[start:start + 32]),
                                           seed + 1000 * g + start, settings)
             for label, f in zip(labels[start:start + 32], feats):
-                for attr, ok in control_checks(label, features_to_joints(f)).items():
+                for attr, ok in checks(label, features_to_joints(f)).items():
                     if ok is None:
                         continue
                     for table in (counts, by_cat.setdefault(label["category"], {})):
@@ -157,7 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkpoint", default=None, help="transformer checkpoint (default: the bundled model)")
     parser.add_argument("--set", choices=SETS, default="paraphrases",
                         help="paraphrases: prompts worded unlike the training templates; examples: the web demo's "
-                             "example prompts (intermask/examples.py)")
+                             "example prompts (intermask/examples.py); order: prompts naming the acting person "
+                             "as the first or the second")
     parser.add_argument("--samples", type=int, default=4, help="generations per prompt")
     parser.add_argument("--seed", type=int, default=0)
     SamplingSettings.add_arguments(parser)

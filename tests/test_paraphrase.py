@@ -76,3 +76,27 @@ def test_the_demo_examples_carry_the_labels_their_words_imply(tmp_path):
     assert result["by_category"]["wave"]["count"]["total"] == 1
     assert result["by_category"]["dance"]["direction"]["total"] == 1
     assert set(result["by_category"]) == {p.label["category"] for p in PROMPTS}
+
+
+def test_the_order_set_asks_for_the_named_person_in_both_orders(tmp_path):
+    import json
+
+    from intermask.paraphrase import checks, main, order_prompts
+
+    items = order_prompts()
+    for first, second in zip(items[::2], items[1::2]):  # each sentence in both orders
+        assert first.text.startswith("The first person") and second.text.startswith("The second person")
+        assert (first.label["order"], second.label["order"]) == (0, 1)
+    # The check follows the slot: whoever does the action more is "the first person" if they are in slot 0.
+    rng = np.random.default_rng(0)
+    joints = rng.normal(size=(2, 40, 22, 3)) * 0.05 + np.array([0.0, 1.0, 0.0])
+    joints[0, 20:, 21, 2] += 0.6  # person 0's right hand goes far forward
+    label = items[0].label
+    assert checks(label, joints)["order"] is True
+    assert checks({**label, "actor": 1, "order": 1}, joints)["order"] is False
+    assert checks({**label, "actor": 1, "order": 1}, joints[::-1])["order"] is True
+
+    out = tmp_path / "order.json"
+    assert main(["--checkpoint", str(write_tiny_checkpoint(tmp_path / "ckpt")), "--set", "order", "--samples", "1",
+                 "--time-steps", "2", "--out", str(out)]) == 0
+    assert json.loads(out.read_text())["control"]["order"]["total"] == len(items)
