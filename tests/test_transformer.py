@@ -63,6 +63,17 @@ def test_padding_positions_do_not_leak():
     assert torch.allclose(a[0, :, :, :4], b[0, :, :, :4], atol=1e-5)
 
 
+@pytest.mark.parametrize("mode", ["none", "every_block"])
+def test_swapping_the_persons_swaps_the_output(mode):
+    # Nothing in the model tells the two persons apart (one positional encoding, shared weights), so no text can
+    # say which output person acts: what --person-order-words runs into (docs/design-notes.md, "Canonicalisation").
+    m = _model(word_xattn=mode, static_words=False)
+    ids, lengths, text = _batch()
+    keep = torch.zeros(2, dtype=torch.bool)
+    swapped = m(ids.flip(1), lengths, text, keep).flip(1)
+    torch.testing.assert_close(swapped, m(ids, lengths, text, keep), atol=1e-5, rtol=1e-5)
+
+
 @pytest.mark.parametrize("mode", ["every_block", "pre"])
 def test_unconditional_branch_ignores_sentence_and_words(mode):
     m = _model(word_xattn=mode)
