@@ -81,6 +81,11 @@ class TransformerConfig:
     word_xattn: str = "every_block"  # none | pre | every_block (docs/design-notes.md, "Word cross-attention")
     # Word keys also see each token's static input embedding (docs/design-notes.md, "Static word vectors").
     static_words: bool = False
+    # Not in the paper: a learned vector per person added to its tokens, so that the model can tell its two persons
+    # apart (without it, swapping the persons swaps the output exactly and "the first person" means nothing;
+    # docs/design-notes.md, "Canonicalisation"). Zero at the start, so --init-from grows it onto any checkpoint.
+    person_embedding: bool = field(default=False, metadata={"help": "a learned embedding per person, so that a "
+                                                                    "text can say which person acts"})
     max_motion_frames: int = 300
 
 

@@ -35,7 +35,8 @@ TR_ARGS = ["--batch-size", "4", "--latent-dim", "32", "--n-heads", "2", "--n-lay
            "--dropout", "0.2", "--attn-dropout", "0.2", "--step-unroll", "1", "--interaction-mask-prob", "0.5",
            "--cond-drop-prob", "0.3", "--word-xattn", "every_block", "--log-every", "2", "--save-every", "100",
            "--no-progress", "--threads", "1", "--seed", "3",
-           "--person-order-words"]  # (the fixture's texts name "the first person": their swaps must match too)
+           # (the fixture's texts name "the first person": their swaps must match too)
+           "--person-order-words", "--person-embedding"]
 
 
 def _free_port() -> int:

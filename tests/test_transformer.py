@@ -74,6 +74,19 @@ def test_swapping_the_persons_swaps_the_output(mode):
     torch.testing.assert_close(swapped, m(ids, lengths, text, keep), atol=1e-5, rtol=1e-5)
 
 
+def test_a_person_embedding_starts_as_the_model_without_it_and_can_then_tell_the_persons_apart():
+    plain, grown = _model(), _model(person_embedding=True)
+    missing, unexpected = grown.load_state_dict(plain.state_dict(), strict=False)
+    assert missing == ["person_emb"] and not unexpected and grown.grown_parameters() == ("person_emb",)
+    ids, lengths, text = _batch()
+    keep = torch.zeros(2, dtype=torch.bool)
+    assert torch.equal(plain(ids, lengths, text, keep), grown(ids, lengths, text, keep))
+    with torch.no_grad():
+        grown.person_emb.normal_(0, 0.5)
+    swapped = grown(ids.flip(1), lengths, text, keep).flip(1)
+    assert (swapped - grown(ids, lengths, text, keep)).abs().max() > 1e-3  # the slots now differ
+
+
 @pytest.mark.parametrize("mode", ["every_block", "pre"])
 def test_unconditional_branch_ignores_sentence_and_words(mode):
     m = _model(word_xattn=mode)

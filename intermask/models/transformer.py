@@ -149,6 +149,8 @@ class InterMTransformer(nn.Module):
         if self.static_proj is not None:
             nn.init.zeros_(self.static_proj.weight)
             nn.init.zeros_(self.static_proj.bias)
+        # Zero at the start too: the model treats its persons alike until training tells them apart.
+        self.person_emb = nn.Parameter(torch.zeros(2, d)) if cfg.person_embedding else None
         # Sized once for the longest motion of the config; a longer request computes its own (see forward).
         self.register_buffer("pe", positional_encoding_2d(groups, max(1, cfg.max_motion_frames // frames_per_token),
                                                           d), persistent=False)
@@ -157,7 +159,8 @@ class InterMTransformer(nn.Module):
     def grown_parameters(self) -> tuple[str, ...]:
         """Prefixes of parameters that start at zero and may be absent from a checkpoint this model starts from
         (``--init-from``): without them the model computes exactly what it computes with them at zero."""
-        return ("static_proj.",) if self.static_proj is not None else ()
+        return (("static_proj.",) if self.static_proj is not None else ()) + (
+            ("person_emb",) if self.person_emb is not None else ())
 
     @staticmethod
     def _init(m: nn.Module) -> None:
@@ -223,6 +226,8 @@ class InterMTransformer(nn.Module):
         valid = self.valid_mask(token_lengths, t)
         cond, words = conditioning
         x = self.token_proj(self.token_emb(ids)) + pe[:, :t]
+        if self.person_emb is not None:
+            x = x + self.person_emb[:, None, None]
         x = x.reshape(b, 2 * self.groups * t, -1)
         sep = self.token_proj(self.token_emb.weight[self.sep_id])[None, None].expand(b, 1, -1)
         x = self.input_dropout(torch.cat([x, sep], dim=1))
