@@ -43,6 +43,7 @@ MIRROR_PERMUTATION = tuple(
     for j in range(NUM_JOINTS)
 )
 
+WRISTS = (JOINT_NAMES.index("left_wrist"), JOINT_NAMES.index("right_wrist"))
 FOOT_LEFT = (7, 10)  # ankle, toe
 FOOT_RIGHT = (8, 11)
 FOOT_HEIGHT_THRESHOLDS = (0.12, 0.05)  # ankle, toe: the InterHuman contact heights (metres)

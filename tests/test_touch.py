@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from intermask.motion.touch import TOUCH_SCALE, WRISTS, touch_weights
+from intermask.motion.touch import TOUCH_SCALE, touch_weights
+from intermask.skeleton import WRISTS
 
 
 def _standing(x: float) -> np.ndarray:

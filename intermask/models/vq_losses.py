@@ -15,7 +15,7 @@ from intermask.motion.features import POS, ROT
 
 _PARENTS = torch.tensor(sk.PARENTS[1:])
 _FEET = [sk.FOOT_LEFT[0], sk.FOOT_LEFT[1], sk.FOOT_RIGHT[0], sk.FOOT_RIGHT[1]]
-_WRISTS = [sk.JOINT_NAMES.index("left_wrist"), sk.JOINT_NAMES.index("right_wrist")]
+_WRISTS = list(sk.WRISTS)
 # Frames where the ground-truth wrists are this far apart (m) weigh 1/e as much in the hand-gap term as touching ones.
 HAND_GAP_SCALE = 0.1
 _FOOT_HEIGHTS = torch.tensor([sk.FOOT_HEIGHT_THRESHOLDS[0], sk.FOOT_HEIGHT_THRESHOLDS[1]] * 2)

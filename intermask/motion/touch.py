@@ -11,11 +11,10 @@ import numpy as np
 
 from intermask import skeleton as sk
 
-WRISTS = (sk.JOINT_NAMES.index("left_wrist"), sk.JOINT_NAMES.index("right_wrist"))
 # What a hand touches on the partner in the categories the control checks know: hands (handshake, high five,
 # fist bump, give, pull, dance), the chest and spine (hug, push), the neck and shoulders (push, pat on the shoulder).
-TARGETS = (*WRISTS, *(sk.JOINT_NAMES.index(n) for n in ("spine1", "spine2", "spine3", "neck", "left_shoulder",
-                                                         "right_shoulder")))
+TARGETS = (*sk.WRISTS, *(sk.JOINT_NAMES.index(n) for n in ("spine1", "spine2", "spine3", "neck",
+                                                           "left_shoulder", "right_shoulder")))
 # A wrist this far (m) from every target weighs 1/e as much as one on a target.
 TOUCH_SCALE = 0.1
 
@@ -26,6 +25,6 @@ def touch_weights(own: np.ndarray, partner: np.ndarray) -> np.ndarray:
     own, partner = np.asarray(own, dtype=np.float64), np.asarray(partner, dtype=np.float64)
     if own.shape != partner.shape or own.ndim != 3 or own.shape[1:] != (22, 3):
         raise ValueError(f"own and partner must both be (T, 22, 3); got {own.shape} and {partner.shape}")
-    gaps = own[:, WRISTS, None, :] - partner[:, None, TARGETS, :]  # (T, 2, targets, 3)
+    gaps = own[:, sk.WRISTS, None, :] - partner[:, None, TARGETS, :]  # (T, 2, targets, 3)
     nearest = np.linalg.norm(gaps, axis=-1).min(-1)
     return np.exp(-nearest / TOUCH_SCALE).astype(np.float32)
