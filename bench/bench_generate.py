@@ -40,6 +40,7 @@ def main() -> None:
     parser.add_argument("--checkpoint", default=None)
     parser.add_argument("--out", default=str(Path(__file__).with_name("RESULTS-generate.md")))
     args = parser.parse_args()
+    machine = describe()  # before the runs: their own load would otherwise show up as the machine's
 
     from intermask.api import InterMask
 
@@ -61,7 +62,7 @@ def main() -> None:
         print(growth[-1])
     lines = [
         "# Generation latency", "",
-        f"Machine: {describe()}. Command: `python bench/bench_generate.py --repeats {args.repeats}`. "
+        f"Machine: {machine}. Command: `python bench/bench_generate.py --repeats {args.repeats}`. "
         f"Checkpoint: `{model.checkpoint_dir}`. Defaults: 20 time steps (10 for reactions), guidance 2 "
         "(conditional and unconditional passes batched), top-k ratio 0.9. Median of "
         f"{args.repeats} runs after a warm-up, text encoding included; the fastest and slowest runs show how much "
