@@ -23,8 +23,8 @@ def touch_weights(own: np.ndarray, partner: np.ndarray) -> np.ndarray:
     """own, partner (T, 22, 3) joints in one frame (m) → (T, 2) float32 weights of own left and right wrist:
     exp(−distance to the nearest of the partner's ``TARGETS`` / ``TOUCH_SCALE``)."""
     own, partner = np.asarray(own, dtype=np.float64), np.asarray(partner, dtype=np.float64)
-    if own.shape != partner.shape or own.ndim != 3 or own.shape[1:] != (22, 3):
-        raise ValueError(f"own and partner must both be (T, 22, 3); got {own.shape} and {partner.shape}")
+    if own.shape != partner.shape or own.ndim != 3 or own.shape[1:] != (sk.NUM_JOINTS, 3):
+        raise ValueError(f"own and partner must both be (T, {sk.NUM_JOINTS}, 3); got {own.shape} and {partner.shape}")
     gaps = own[:, sk.WRISTS, None, :] - partner[:, None, TARGETS, :]  # (T, 2, targets, 3)
     nearest = np.linalg.norm(gaps, axis=-1).min(-1)
     return np.exp(-nearest / TOUCH_SCALE).astype(np.float32)
