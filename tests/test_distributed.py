@@ -140,6 +140,26 @@ def test_init_from_can_grow_static_word_vectors_onto_an_older_checkpoint(runs):
     assert train_transformer.main([*args[:-1], "--latent-dim", "48", "--out", str(out / "misfit")]) == 2
 
 
+def test_a_person_embedding_can_start_apart_when_reinitialised_on_a_checkpoint_that_has_one(runs):
+    root, out, common = runs
+    vq = ["--vq", str(out / "vq1" / "latest")]
+    # t1 was trained with --person-embedding (TR_ARGS), so it holds the two vectors already: they are kept ...
+    args = [*common, *TR_ARGS, *vq, "--max-steps", "2", "--lr", "0", "--init-from", str(out / "t1" / "latest"),
+            "--person-embedding-init", "0.1"]
+    assert train_transformer.main([*args, "--out", str(out / "pkept")]) == 0
+    source = load_file(str(out / "t1" / "latest" / "model.safetensors"))
+    kept = load_file(str(out / "pkept" / "latest" / "model.safetensors"))
+    assert torch.equal(kept["person_emb"], source["person_emb"])
+    # ... unless --reinit drops them: they then start at +v and -v, and every other weight is the checkpoint's.
+    assert train_transformer.main([*args, "--reinit", "person_emb", "--out", str(out / "pi")]) == 0
+    fresh = load_file(str(out / "pi" / "latest" / "model.safetensors"))
+    v = fresh["person_emb"]
+    assert torch.equal(v[0], -v[1]) and 0.05 < float(v[0].std()) < 0.2
+    assert all(torch.equal(source[k], fresh[k]) for k in source if k != "person_emb")
+    # A prefix that names nothing is a mistake, not a silent no-op.
+    assert train_transformer.main([*args, "--reinit", "person_embedding", "--out", str(out / "pbad")]) == 2
+
+
 def test_logged_losses_are_global_values_for_any_number_of_processes(runs):
     _, out, _ = runs
 

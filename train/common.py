@@ -259,6 +259,10 @@ def add_init_argument(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument("--init-from", default=None,
                         help=f"start from the weights of this {what} checkpoint (fresh optimiser, step 0; its "
                              f"architecture is used, changed only by {what} flags given here)")
+    parser.add_argument("--reinit", nargs="+", default=(), metavar="PREFIX",
+                        help="with --init-from: parameters whose names start with PREFIX keep this run's fresh "
+                             "initialisation instead of the checkpoint's (e.g. person_emb with "
+                             "--person-embedding-init)")
 
 
 def init_dir(args: argparse.Namespace) -> Path | None:
@@ -308,9 +312,11 @@ def widened(old: torch.Tensor, fresh: torch.Tensor) -> torch.Tensor:
 
 def init_weights(args: argparse.Namespace, model) -> None:
     """Load --init-from weights into ``model``. Every weight must match, except parameters the model declares
-    grown (``grown_parameters()``): absent ones are zero-initialised additions (e.g. ``--static-words`` on an older
-    checkpoint), narrower ones are widened without changing what the network computes (:func:`widened`, e.g.
-    ``--decoder-width`` on a VQ)."""
+    grown (``grown_parameters()``): absent ones keep the model's own initialisation (zero, unless a flag such as
+    ``--person-embedding-init`` says otherwise; e.g. ``--static-words`` on an older checkpoint), narrower ones are
+    widened without changing what the network computes (:func:`widened`, e.g. ``--decoder-width`` on a VQ).
+    ``--reinit PREFIX`` drops matching tensors from the checkpoint so that they keep this model's initialisation
+    too."""
     path = init_dir(args)
     if path is None:
         return
@@ -318,6 +324,12 @@ def init_weights(args: argparse.Namespace, model) -> None:
 
     state = load_file(str(path / "model.safetensors"))
     current = model.state_dict()
+    reinit = tuple(getattr(args, "reinit", ()))
+    fresh = [k for k in current if k.startswith(reinit)] if reinit else []
+    if reinit and not fresh:
+        raise InterMaskError(f"--reinit {' '.join(reinit)}: this model has no such parameters.")
+    for k in fresh:
+        state.pop(k, None)
     grown = [k for k, v in state.items() if k.startswith(model.grown_parameters()) and k in current
              and v.shape != current[k].shape]
     for k in grown:
@@ -329,10 +341,13 @@ def init_weights(args: argparse.Namespace, model) -> None:
     except RuntimeError as exc:  # shapes differ: torch lists every tensor; the first one says enough
         lines = [x.strip() for x in str(exc).splitlines() if "size mismatch" in x]
         raise InterMaskError(f"--init-from {path} does not fit this model: {lines[0] if lines else exc}") from None
-    new = [k for k in missing if k.startswith(model.grown_parameters())]
-    missing = [k for k in missing if k not in new]
+    new = [k for k in missing if k.startswith(model.grown_parameters()) and k not in fresh]
+    missing = [k for k in missing if k not in new and k not in fresh]
     if new:
-        print(f"--init-from {path}: {len(new)} new zero-initialised tensors ({', '.join(new)})", flush=True)
+        print(f"--init-from {path}: {len(new)} new tensors, initialised as the model builds them "
+              f"({', '.join(new)})", flush=True)
+    if fresh:
+        print(f"--init-from {path}: {len(fresh)} tensors re-initialised ({', '.join(fresh)})", flush=True)
     if missing or unexpected:
         raise InterMaskError(f"--init-from {path} does not fit this model: missing {missing[:3]}, "
                              f"unexpected {unexpected[:3]}.")

@@ -149,16 +149,19 @@ class InterMTransformer(nn.Module):
         if self.static_proj is not None:
             nn.init.zeros_(self.static_proj.weight)
             nn.init.zeros_(self.static_proj.bias)
-        # Zero at the start too: the model treats its persons alike until training tells them apart.
-        self.person_emb = nn.Parameter(torch.zeros(2, d)) if cfg.person_embedding else None
+        # Zero at the start too unless person_embedding_init says otherwise (config.py says why it may).
+        self.person_emb = None
+        if cfg.person_embedding:
+            v = torch.randn(d) * cfg.person_embedding_init
+            self.person_emb = nn.Parameter(torch.stack([v, -v]))
         # Sized once for the longest motion of the config; a longer request computes its own (see forward).
         self.register_buffer("pe", positional_encoding_2d(groups, max(1, cfg.max_motion_frames // frames_per_token),
                                                           d), persistent=False)
         self.collective: Collective = LOCAL
 
     def grown_parameters(self) -> tuple[str, ...]:
-        """Prefixes of parameters that start at zero and may be absent from a checkpoint this model starts from
-        (``--init-from``): without them the model computes exactly what it computes with them at zero."""
+        """Prefixes of parameters that may be absent from a checkpoint this model starts from (``--init-from``):
+        at zero, their default start, the model computes exactly what it computes without them."""
         return (("static_proj.",) if self.static_proj is not None else ()) + (
             ("person_emb",) if self.person_emb is not None else ())
 
