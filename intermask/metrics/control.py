@@ -14,25 +14,30 @@ from collections import defaultdict
 
 import numpy as np
 
+from intermask import skeleton as sk
 from intermask.errors import InterMaskError
 
 ATTRIBUTES = ("actor", "side", "limb", "contact", "count", "direction")
-HAND = {"left": 20, "right": 21}
-ANKLE = {"left": 7, "right": 8}
-SHOULDER = {"left": 16, "right": 17}
+J = {name: i for i, name in enumerate(sk.JOINT_NAMES)}
+PELVIS, SPINE1, SPINE2, SPINE3, NECK, HEAD = (J[n] for n in ("pelvis", "spine1", "spine2", "spine3", "neck", "head"))
+HAND = {"left": J["left_wrist"], "right": J["right_wrist"]}
+ANKLE = {"left": J["left_ankle"], "right": J["right_ankle"]}
+SHOULDER = {"left": J["left_shoulder"], "right": J["right_shoulder"]}
+WRISTS, ANKLES, SHOULDERS = list(sk.WRISTS), [ANKLE["left"], ANKLE["right"]], [SHOULDER["left"], SHOULDER["right"]]
+TOES = [J["left_foot"], J["right_foot"]]
 _HANDLESS = ("approach", "walk_away", "pass_by", "follow", "circle", "bow", "jump", "kick")
 
 
 def _joints(x) -> np.ndarray:
     j = np.asarray(getattr(x, "joints", x), dtype=np.float64)
-    if j.ndim != 4 or j.shape[0] != 2 or j.shape[2:] != (22, 3):
-        raise InterMaskError(f"Control checks need joints of shape (2, T, 22, 3); got {j.shape}.")
+    if j.ndim != 4 or j.shape[0] != 2 or j.shape[2:] != (sk.NUM_JOINTS, 3):
+        raise InterMaskError(f"Control checks need joints of shape (2, T, {sk.NUM_JOINTS}, 3); got {j.shape}.")
     return j
 
 
 def _frame(j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-frame forward and left unit vectors (T, 3) of one person, from the hips (as in canonicalisation)."""
-    across = j[:, 2] - j[:, 1]
+    across = j[:, J["right_hip"]] - j[:, J["left_hip"]]
     across[:, 1] = 0
     fwd = np.cross(np.array([0.0, 1.0, 0.0]), across)
     fwd /= np.maximum(np.linalg.norm(fwd, axis=1, keepdims=True), 1e-9)
@@ -55,59 +60,59 @@ def hand_scores(j: np.ndarray) -> np.ndarray:
     """(2,) how far each hand of one person (T, 22, 3) goes forward plus up from the pelvis, at most."""
     fwd, _ = _frame(j)
     out = []
-    for w in (20, 21):
-        rel = j[:, w] - j[:, 0]
+    for w in WRISTS:
+        rel = j[:, w] - j[:, PELVIS]
         out.append(np.max(np.sum(rel * fwd, 1) + rel[:, 1]))
     return np.array(out)
 
 
 def leg_scores(j: np.ndarray) -> np.ndarray:
     """(2,) highest lift of each ankle above its lowest height."""
-    return np.array([np.ptp(j[:, a, 1]) for a in (7, 8)])
+    return np.array([np.ptp(j[:, a, 1]) for a in ANKLES])
 
 
 def airborne(j: np.ndarray) -> np.ndarray:
     """(T,) both feet off the floor (all four foot joints above 4 cm over the floor of the clip)."""
-    floor = j[:, [7, 8, 10, 11], 1].min()
-    return (j[:, [10, 11], 1] - floor > 0.04).all(1) & (j[:, [7, 8], 1] - floor > 0.10).all(1)
+    floor = j[:, ANKLES + TOES, 1].min()
+    return (j[:, TOES, 1] - floor > 0.04).all(1) & (j[:, ANKLES, 1] - floor > 0.10).all(1)
 
 
 def _activity(cat: str, j: np.ndarray, p: int) -> float:
     """How strongly person p does the labelled action (comparable between the two persons)."""
     me, other = j[p], j[1 - p]
     if cat in ("approach", "walk_away", "circle"):
-        return float(np.linalg.norm(np.diff(me[:, 0, [0, 2]], axis=0), axis=1).sum())
+        return float(np.linalg.norm(np.diff(me[:, PELVIS, [0, 2]], axis=0), axis=1).sum())
     if cat == "bow":
         fwd, _ = _frame(me)
-        return float(np.max(np.sum((me[:, 15] - me[:, 0]) * fwd, 1)))
+        return float(np.max(np.sum((me[:, HEAD] - me[:, PELVIS]) * fwd, 1)))
     if cat == "jump":
         return float(airborne(me).sum())
     if cat == "kick":
         return float(leg_scores(me).max())
     if cat == "clap":
-        d = np.linalg.norm(me[:, 20] - me[:, 21], axis=1)
+        d = np.linalg.norm(me[:, HAND["left"]] - me[:, HAND["right"]], axis=1)
         return float(np.clip(0.3 - d.min(), 0, None) * np.ptp(d))
     if cat == "wave":
-        return float(np.max(me[:, [20, 21], 1] - me[:, [15], 1]))
+        return float(np.max(me[:, WRISTS, 1] - me[:, [HEAD], 1]))
     if cat in ("push", "punch", "pat_shoulder", "point"):
         # The actor's hand ends up near the partner's upper body (push, pat) or head (punch), or points at it.
-        targets = other[:, [9, 12, 15, 16, 17]]
-        d = np.linalg.norm(me[:, [20, 21], None] - targets[:, None], axis=-1).min()
+        targets = other[:, [SPINE3, NECK, HEAD, *SHOULDERS]]
+        d = np.linalg.norm(me[:, WRISTS, None] - targets[:, None], axis=-1).min()
         return float(-d) if cat != "point" else float(hand_scores(me).max())
     if cat == "give":
         # The giver reaches first: earliest frame with a hand at half of its largest forward reach.
-        sc = np.stack([np.sum((me[:, w] - me[:, 0]) * _frame(me)[0], 1) for w in (20, 21)], 1).max(1)
+        sc = np.stack([np.sum((me[:, w] - me[:, PELVIS]) * _frame(me)[0], 1) for w in WRISTS], 1).max(1)
         return float(-np.argmax(sc > 0.5 * (sc.max() + sc.min())))
     if cat == "pull":
-        start = other[0, 0, [0, 2]] - me[0, 0, [0, 2]]
+        start = other[0, PELVIS, [0, 2]] - me[0, PELVIS, [0, 2]]
         start /= max(np.linalg.norm(start), 1e-9)
-        return float(-np.dot(me[-1, 0, [0, 2]] - me[0, 0, [0, 2]], start))
+        return float(-np.dot(me[-1, PELVIS, [0, 2]] - me[0, PELVIS, [0, 2]], start))
     return float(hand_scores(me).max())
 
 
 def _follows(a: np.ndarray, b: np.ndarray) -> float:
     """Mean distance between a's root at t and b's root at t − lag, at the best lag: small if a follows b."""
-    ra, rb = a[:, 0, [0, 2]], b[:, 0, [0, 2]]
+    ra, rb = a[:, PELVIS, [0, 2]], b[:, PELVIS, [0, 2]]
     best = np.inf
     for lag in range(3, min(90, len(ra) // 2)):
         best = min(best, float(np.linalg.norm(ra[lag:] - rb[:-lag], axis=1).mean()))
@@ -149,10 +154,10 @@ def check_side(label: dict, x) -> bool | None:
         return None
     if cat == "pass_by":
         # Passing on the left: at the closest approach the other person is on one's left.
-        d = np.linalg.norm(j[0, :, 0] - j[1, :, 0], axis=1)
+        d = np.linalg.norm(j[0, :, PELVIS] - j[1, :, PELVIS], axis=1)
         t = int(np.argmin(d))
         _, left = _frame(j[0])
-        lat = np.dot(j[1, t, 0] - j[0, t, 0], left[t])
+        lat = np.dot(j[1, t, PELVIS] - j[0, t, PELVIS], left[t])
         return (lat > 0) == (side == "left")
     limb = label.get("limb")
     ok = []
@@ -170,8 +175,8 @@ def check_limb(label: dict, x) -> bool | None:
     ok = []
     for p in _actors(label):
         me = j[p]
-        floor = me[:, [7, 8, 10, 11], 1].min()
-        leg = bool(airborne(me).any()) or float(np.max(me[:, [7, 8], 1] - floor)) > 0.3
+        floor = me[:, ANKLES + TOES, 1].min()
+        leg = bool(airborne(me).any()) or float(np.max(me[:, ANKLES, 1] - floor)) > 0.3
         hand = float(hand_scores(me).max()) > 0.15
         said_leg = limb in ("leg", "foot")
         ok.append(leg and not (hand and not leg) if said_leg else (hand and not leg))
@@ -185,10 +190,11 @@ def contact_distance(label: dict, x) -> float | None:
     """The smallest distance between the joints that touch in this contact category (m)."""
     j = _joints(x)
     cat = label.get("category")
-    wrists = j[:, :, [20, 21]]
+    wrists = j[:, :, WRISTS]
     if cat in ("handshake", "high_five", "fist_bump", "give", "pull", "dance"):
         return float(np.linalg.norm(wrists[0][:, :, None] - wrists[1][:, None], axis=-1).min())
-    targets = {"hug": [3, 6, 9], "push": [6, 9, 12, 16, 17], "pat_shoulder": [16, 17]}.get(cat)
+    targets = {"hug": [SPINE1, SPINE2, SPINE3], "push": [SPINE2, SPINE3, NECK, *SHOULDERS],
+               "pat_shoulder": SHOULDERS}.get(cat)
     if targets is None:
         return None
     best = np.inf
@@ -219,21 +225,21 @@ def measured_count(label: dict, x) -> int | None:
     if cat == "wave" and side in HAND:
         w = HAND[side]
         _, left = _frame(me)
-        raised = me[:, w, 1] > me[:, 12, 1]
+        raised = me[:, w, 1] > me[:, NECK, 1]
         if raised.sum() < 3:
             return 0
-        lat = np.sum((me[:, w] - me[:, 0]) * left, 1) * (1 if side == "left" else -1)
+        lat = np.sum((me[:, w] - me[:, PELVIS]) * left, 1) * (1 if side == "left" else -1)
         lat = lat - np.median(lat[raised])
         lat = np.where(raised, lat, -1.0)
         return _count_peaks(lat, 0.06, 0.0)
     if cat == "clap":
-        d = np.linalg.norm(me[:, 20] - me[:, 21], axis=1)
+        d = np.linalg.norm(me[:, HAND["left"]] - me[:, HAND["right"]], axis=1)
         return _count_peaks(-d, -0.1, -0.16)
     if cat == "jump":
         return _count_peaks(airborne(me).astype(float), 0.5, 0.5)
     if cat == "pat_shoulder" and side in HAND:
         w = me[:, HAND[side]]
-        near = np.linalg.norm(w[:, None] - j[1 - p][:, [16, 17]], axis=-1).min(1) < 0.25
+        near = np.linalg.norm(w[:, None] - j[1 - p][:, SHOULDERS], axis=-1).min(1) < 0.25
         if not near.any():
             return 0
         # Pats are bumps up from the resting height of the hand on the shoulder.
@@ -242,13 +248,13 @@ def measured_count(label: dict, x) -> int | None:
         return _count_peaks(h, 0.03, 0.01)
     if cat == "punch" and side in HAND:
         # Reach toward the partner's head (a hanging arm is long too, but does not point at the partner).
-        to = j[1 - p][:, 15] - me[:, SHOULDER[side]]
+        to = j[1 - p][:, HEAD] - me[:, SHOULDER[side]]
         to /= np.maximum(np.linalg.norm(to, axis=1, keepdims=True), 1e-9)
         ext = np.sum((me[:, HAND[side]] - me[:, SHOULDER[side]]) * to, 1)
         return _count_peaks(ext, 0.85 * ext.max(), 0.6 * ext.max())
     if cat == "bow":
         fwd, _ = _frame(me)
-        lean = np.sum((me[:, 15] - me[:, 0]) * fwd, 1)
+        lean = np.sum((me[:, HEAD] - me[:, PELVIS]) * fwd, 1)
         lean = lean - np.median(lean[: max(3, len(lean) // 10)])
         return _count_peaks(lean, 0.5 * lean.max(), 0.25 * lean.max())
     return None
@@ -267,7 +273,7 @@ def check_direction(label: dict, x) -> bool | None:
     if direction not in ("clockwise", "counterclockwise"):
         return None
     j = _joints(x)
-    d = j[1, :, 0, [0, 2]].T - j[0, :, 0, [0, 2]].T  # (T, 2) x, z
+    d = j[1, :, PELVIS, [0, 2]].T - j[0, :, PELVIS, [0, 2]].T  # (T, 2) x, z
     ang = np.unwrap(np.arctan2(d[:, 0], d[:, 1]))
     return (ang[-1] - ang[0] > 0) == (direction == "counterclockwise")
 

@@ -26,7 +26,7 @@ from intermask.models.quantizer import QuantizerEMA
 from intermask.models.vq_losses import reconstruction_losses
 from intermask.motion.features import FEATURE_DIM, POS, ROT, VEL
 
-NUM_JOINTS = 22
+NUM_JOINTS = sk.NUM_JOINTS
 JOINT_CHANNELS = 12
 
 
