@@ -147,8 +147,14 @@ class InterMask:
         return feats if frames is None else feats[:, :, :frames]
 
     def text_features(self, texts: list[str]) -> TextFeatures:
-        """The frozen text encoder's features of ``texts`` (what the transformer is conditioned on)."""
-        return self.text_encoder.encode(texts)
+        """The frozen text encoder's features of ``texts`` (what the transformer is conditioned on), with the
+        second person's reading when the transformer has ``person_words``."""
+        feats = self.text_encoder.encode(texts)
+        if self.transformer.cfg.person_words:
+            from intermask.data.person_order import person_views
+
+            feats = person_views(feats, list(texts), self.text_encoder.encode)
+        return feats
 
     # ------------------------------------------------------------------------------------------------ batches
     def sample_features(self, texts: list[str], frames: list[int], seed: int, settings: SamplingSettings,

@@ -92,6 +92,13 @@ class TransformerConfig:
     # at the price of no longer computing exactly what the checkpoint it grows from computed.
     person_embedding_init: float = field(default=0.0, metadata={
         "help": "the person vectors start at +v and -v, v Gaussian with this std per channel (0: both zero)"})
+    # Not in the paper: the second person's tokens read the description with "the first person" and "the second
+    # person" exchanged, so that each person reads "the first person" as itself and one set of weights can learn
+    # "the person named first acts" for both (docs/design-notes.md, "Canonicalisation"). Texts that name no order
+    # are read alike, exactly as without it; there are no new weights, so --init-from takes any checkpoint.
+    person_words: bool = field(default=False, metadata={"help": "each person reads the description from its own "
+                                                                "side ('the first person' = itself); needs "
+                                                                "--person-order-words in training"})
     max_motion_frames: int = 300
 
 

@@ -36,7 +36,7 @@ TR_ARGS = ["--batch-size", "4", "--latent-dim", "32", "--n-heads", "2", "--n-lay
            "--cond-drop-prob", "0.3", "--word-xattn", "every_block", "--log-every", "2", "--save-every", "100",
            "--no-progress", "--threads", "1", "--seed", "3",
            # (the fixture's texts name "the first person": their swaps must match too)
-           "--person-order-words", "--person-embedding"]
+           "--person-order-words", "--person-embedding", "--person-words"]
 
 
 def _free_port() -> int:

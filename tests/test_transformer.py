@@ -87,6 +87,38 @@ def test_a_person_embedding_starts_as_the_model_without_it_and_can_then_tell_the
     assert (swapped - grown(ids, lengths, text, keep)).abs().max() > 1e-3  # the slots now differ
 
 
+def _read(texts: list[str]):
+    from intermask.data.person_order import person_views
+
+    return person_views(ENC.encode(texts), texts, ENC.encode)
+
+
+@pytest.mark.parametrize("mode", ["every_block", "pre"])
+def test_with_person_words_each_person_reads_the_first_person_as_itself(mode):
+    plain, m = _model(word_xattn=mode), _model(word_xattn=mode, person_words=True)
+    m.load_state_dict(plain.state_dict())  # no weights of its own: any checkpoint loads
+    ids, lengths, _ = _batch()
+    keep = torch.zeros(2, dtype=torch.bool)
+    # A text that names no order is read alike by both persons: the model of before.
+    same = _read(["one person pushes the other", "two people hug"])
+    assert same.swapped is None
+    torch.testing.assert_close(m(ids, lengths, same, keep), plain(ids, lengths, same, keep), atol=1e-5, rtol=1e-5)
+    # Naming the order: swapping the persons and the order words together swaps the output exactly ...
+    # (the toy encoder reads a bag of words, so the texts name one person only)
+    named = _read(["the first person waves", "two people hug"])
+    flipped = _read(["the second person waves", "two people hug"])
+    torch.testing.assert_close(m(ids.flip(1), lengths, flipped, keep).flip(1), m(ids, lengths, named, keep),
+                               atol=1e-5, rtol=1e-5)
+    # ... while swapping the persons alone does not: the order words now say which person is which.
+    assert (m(ids.flip(1), lengths, named, keep).flip(1) - m(ids, lengths, named, keep))[0].abs().max() > 1e-3
+    # The second sample of the batch names no order: its output is that of the model without person words.
+    torch.testing.assert_close(m(ids, lengths, named, keep)[1], plain(ids, lengths, named, keep)[1],
+                               atol=1e-5, rtol=1e-5)
+    # Guidance's unconditional branch reads no words at all, whichever person.
+    drop = torch.ones(2, dtype=torch.bool)
+    torch.testing.assert_close(m(ids, lengths, named, drop), plain(ids, lengths, same, drop), atol=1e-5, rtol=1e-5)
+
+
 @pytest.mark.parametrize("mode", ["every_block", "pre"])
 def test_unconditional_branch_ignores_sentence_and_words(mode):
     m = _model(word_xattn=mode)

@@ -62,7 +62,7 @@ def text_cache(cfg: C.ModelConfig, datasets, out: Path, d, progress: bool = Fals
             cache.load(path)
         texts = {t for ds in datasets if ds is not None for i in range(len(ds)) for t in ds.descriptions(i)}
         texts |= {t.strip() for t in texts}
-        if cfg.data.person_order_words:
+        if cfg.data.person_order_words or cfg.transformer.person_words:
             texts |= {swap_person_order(t) for t in texts}
         cache.warm(sorted(texts), progress)
         cache.save(path)
@@ -109,9 +109,14 @@ def token_sets(cfg: C.ModelConfig, vq, norm, out: Path, d, seed: int, progress: 
     return sets
 
 
-def step_inputs(batch: dict, cache, device, pad_to: int):
+def step_inputs(batch: dict, cache, device, pad_to: int, person_words: bool = False):
     """(codes padded to ``pad_to`` time tokens, token lengths, text features) on ``device``."""
-    text = cache.get(batch["text"]).to(device)
+    from intermask.data.person_order import person_views
+
+    text = cache.get(batch["text"])
+    if person_words:
+        text = person_views(text, list(batch["text"]), cache.get)
+    text = text.to(device)
     codes = batch["codes"]
     codes = torch.nn.functional.pad(codes, (0, pad_to - codes.shape[-1]))
     return codes.to(device), batch["tokens"].to(device), text
@@ -128,7 +133,7 @@ def validate(model, cache, val_set, plan, d, max_batches: int) -> dict[str, floa
     sums: dict[str, float] = {}
     batches = plan.epoch_batches(0)[:max_batches]
     for k, batch in enumerate(DataLoader(val_set, batch_sampler=batches, collate_fn=collate)):
-        ids, tl, text = step_inputs(batch, cache, d.device, plan.padded_length(k))
+        ids, tl, text = step_inputs(batch, cache, d.device, plan.padded_length(k), model.cfg.person_words)
         keys = sample_keys(VAL_SEED, k, list(plan.local_positions())).to(d.device)
         res = model.training_loss(ids, tl, text, keys)
         # The loss is this process's share of the global mean (summed over processes it is the global value);
@@ -152,6 +157,9 @@ def run(args: argparse.Namespace) -> dict:
         cfg = common.initial_config(args, resume, common.resolve_config(args, "transformer"), "transformer")
         vq, vq_cfg, norm = load_vq(args.vq, d.device)
         cfg = dataclasses.replace(cfg, vq=vq_cfg.vq)
+        if cfg.transformer.person_words and not cfg.data.person_order_words:
+            raise InterMaskError("--person-words needs --person-order-words: training swaps the persons at random, "
+                                 "and the words that name them must swap with them.")
         show = d.is_main and not args.no_progress
         train_set, val_set = token_sets(cfg, vq, norm, out, d, args.seed, show)
         if args.tokenize_only:
@@ -185,7 +193,7 @@ def run(args: argparse.Namespace) -> dict:
                             card=card, optimizer=opt if train_state else None, train_state=train_state)
 
         def step(k: int, batch) -> common.StepOutput:
-            ids, tl, text = step_inputs(batch, cache, d.device, plan.padded_length(k))
+            ids, tl, text = step_inputs(batch, cache, d.device, plan.padded_length(k), cfg.transformer.person_words)
             res = model.training_loss(ids, tl, text, batch_keys(args.seed, k, plan).to(d.device))
             # res["loss"] is this process's share of the global mean (normalised by the all-reduced count), so
             # world_size times it estimates the global loss as logging expects; acc is already global.

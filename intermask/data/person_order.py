@@ -5,6 +5,7 @@ the two persons' slots at random, so unless the words swap with them the order t
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 
 _ORDINAL = re.compile(r"\b(first|second)(?=\s+(?:person|one)\b)", re.IGNORECASE)
@@ -19,3 +20,13 @@ def swap_person_order(text: str) -> str:
         return swapped.capitalize() if word[0].isupper() else swapped
 
     return _ORDINAL.sub(other, text)
+
+
+def person_views(features, texts: list[str], encode):
+    """``features`` of ``texts`` with ``swapped`` set to ``encode`` of the texts with the order words exchanged
+    (the second person's reading, for a transformer with ``person_words``), or unchanged when no text names a
+    person by order. ``encode``: the encoder (or text cache) that made ``features``."""
+    swapped = [swap_person_order(t) for t in texts]
+    if swapped == list(texts):
+        return features
+    return dataclasses.replace(features, swapped=encode(swapped))

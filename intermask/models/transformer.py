@@ -186,17 +186,47 @@ class InterMTransformer(nn.Module):
     def condition(self, text: TextFeatures, drop_cond: torch.Tensor):
         """Sentence condition (B, d) and word keys for the cross-attention (or None)."""
         keep = ~drop_cond.to(torch.bool)
+        if self.cfg.person_words:
+            return self._person_condition(text, keep)
         sentence, words = self.text_head(text.sentence, text.words, text.mask)
         cond = self.cond_emb(sentence * keep[:, None].to(sentence.dtype))  # null condition = cond_emb.bias
         if self.word_proj is None:
             return cond, None
+        return cond, word_keys(self._keys(words, text.static), text.mask.to(torch.bool), keep)
+
+    def _keys(self, words: torch.Tensor, static: torch.Tensor | None) -> torch.Tensor:
         keys = self.word_proj(words)
         if self.static_proj is not None:
-            if text.static is None:
+            if static is None:
                 raise InterMaskError("This transformer reads static word vectors (static_words); the text "
                                      "features given have none.")
-            keys = keys + self.static_proj(layer_norm(text.static))
-        return cond, word_keys(keys, text.mask.to(torch.bool), keep)
+            keys = keys + self.static_proj(layer_norm(static))
+        return keys
+
+    def _person_condition(self, text: TextFeatures, keep: torch.Tensor):
+        """``condition`` with person_words: word keys (B, 2, W, d) and masks (B, 2, W), one reading per person.
+
+        The two readings always go through the text head together, interleaved sample by sample, so that the
+        keyed dropout draws the same for a sample whatever else is in its batch (N processes = 1). A sample whose
+        text names no order gets its first reading twice, so it computes what it computes without person_words.
+        """
+        b = len(text)
+        both = TextFeatures.cat([text, text if text.swapped is None else text.swapped])
+        both = both.index(torch.arange(2 * b).view(2, b).t().reshape(-1))  # (2B): sample-major readings
+        sentence, words = self.text_head(both.sentence, both.words, both.mask)
+        w, m = both.words.view(b, 2, *both.words.shape[1:]), both.mask.view(b, 2, -1)
+        same = (w[:, 0] == w[:, 1]).flatten(1).all(1) & (m[:, 0] == m[:, 1]).all(1)
+        sentence = sentence.view(b, 2, -1)
+        sentence = torch.where(same[:, None, None], sentence[:, :1], sentence)
+        # The condition both persons share: the mean of the two readings, which names no order.
+        cond = self.cond_emb(sentence.mean(1) * keep[:, None].to(sentence.dtype))
+        if self.word_proj is None:
+            return cond, None
+        words = words.view(b, 2, *words.shape[1:])
+        words = torch.where(same[:, None, None, None], words[:, :1], words).flatten(0, 1)
+        keys, mask, weight = word_keys(self._keys(words, both.static), both.mask.to(torch.bool),
+                                       keep.repeat_interleave(2))
+        return cond, (keys.view(b, 2, *keys.shape[1:]), mask.view(b, 2, -1), weight.view(b, 2, 1, 1)[:, 0])
 
     def forward(self, ids: torch.Tensor, token_lengths: torch.Tensor, text: TextFeatures | None,
                 drop_cond: torch.Tensor | None, conditioning=None) -> torch.Tensor:

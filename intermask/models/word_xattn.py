@@ -44,6 +44,8 @@ class WordCrossAttention(nn.Module):
 
     def forward(self, query: torch.Tensor, keys: torch.Tensor, key_mask: torch.Tensor, weight: torch.Tensor
                 ) -> torch.Tensor:
+        if keys.dim() == 4:
+            return self._per_person(query, keys, key_mask, weight)
         kept = weight.flatten() != 0
         if self.training or bool(kept.all()):  # (training keeps the whole batch: its dropout is keyed by row)
             return self.dropout(self.attn(query, keys, key_mask)) * weight
@@ -52,6 +54,19 @@ class WordCrossAttention(nn.Module):
         if kept.any():
             out[kept] = self.attn(query[kept], keys[kept], key_mask[kept]) * weight[kept]
         return out
+
+
+    def _per_person(self, query: torch.Tensor, keys: torch.Tensor, key_mask: torch.Tensor, weight: torch.Tensor
+                    ) -> torch.Tensor:
+        """query (B, 2n + 1, d): both persons' n tokens and SEP; keys (B, 2, W, d), key_mask (B, 2, W): person p
+        reads keys[:, p]. SEP, shared by the persons, reads both and takes the mean."""
+        b, length, d = query.shape
+        n = (length - 1) // 2
+        sep = query[:, 2 * n:]
+        per = torch.cat([query[:, :2 * n].view(b, 2, n, d), sep[:, None].expand(b, 2, 1, d)], dim=2)
+        out = self.forward(per.reshape(2 * b, n + 1, d), keys.flatten(0, 1), key_mask.flatten(0, 1),
+                           weight.repeat_interleave(2, 0)).view(b, 2, n + 1, d)
+        return torch.cat([out[:, :, :n].reshape(b, 2 * n, d), out[:, :, n:].mean(1)], dim=1)
 
 
 class PreWordCrossAttention(nn.Module):

@@ -21,17 +21,23 @@ class TextFeatures:
     words: torch.Tensor  # (B, W, D)
     mask: torch.Tensor  # (B, W) bool, True = a real token
     static: torch.Tensor | None = None  # (B, W, D) input embeddings of the same tokens
+    # The same descriptions with "the first person" and "the second person" exchanged: what the second person
+    # reads in a transformer with person_words (intermask/data/person_order.py, person_views). None: no
+    # description of the batch names a person by order, so both persons read the same features.
+    swapped: "TextFeatures | None" = None
 
     def __len__(self) -> int:
         return self.sentence.shape[0]
 
     def index(self, idx) -> "TextFeatures":
         return TextFeatures(self.sentence[idx], self.words[idx], self.mask[idx],
-                            None if self.static is None else self.static[idx])
+                            None if self.static is None else self.static[idx],
+                            None if self.swapped is None else self.swapped.index(idx))
 
     def to(self, device) -> "TextFeatures":
         return TextFeatures(self.sentence.to(device), self.words.to(device), self.mask.to(device),
-                            None if self.static is None else self.static.to(device))
+                            None if self.static is None else self.static.to(device),
+                            None if self.swapped is None else self.swapped.to(device))
 
     @staticmethod
     def cat(parts: list["TextFeatures"]) -> "TextFeatures":
@@ -47,8 +53,11 @@ class TextFeatures:
         static = None
         if all(p.static is not None for p in parts):
             static = torch.cat([pad(p.static) for p in parts])
+        swapped = None
+        if any(p.swapped is not None for p in parts):  # a part without its own view reads the same words
+            swapped = TextFeatures.cat([p if p.swapped is None else p.swapped for p in parts])
         return TextFeatures(torch.cat([p.sentence for p in parts]), torch.cat([pad(p.words) for p in parts]),
-                            torch.cat([pad(p.mask) for p in parts]), static)
+                            torch.cat([pad(p.mask) for p in parts]), static, swapped)
 
 
 class TextEncoder:
