@@ -28,6 +28,9 @@ def test_probe_scores_generated_validation_clips_and_leaves_the_model_training(t
     for name in ("R_precision_top3", "FID", "foot_skate_mps", "bone_length_drift"):
         assert math.isfinite(first[f"probe_{name}"])
     assert 0.0 <= first["probe_R_precision_top3"] <= 1.0
+    # The fixture's texts name "the first person": the order test runs too (a model without person words and with
+    # a zero person embedding cannot tell the two readings apart, so its gain is exactly zero).
+    assert probe.order_clips and first["probe_order_gain"] == 0.0 and first["probe_order_wins"] == 0.0
     scored = [first[f"probe_{k}"] for k in SCORED if f"probe_{k}" in first]
     assert first["probe_score"] == sum(scored) / len(SCORED)
     # The probe set and the sampling seeds are fixed: the same weights get the same score.

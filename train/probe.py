@@ -4,7 +4,9 @@ Token loss says how well masked codes are predicted, not whether the motion does
 parted ways in earlier runs (loss still falling while side accuracy stayed at chance). So every ``--probe-every``
 steps the model generates ``clips`` validation clips at their ground-truth lengths with the default sampling
 settings, and the evaluation protocol's own code scores them: R-precision and FID with the evaluator, control
-accuracy per attribute, physics. ``score`` (higher is better) picks the checkpoint kept as ``best``.
+accuracy per attribute, physics; and up to twice as many clips whose text names the persons by order give the
+order test of ``intermask/metrics/order.py`` (``order_gain``, ``order_wins``; not part of the score). ``score``
+(higher is better) picks the checkpoint kept as ``best``.
 
 The same probe scores any saved checkpoint, e.g. to compare runs or guidance scales on equal terms:
 
@@ -46,6 +48,10 @@ class Probe:
                               mm_repeats=0, max_clips=self.clips, seed=self.seed, diversity_pairs=self.clips)
         self.dataset, self.indices = open_test_set(self.data_root, self.cfg)
         self.evaluator = EvaluatorWithText.from_dir(self.evaluator_dir)
+        # Who acts when the text names the persons by order: a likelihood test (intermask/metrics/order.py).
+        from intermask.metrics.order import order_clips
+
+        self.order_clips = order_clips(self.data_root, self.split, limit=2 * self.clips)
         if self.settings is None:
             from intermask.settings import SamplingSettings
 
@@ -56,10 +62,12 @@ class Probe:
         """Scores of ``transformer`` (left in train mode afterwards) → flat {probe_<metric>: value}."""
         from intermask.api import InterMask
         from intermask.evaluation import replication
+        from intermask.metrics.order import order_sensitivity
 
         model = InterMask(vq, transformer, normalizer, text_encoder, Path("."))
         try:
             rep = replication(model, self.evaluator, self.dataset, self.indices, self.cfg, self.settings, 0)
+            order = order_sensitivity(model, self.order_clips) if self.order_clips else {}
         finally:
             transformer.train()
         out = {f"probe_{k}": float(v) for k, v in rep["generated"].items() if k.startswith(("R_precision", "FID"))}
@@ -68,6 +76,9 @@ class Probe:
         for name, value in rep.get("physics", {}).get("generated", {}).items():
             if isinstance(value, (int, float)):
                 out[f"probe_{name}"] = float(value)
+        if order:
+            out["probe_order_gain"] = order["mean_gain_nats_per_token"]
+            out["probe_order_wins"] = order["true_wins"]
         scored = [out.get(f"probe_{k}", math.nan) for k in SCORED]
         out["probe_score"] = float(sum(v for v in scored if math.isfinite(v)) / len(scored))
         out["probe_clips"] = len(self.indices)
@@ -75,7 +86,7 @@ class Probe:
         return out
 
 
-CURVE_COLUMNS = ("R_precision_top3", "FID", "actor", "side", "limb", "contact", "score")
+CURVE_COLUMNS = ("R_precision_top3", "FID", "actor", "side", "limb", "contact", "order_wins", "score")
 
 
 def learning_curve(log_path: Path) -> list[dict]:
