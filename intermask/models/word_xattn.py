@@ -55,7 +55,6 @@ class WordCrossAttention(nn.Module):
             out[kept] = self.attn(query[kept], keys[kept], key_mask[kept]) * weight[kept]
         return out
 
-
     def _per_person(self, query: torch.Tensor, keys: torch.Tensor, key_mask: torch.Tensor, weight: torch.Tensor
                     ) -> torch.Tensor:
         """query (B, 2n + 1, d): both persons' n tokens and SEP; keys (B, 2, W, d), key_mask (B, 2, W): person p
