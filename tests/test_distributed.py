@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -47,9 +48,16 @@ def _free_port() -> int:
 
 def _torchrun(script: str, args: list[str]) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1",
-           f"--master_port={_free_port()}", str(REPO / "train" / script), *args]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
+    for attempt in range(2):
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1",
+               f"--master_port={_free_port()}", str(REPO / "train" / script), *args]
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
+        if proc.returncode == 0 or "terminate called without an active exception" not in proc.stderr or attempt:
+            break
+        # gloo has, rarely (once in CI, never in 40 runs here), aborted a rank with this C++ message; the
+        # comparison of weights is the claim under test, so one fresh run is allowed, and said.
+        print("torchrun: a rank aborted inside gloo; running once more\n" + proc.stderr[-1500:])
+        shutil.rmtree(args[args.index("--out") + 1], ignore_errors=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
 
 

@@ -135,6 +135,7 @@ def run(args: argparse.Namespace) -> dict:
         done = common.train_steps(args, d, plan, train_set, None, schedule, params, opt, step, logger, ckpt,
                                   validation, start, end)
         logger.close()
+        d.barrier()  # no rank tears gloo down while its peer is still inside a collective
         return {"step": done, "best": ckpt.best, **ckpt.metrics}
     finally:
         shutdown(d)
