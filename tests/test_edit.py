@@ -195,8 +195,10 @@ def test_velocity_jumps_find_a_teleport():
 
 @pytest.mark.skipif(not (DEFAULT_CHECKPOINT / "config.json").exists(), reason="the bundled model is missing")
 def test_seams_of_a_real_edit_are_as_smooth_as_the_motion_around_them():
-    """With the bundled model: the velocity jump at each seam stays within the input's own frame-to-frame
-    jumps, where pasting the decoded span in without the seam correction jumps by far more."""
+    """With the bundled model: the velocity jump at each seam exceeds the input's own jump at that frame by at most
+    the input's typical (median) frame-to-frame jump, where pasting the decoded span in without the seam
+    correction jumps by far more. (The input's own jump is the reference: a seam may fall where the input itself
+    changes pace, and the correction keeps the input's velocity there.)"""
     real = InterMask.from_pretrained()
     [source] = real.generate("They step forward and shake right hands.", seconds=4, seed=0, time_steps=6)
     settings = SamplingSettings(time_steps=6)
@@ -206,7 +208,8 @@ def test_seams_of_a_real_edit_are_as_smooth_as_the_motion_around_them():
     smooth, _ = splice(source, decoded, plan)
     raw = source.joints.copy()
     raw[:, plan.start:plan.stop] = features_to_joints(decoded)[:, plan.start:plan.stop]  # the window starts at 0
-    limit = velocity_jumps(source.joints).max()
+    own = seam_jump(source.joints, plan.start, plan.stop, reach=8)
+    typical = float(np.median(velocity_jumps(source.joints)))
     for joints, ok in ((smooth, True), (raw, False)):
         jumps = seam_jump(joints, plan.start, plan.stop, reach=8)
-        assert (max(jumps.values()) <= limit) == ok, (jumps, limit)
+        assert all(jumps[k] <= own[k] + typical for k in jumps) == ok, (jumps, own, typical)
