@@ -73,11 +73,13 @@ def _unflatten_optimizer(tensors: dict[str, torch.Tensor], meta: dict) -> dict:
 def write_checkpoint(directory: str | os.PathLike, model: torch.nn.Module, config: dict, *,
                      normalizer: Normalizer | None = None, card: str = "",
                      optimizer: torch.optim.Optimizer | None = None, train_state: dict | None = None,
-                     keep: Iterable[str] = ()) -> Path:
+                     train_tensors: dict[str, torch.Tensor] | None = None, keep: Iterable[str] = ()) -> Path:
     """Write a complete checkpoint directory atomically (replacing an existing one) and return its path.
 
-    ``config`` is written as given (it must name its ``kind``); ``keep``: files of the existing directory that
-    live beside the checkpoint (a training log) and survive the replacement.
+    ``config`` is written as given (it must name its ``kind``); ``train_tensors``: more resumable state beside the
+    optimiser's (e.g. the raw weights of a run whose ``model.safetensors`` is an average), read back by
+    :func:`load_train_tensors`; ``keep``: files of the existing directory that live beside the checkpoint (a
+    training log) and survive the replacement.
     """
     if config.get("kind") not in KINDS:
         raise ValueError(f"config['kind'] must be one of {KINDS}, not {config.get('kind')!r}")
@@ -91,7 +93,9 @@ def write_checkpoint(directory: str | os.PathLike, model: torch.nn.Module, confi
         (tmp / CARD).write_text(card or f"# {config['kind']} checkpoint\n")
         if optimizer is not None or train_state is not None:
             tensors, opt_meta = _flatten_optimizer(optimizer.state_dict()) if optimizer else ({}, None)
-            save_file(tensors, str(tmp / TRAIN_STATE))
+            if any(k.startswith("opt.") for k in train_tensors or {}):
+                raise ValueError("training-state tensor names starting with 'opt.' are the optimiser's")
+            save_file({**tensors, **(train_tensors or {})}, str(tmp / TRAIN_STATE))
             (tmp / TRAIN_META).write_text(json.dumps({"optimizer": opt_meta, **(train_state or {})}, indent=2) + "\n")
     return directory
 
@@ -99,7 +103,7 @@ def write_checkpoint(directory: str | os.PathLike, model: torch.nn.Module, confi
 def save_checkpoint(directory: str | os.PathLike, model: torch.nn.Module, cfg: C.ModelConfig, kind: str,
                     normalizer: Normalizer, *, text_dim: int = 0, vq_dir: str | os.PathLike | None = None,
                     card: str = "", optimizer: torch.optim.Optimizer | None = None,
-                    train_state: dict | None = None) -> Path:
+                    train_state: dict | None = None, train_tensors: dict[str, torch.Tensor] | None = None) -> Path:
     """A VQ or transformer checkpoint: the ModelConfig and its metadata, weights, normaliser, card."""
     if kind not in ("vq", "transformer"):
         raise ValueError(f"kind must be 'vq' or 'transformer', not {kind!r}")
@@ -111,7 +115,7 @@ def save_checkpoint(directory: str | os.PathLike, model: torch.nn.Module, cfg: C
         meta["vq_dir"] = os.path.relpath(Path(vq_dir).resolve(), directory.resolve())
     return write_checkpoint(directory, model, meta, normalizer=normalizer,
                             card=card or f"# {cfg.name} {kind} checkpoint\n", optimizer=optimizer,
-                            train_state=train_state)
+                            train_state=train_state, train_tensors=train_tensors)
 
 
 def read_json_config(directory: str | os.PathLike, kind: str | None = None) -> dict:
@@ -192,3 +196,12 @@ def load_train_state(directory: str | os.PathLike) -> tuple[dict | None, dict]:
     opt_meta = meta.pop("optimizer", None)
     opt = _unflatten_optimizer(load_file(str(directory / TRAIN_STATE)), opt_meta) if opt_meta else None
     return opt, meta
+
+
+def load_train_tensors(directory: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """The training-state tensors that are not the optimiser's (``train_tensors`` of :func:`write_checkpoint`);
+    empty for a checkpoint written without any."""
+    path = Path(directory) / TRAIN_STATE
+    if not path.exists():
+        return {}
+    return {k: v for k, v in load_file(str(path)).items() if not k.startswith("opt.")}

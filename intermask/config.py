@@ -141,6 +141,9 @@ class TrainConfig:
     lr_milestones: tuple[float, ...] = ()  # fractions of the run where the LR is multiplied by lr_gamma
     lr_gamma: float = 0.1
     grad_clip: float = 0.0  # max gradient norm; 0: no clipping
+    ema_decay: float = field(default=0.0, metadata={"help": "keep an exponential moving average of the weights "
+                                                             "with this decay (e.g. 0.997) and validate, probe "
+                                                             "and save the average; 0: off (transformer only)"})
 
 
 def vq_training(batch_size: int = 64, epochs: int = 20) -> TrainConfig:

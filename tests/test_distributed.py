@@ -37,7 +37,9 @@ TR_ARGS = ["--batch-size", "4", "--latent-dim", "32", "--n-heads", "2", "--n-lay
            "--cond-drop-prob", "0.3", "--word-xattn", "every_block", "--log-every", "2", "--save-every", "100",
            "--no-progress", "--threads", "1", "--seed", "3",
            # (the fixture's texts name "the first person": their swaps must match too)
-           "--person-order-words", "--person-embedding", "--person-words"]
+           "--person-order-words", "--person-embedding", "--person-words",
+           # (checkpoints then hold the weight average, and resuming needs the raw weights too)
+           "--ema-decay", "0.9"]
 
 
 def _free_port() -> int:
@@ -110,6 +112,22 @@ def test_resume_equals_uninterrupted(runs):
     assert train_vq.main([*half, *VQ_ARGS, "--out", str(out / "vqr")]) == 0
     assert train_vq.main([*common, *VQ_ARGS, "--out", str(out / "vqr"), "--resume"]) == 0
     assert _max_delta(out / "vq1" / "latest", out / "vqr" / "latest") <= 1e-6
+
+
+def test_an_averaging_run_saves_the_average_and_keeps_its_raw_weights_to_resume(runs):
+    from intermask.checkpoint import load_train_tensors
+    from train.average import RAW
+
+    root, out, common = runs
+    latest = out / "t1" / "latest"
+    average, raw = load_file(str(latest / "model.safetensors")), load_train_tensors(latest)
+    assert {RAW + k for k in average if k in {n[len(RAW):] for n in raw}} == set(raw) and raw
+    # (6 steps at lr 2e-4 move a weight by about 1e-3; float noise is 1e-7)
+    assert max(float((average[k[len(RAW):]] - v).abs().max()) for k, v in raw.items()) > 1e-6
+    # Resuming such a run without the average would train on the average as if it were the raw weights.
+    no_average = TR_ARGS[:TR_ARGS.index("--ema-decay")]
+    vq = ["--vq", str(out / "vq1" / "latest")]
+    assert train_transformer.main([*common, *no_average, *vq, "--out", str(out / "t1"), "--resume"]) == 2
 
 
 def test_different_seed_gives_different_model(runs):

@@ -448,12 +448,12 @@ class StepOutput:
 def train_steps(args: argparse.Namespace, d, plan, dataset, collate: Callable | None, schedule: Schedule,
                 params: list[torch.nn.Parameter], opt: torch.optim.Optimizer,
                 step: Callable[[int, object], StepOutput], logger: Logger, ckpt: Checkpoints,
-                validation: Callable[[], dict] | None, start: int, end: int) -> int:
+                validation: Callable[[], dict] | None, start: int, end: int, average=None) -> int:
     """The optimiser loop the VQ and transformer scripts share; returns the last step done.
 
     Per global step: set the scheduled LR, run ``step`` on this process's batch, back-propagate, sum the
-    gradients over the processes, clip, update; then log every ``--log-every`` steps and let ``ckpt`` validate,
-    probe and save.
+    gradients over the processes, clip, update (and the weight ``average``, a :class:`train.average.WeightAverage`,
+    when given); then log every ``--log-every`` steps and let ``ckpt`` validate, probe and save.
     """
     bar = progress(end, start, d.is_main and not args.no_progress)
     t0, window, n = time.time(), {}, 0
@@ -470,6 +470,8 @@ def train_steps(args: argparse.Namespace, d, plan, dataset, collate: Callable | 
         opt.step()
         opt.zero_grad(set_to_none=True)
         done = k + 1
+        if average is not None:
+            average.update(done)
         for name, value in out.logged.items():
             window[name] = window.get(name, 0.0) + float(value.detach() if torch.is_tensor(value) else value)
         n += 1

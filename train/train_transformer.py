@@ -13,6 +13,7 @@ N processes with the same --batch-size give the model of one process.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import sys
 import time
@@ -145,6 +146,23 @@ def validate(model, cache, val_set, plan, d, max_batches: int) -> dict[str, floa
     return {k: v / max(1, len(batches)) for k, v in sums.items()}
 
 
+def weight_average(model, decay: float, resume: Path | None):
+    """The run's :class:`WeightAverage` (None with ``decay`` 0), continued from ``resume``'s state if given."""
+    from intermask.checkpoint import load_train_tensors
+    from train.average import RAW, WeightAverage
+
+    saved = load_train_tensors(resume) if resume is not None else {}
+    if not decay:
+        if any(k.startswith(RAW) for k in saved):
+            raise InterMaskError(f"{resume} belongs to a run that averages its weights (its model.safetensors is "
+                                 "the average): resume it with the same --ema-decay.")
+        return None
+    average = WeightAverage(model, decay)
+    if resume is not None:
+        average.resume(saved)
+    return average
+
+
 def run(args: argparse.Namespace) -> dict:
     from intermask.checkpoint import load_vq, save_checkpoint
     from intermask.models.collective import LOCAL
@@ -180,17 +198,25 @@ def run(args: argparse.Namespace) -> dict:
         params = [p for p in model.parameters() if p.requires_grad]
         opt = common.optimizer(params, train)
         start, best = common.restore(resume, model, opt)
+        average = weight_average(model, train.ema_decay, resume)
 
         logger = common.make_logger(args, out, d.is_main, {"config": C.to_dict(cfg), "world_size": d.world_size})
         end = common.end_step(args, schedule.total)
         t0 = time.time()
 
+        def averaged():
+            """Validation, probe and checkpoints see the averaged weights when the run keeps an average."""
+            return average.applied() if average is not None else contextlib.nullcontext()
+
         def save(path: Path, step: int, train_state: dict | None) -> None:
             card = common.card_text("transformer", cfg, step=step, total_steps=schedule.total,
                                     global_batch=train.batch_size, world=d.world_size, wall=time.time() - t0,
                                     train_items=len(train_set), metrics=ckpt.metrics)
-            save_checkpoint(path, model, cfg, "transformer", norm, text_dim=cache.encoder.dim, vq_dir=args.vq,
-                            card=card, optimizer=opt if train_state else None, train_state=train_state)
+            raw = average.raw_tensors() if average is not None and train_state else None
+            with averaged():
+                save_checkpoint(path, model, cfg, "transformer", norm, text_dim=cache.encoder.dim, vq_dir=args.vq,
+                                card=card, optimizer=opt if train_state else None, train_state=train_state,
+                                train_tensors=raw)
 
         def step(k: int, batch) -> common.StepOutput:
             ids, tl, text = step_inputs(batch, cache, d.device, plan.padded_length(k), cfg.transformer.person_words)
@@ -204,19 +230,24 @@ def run(args: argparse.Namespace) -> dict:
                                      last={"tokens": int(tl.max())},
                                      shown={"loss": f"{float(loss):.3f}", "acc": f"{acc:.3f}"})
 
-        validation = ((lambda: validate(model, cache, val_set, val_plan, d, args.val_batches))
-                      if val_plan else None)
+        def validation():
+            with averaged():
+                return validate(model, cache, val_set, val_plan, d, args.val_batches)
+
+        def probing():
+            with averaged():
+                return probe(model, vq, norm, cache)
+
         probe = None
         if args.probe_every and d.is_main:
             from train.probe import Probe
 
             evaluator = Path(args.evaluator or common.REPO_ROOT / "checkpoints" / "intersynth" / "evaluator")
             probe = Probe(cfg.data.data_root, evaluator, clips=args.probe_clips, seed=args.seed)
-        probing = (lambda: probe(model, vq, norm, cache)) if probe is not None else None
-        ckpt = common.Checkpoints(args, d, out, logger, save, best, probe=probing)
+        ckpt = common.Checkpoints(args, d, out, logger, save, best, probe=probing if probe is not None else None)
         model.train()
         done = common.train_steps(args, d, plan, train_set, collate, schedule, params, opt, step, logger, ckpt,
-                                  validation, start, end)
+                                  validation if val_plan else None, start, end, average)
         logger.close()
         d.barrier()  # no rank tears gloo down while its peer is still inside a collective
         return {"step": done, "best": ckpt.best, **ckpt.metrics}

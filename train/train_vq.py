@@ -93,6 +93,10 @@ def run(args: argparse.Namespace) -> dict:
         except InterMaskError:
             val_set = None
         train = cfg.vq_training
+        if train.ema_decay:
+            # The codebook is a buffer the quantiser updates itself; averaging the weights around it would pair
+            # an averaged encoder with codes it never produced.
+            raise InterMaskError("--ema-decay averages transformer weights; the VQ-VAE keeps its own (give 0).")
         plan = GlobalBatchPlan(len(train_set), train.batch_size, d.world_size, d.rank, args.seed)
         val_plan = common.validation_plan(len(val_set), train.batch_size, d) if val_set is not None else None
         schedule = common.Schedule.plan(train, args, plan.steps_per_epoch)
