@@ -213,6 +213,8 @@ def test_vq_init_from_keeps_the_source_weights_and_statistics(runs):
     assert (source / "stats.npz").read_bytes() == (out / "vq_init" / "latest" / "stats.npz").read_bytes()
     # Another codebook does not fit the weights: a one-line error, exit code 2.
     assert train_vq.main([*args, "--nb-code", "64", "--out", str(out / "vq_misfit")]) == 2
+    # A weight average is the transformer's: the codebook is a buffer the quantiser updates itself.
+    assert train_vq.main([*args, "--ema-decay", "0.99", "--out", str(out / "vq_average")]) == 2
 
 
 def test_vq_decoder_can_be_widened_and_trained_alone_keeping_every_code(runs):
