@@ -74,3 +74,24 @@ def test_probe_command_sweeps_every_combination_of_sampling_settings(tmp_path):
     # An out-of-range knob is refused with the accepted range, not clamped.
     assert main(["--checkpoint", str(ckpt), "--data-root", str(tmp_path / "data"), "--topk-ratio", "1.5"]) == 2
     assert main(["--checkpoint", str(tmp_path / "missing"), "--data-root", str(tmp_path / "data")]) == 2
+
+
+def test_probe_command_with_several_seeds_scores_each_and_summarises_the_spread(tmp_path, capsys):
+    import json
+
+    from train.probe import main
+
+    write_interhuman_tree(tmp_path / "data", n_clips=16, frames=(40, 70), seed=5)
+    ckpt = write_tiny_checkpoint(tmp_path / "ckpt")
+    out = tmp_path / "probe.json"
+    assert main(["--checkpoint", str(ckpt), "--data-root", str(tmp_path / "data"), "--clips", "6", "--split",
+                 "train", "--seed", "0", "1", "--out", str(out)]) == 0
+    records = json.loads(out.read_text())
+    assert [r["seed"] for r in records] == [0, 1]
+    # Another seed is another draw of clips and samples, so the scores differ.
+    assert records[0]["probe_FID"] != records[1]["probe_FID"]
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    scores = [r["probe_score"] for r in records]
+    assert summary["seeds"] == 2 and summary["checkpoint"] == str(ckpt)
+    assert math.isclose(summary["score_mean"], sum(scores) / 2, abs_tol=1e-4)
+    assert summary["score_min"] == round(min(scores), 4) and summary["score_max"] == round(max(scores), 4)
