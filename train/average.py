@@ -1,9 +1,10 @@
 """An exponential moving average of a model's trainable weights (``--ema-decay``).
 
-Successive saves of one transformer run score differently on the probe by a few points from one save to the next
-(the optimiser's noise, not a trend): the average of the weights over the last few hundred steps is a steadier
-model than any one of them. With averaging on, what a run validates, probes and saves as ``model.safetensors`` is
-the average; the raw weights the optimiser works on travel in the training state, so ``--resume`` continues both.
+Successive saves of one transformer run score differently on the probe by a few points, so the average of the
+weights over the last few hundred steps was tried as a steadier model (once, continuing the bundle: the lowest
+validation token loss of any run, but not a better probe score; docs/design-notes.md, "Weight average"). With
+averaging on, what a run validates, probes and saves as ``model.safetensors`` is the average; the raw weights the
+optimiser works on travel in the training state, so ``--resume`` continues both.
 
 Every process applies the same update to the same weights, so N processes still give the model of one.
 """
@@ -12,6 +13,8 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 import torch
+
+from intermask.errors import InterMaskError
 
 RAW = "raw."  # prefix of the raw weights among a checkpoint's training-state tensors
 
@@ -64,7 +67,8 @@ class WeightAverage:
         if raw:
             missing = sorted(set(self.params) - set(raw))
             if missing:
-                raise KeyError(f"the training state lacks the raw weights of {missing[:3]}")
+                raise InterMaskError(f"The training state holds no raw weights for {missing[:3]}: it was saved by "
+                                     "another model.")
             self._copy(raw)
 
     @torch.no_grad()
