@@ -245,3 +245,28 @@ def test_tokenize_only_writes_the_token_caches_remap_reads(runs):
                        "--new-tokens", str(out / "tok" / "tokens_train.safetensors"),
                        "--out", str(out / "remapped")]) == 0
     assert (out / "remapped" / "model.safetensors").exists()
+
+
+def test_a_process_group_waits_for_every_rank_only_when_its_body_ends_normally(monkeypatch):
+    from train import distributed
+
+    calls = []
+
+    class Recorded(distributed.Dist):
+        def barrier(self) -> None:
+            calls.append("barrier")
+
+    monkeypatch.setattr(distributed, "init_distributed", lambda device: Recorded(world_size=2))
+    monkeypatch.setattr(distributed, "shutdown", lambda d: calls.append("shutdown"))
+
+    def run(fail: bool) -> int:
+        with distributed.process_group() as d:
+            if fail:
+                raise RuntimeError("a rank failed")
+            return d.world_size  # an early return still waits for the peers
+
+    assert run(fail=False) == 2 and calls == ["barrier", "shutdown"]
+    calls.clear()
+    with pytest.raises(RuntimeError):
+        run(fail=True)
+    assert calls == ["shutdown"]  # a failing rank never waits for peers that may not come

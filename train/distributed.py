@@ -19,7 +19,9 @@ The contract:
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Iterator
 
 import torch
 import torch.distributed as dist
@@ -114,6 +116,22 @@ def init_distributed(device: str = "auto") -> Dist:
 def shutdown(d: Dist) -> None:
     if d.enabled and dist.is_initialized():
         dist.destroy_process_group()
+
+
+@contextmanager
+def process_group(device: str = "auto") -> Iterator[Dist]:
+    """``with process_group(args.device) as d:`` — :func:`init_distributed` on entry, :func:`shutdown` on exit.
+
+    A body that ends normally (a return included) waits for every rank before the group is torn down: gloo fails
+    ("Connection closed by peer") when one rank leaves while its peer is still inside a collective. A body that
+    raises does not wait, since its peers may never reach that barrier.
+    """
+    d = init_distributed(device)
+    try:
+        yield d
+        d.barrier()
+    finally:
+        shutdown(d)
 
 
 class GlobalBatchPlan:

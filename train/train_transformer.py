@@ -27,7 +27,7 @@ import torch
 from intermask import config as C
 from intermask.errors import InterMaskError
 from train import common
-from train.distributed import GlobalBatchPlan, batch_keys, init_distributed, shutdown
+from train.distributed import GlobalBatchPlan, batch_keys, process_group
 
 VAL_SEED = 0x7A1
 
@@ -169,8 +169,7 @@ def run(args: argparse.Namespace) -> dict:
     from intermask.models.transformer import InterMTransformer
     from train.tokens import collate
 
-    d = init_distributed(args.device)
-    try:
+    with process_group(args.device) as d:
         out, resume = common.open_run(args, d)
         cfg = common.initial_config(args, resume, common.resolve_config(args, "transformer"), "transformer")
         vq, vq_cfg, norm = load_vq(args.vq, d.device)
@@ -249,10 +248,7 @@ def run(args: argparse.Namespace) -> dict:
         done = common.train_steps(args, d, plan, train_set, collate, schedule, params, opt, step, logger, ckpt,
                                   validation if val_plan else None, start, end, average)
         logger.close()
-        d.barrier()  # no rank tears gloo down while its peer is still inside a collective
         return {"step": done, "best": ckpt.best, **ckpt.metrics}
-    finally:
-        shutdown(d)
 
 
 def main(argv: list[str] | None = None) -> int:

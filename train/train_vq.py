@@ -22,7 +22,7 @@ import torch
 from intermask import config as C
 from intermask.errors import InterMaskError
 from train import common
-from train.distributed import GlobalBatchPlan, batch_keys, init_distributed, shutdown
+from train.distributed import GlobalBatchPlan, batch_keys, process_group
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -80,8 +80,7 @@ def run(args: argparse.Namespace) -> dict:
     from intermask.models.collective import LOCAL
     from intermask.models.vqvae import VQVAE
 
-    d = init_distributed(args.device)
-    try:
+    with process_group(args.device) as d:
         out, resume = common.open_run(args, d)
         cfg = common.initial_config(args, resume, common.resolve_config(args, "vq"), "vq")
         norm = _normalizer(cfg, out, resume or common.init_dir(args), d)
@@ -139,10 +138,7 @@ def run(args: argparse.Namespace) -> dict:
         done = common.train_steps(args, d, plan, train_set, None, schedule, params, opt, step, logger, ckpt,
                                   validation, start, end)
         logger.close()
-        d.barrier()  # no rank tears gloo down while its peer is still inside a collective
         return {"step": done, "best": ckpt.best, **ckpt.metrics}
-    finally:
-        shutdown(d)
 
 
 def main(argv: list[str] | None = None) -> int:
