@@ -34,7 +34,10 @@ def test_probe_scores_generated_validation_clips_and_leaves_the_model_training(t
     scored = [first[f"probe_{k}"] for k in SCORED if f"probe_{k}" in first]
     assert first["probe_score"] == sum(scored) / len(SCORED)
     # The probe set and the sampling seeds are fixed: the same weights get the same score.
-    assert probe(transformer, vq, norm, ToyTextEncoder()) == {**first, "probe_seconds": probe.last_seconds}
+    ticks = []
+    again = probe(transformer, vq, norm, ToyTextEncoder(), progress=lambda _desc, done, total: ticks.append((done, total)))
+    assert again == {**first, "probe_seconds": probe.last_seconds}
+    assert ticks[-1] == (8, 8)  # a progress callback counts the generated clips
 
 
 def test_learning_curve_adds_up_resumed_segments(tmp_path):
@@ -90,7 +93,9 @@ def test_probe_command_with_several_seeds_scores_each_and_summarises_the_spread(
     assert [r["seed"] for r in records] == [0, 1]
     # Another seed is another draw of clips and samples, so the scores differ.
     assert records[0]["probe_FID"] != records[1]["probe_FID"]
-    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    shown = capsys.readouterr()
+    summary = json.loads(shown.out.strip().splitlines()[-1])
+    assert "transformer seed 1" in shown.err  # the progress bar names the checkpoint and the seed it is on
     scores = [r["probe_score"] for r in records]
     assert summary["seeds"] == 2 and summary["checkpoint"] == str(ckpt)
     assert math.isclose(summary["score_mean"], sum(scores) / 2, abs_tol=1e-4)

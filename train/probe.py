@@ -61,15 +61,17 @@ class Probe:
             self.settings = SamplingSettings()
 
     @torch.no_grad()
-    def __call__(self, transformer, vq, normalizer, text_encoder) -> dict[str, float]:
-        """Scores of ``transformer`` (left in train mode afterwards) → flat {probe_<metric>: value}."""
+    def __call__(self, transformer, vq, normalizer, text_encoder, progress=None) -> dict[str, float]:
+        """Scores of ``transformer`` (left in train mode afterwards) → flat {probe_<metric>: value}.
+
+        progress: optional ``(desc, done, total)`` callback over the generated clips (``evaluation.Progress``)."""
         from intermask.api import InterMask
         from intermask.evaluation import replication
         from intermask.metrics.order import order_sensitivity
 
         model = InterMask(vq, transformer, normalizer, text_encoder, Path("."))
         try:
-            rep = replication(model, self.evaluator, self.dataset, self.indices, self.cfg, self.settings, 0)
+            rep = replication(model, self.evaluator, self.dataset, self.indices, self.cfg, self.settings, 0, progress)
             order = order_sensitivity(model, self.order_clips) if self.order_clips else {}
         finally:
             transformer.train()
@@ -160,8 +162,14 @@ def main(argv: list[str] | None = None) -> int:
     SamplingSettings.add_arguments(p, sweep=True)
     p.add_argument("--evaluator", default=str(REPO_ROOT / "checkpoints" / "intersynth" / "evaluator"))
     p.add_argument("--out", default=None, help="write the results (a list of records) as JSON")
+    p.add_argument("--no-progress", action="store_true", help="no tqdm bar")
     args = p.parse_args(argv)
     records = []
+    bar = None
+    if not args.no_progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=1, unit="clip", leave=False)
     try:
         models = {ckpt: InterMask.from_pretrained(ckpt) for ckpt in args.checkpoint}
         for seed in args.seed:
@@ -171,13 +179,22 @@ def main(argv: list[str] | None = None) -> int:
                     probe = Probe(args.data_root, Path(args.evaluator), args.clips, args.split, seed, settings)
                 probe.settings = settings  # the same clips and seeds for every combination
                 for ckpt, model in models.items():
-                    found = probe(model.transformer, model.vq, model.normalizer, model.text_encoder)
+                    def progress(_desc: str, done: int, total: int, name=f"{Path(ckpt).name} seed {seed}") -> None:
+                        bar.set_description(name)
+                        bar.total, bar.n = total, done
+                        bar.refresh()
+
+                    found = probe(model.transformer, model.vq, model.normalizer, model.text_encoder,
+                                  progress if bar is not None else None)
                     records.append({"checkpoint": ckpt, "seed": seed, **settings.as_dict(), **found})
                     shown = {k[6:]: round(v, 3) for k, v in found.items() if k[6:] in SCORED + ("FID", "score")}
                     print(json.dumps({"checkpoint": ckpt, "seed": seed, **settings.as_dict(), **shown}), flush=True)
     except InterMaskError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    finally:
+        if bar is not None:
+            bar.close()
     if len(args.seed) > 1:
         for summary in seed_summaries(records):
             print(json.dumps(summary), flush=True)
