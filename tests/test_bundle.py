@@ -28,6 +28,43 @@ def test_bundle_copies_a_loadable_checkpoint_with_a_relative_vq(tmp_path):
     assert clip.joints.shape[0] == 2
 
 
+def test_a_half_precision_bundle_stores_learned_weights_in_float16_and_generates_what_the_full_one_does(tmp_path):
+    import numpy as np
+    import torch
+    from safetensors.torch import load_file
+
+    from intermask.api import InterMask
+
+    run = write_tiny_checkpoint(tmp_path / "run")
+    for half, name in ((False, "full"), (True, "half")):
+        flag = ["--half"] if half else []
+        bundle_main(["--src", str(run / ".." / "vq"), "--dst", str(tmp_path / name / "vq"), *flag])
+        bundle_main(["--src", str(run), "--dst", str(tmp_path / name / "t2m"), "--vq", str(tmp_path / name / "vq"),
+                     *flag])
+    for part in ("vq", "t2m"):
+        full = load_file(str(tmp_path / "full" / part / "model.safetensors"))
+        half = load_file(str(tmp_path / "half" / part / "model.safetensors"))
+        assert sum(t.nbytes for t in half.values()) < 0.6 * sum(t.nbytes for t in full.values())
+        for key, tensor in half.items():
+            assert torch.equal(tensor.float(), full[key].half().float()) or torch.equal(tensor, full[key])
+    vq_half = load_file(str(tmp_path / "half" / "vq" / "model.safetensors"))
+    assert vq_half["quantizer.codebook"].dtype == torch.float32  # a buffer: the code search sees it exactly
+    assert vq_half["encoder.stem.0.proj.bias"].dtype == torch.float16
+
+    models = {name: InterMask.from_pretrained(tmp_path / name / "t2m")
+              for name in ("full", "half")}
+    assert next(models["half"].transformer.parameters()).dtype == torch.float32  # computes in float32
+    # Sampling can flip near-tied tokens, so compare what the models compute on the same input instead.
+    full, half = models["full"], models["half"]
+    ids = torch.randint(0, full.vq.nb_code, (1, 2, full.groups, 8), generator=torch.Generator().manual_seed(0))
+    decoded = {name: m.decode_tokens(ids) for name, m in models.items()}
+    assert np.abs(decoded["full"] - decoded["half"]).max() < 1e-2 * np.abs(decoded["full"]).max()
+    text = full.text_features(["two people wave"])
+    logits = {name: m.transformer(ids, torch.tensor([8]), text, torch.zeros(1, dtype=torch.bool))
+              for name, m in models.items()}
+    assert (logits["full"] - logits["half"]).abs().max() < 1e-2 * logits["full"].abs().max()
+
+
 def test_card_metrics_come_from_result_files_with_their_command(tmp_path):
     dst = tmp_path / "vq"
     dst.mkdir()

@@ -5,6 +5,8 @@
 
 Drops the resumable training state (optimiser moments would triple the size), points ``vq_dir`` at the bundled
 VQ-VAE with a relative path so the bundle works from any clone, and keeps config.json, weights, stats and card.
+``--half`` stores the learned weights in float16 (half the size; buffers such as a VQ's codebook stay exact) for a
+bundle that would not fit the repository's size limit otherwise; the model still computes in float32.
 ``--metrics`` writes result files (from ``python -m intermask eval --out`` or ``bench/vq_reconstruction.py
 --out``) into the card's "## Metrics" section, with the command that produced each, so a card never holds a
 number typed by hand.
@@ -77,7 +79,31 @@ def write_curve(card: Path, log: Path) -> None:
     card.write_text(head + "\n\n" + section + ("\n" + sep + metrics if sep else ""))
 
 
-def bundle(src: Path, dst: Path, vq: Path | None = None) -> Path:
+def store_half(directory: Path) -> tuple[int, int]:
+    """Rewrite ``directory/model.safetensors`` with the learned weights (the model's parameters) in float16.
+
+    Buffers stay as they are: a VQ's codebook is one, and the nearest-code search should see it exactly. Loading
+    needs nothing new: ``load_state_dict`` copies the float16 values into the model's float32 parameters.
+    Returns (bytes before, bytes after).
+    """
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from intermask.checkpoint import WEIGHTS, load_transformer, load_vq, read_json_config
+
+    kind = read_json_config(directory).get("kind")
+    if kind not in ("vq", "transformer"):
+        raise SystemExit(f"{directory}: float16 storage is for VQ and transformer checkpoints, not {kind!r}")
+    model = load_vq(directory)[0] if kind == "vq" else load_transformer(directory)[0]
+    learned = {name for name, _ in model.named_parameters()}
+    path = directory / WEIGHTS
+    before = path.stat().st_size
+    state = load_file(str(path))
+    save_file({k: v.half() if k in learned and v.dtype == torch.float32 else v for k, v in state.items()}, str(path))
+    return before, path.stat().st_size
+
+
+def bundle(src: Path, dst: Path, vq: Path | None = None, half: bool = False) -> Path:
     if not (src / "config.json").exists():
         raise SystemExit(f"{src} is not a checkpoint directory (no config.json)")
     with atomic_path(dst) as tmp:
@@ -89,6 +115,9 @@ def bundle(src: Path, dst: Path, vq: Path | None = None) -> Path:
             meta = json.loads((tmp / "config.json").read_text())
             meta["vq_dir"] = os.path.relpath(vq.resolve(), dst.resolve())
             (tmp / "config.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+        if half:
+            before, after = store_half(tmp)
+            print(f"float16 weights: {before / 1e6:.1f} MB -> {after / 1e6:.1f} MB")
     return dst
 
 
@@ -101,11 +130,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--log", type=Path, default=None,
                    help="the run's log.jsonl: its probe records become the card's learning curve")
     p.add_argument("--card-only", action="store_true", help="only rewrite DST/card.md's metrics")
+    p.add_argument("--half", action="store_true",
+                   help="store the learned weights in float16 (half the size; the bundle's size limit); the model "
+                        "still computes in float32")
     args = p.parse_args(argv)
     if not args.card_only:
         if args.src is None:
             p.error("--src is required unless --card-only is given")
-        print(bundle(args.src, args.dst, args.vq))
+        print(bundle(args.src, args.dst, args.vq, args.half))
     if args.log is not None:
         write_curve(args.dst / "card.md", args.log)
         print(f"{args.dst / 'card.md'}: learning curve from {args.log}")
