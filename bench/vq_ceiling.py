@@ -26,17 +26,19 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from result_file import publish  # noqa: E402  (bench/result_file.py)
+from intermask.motion.features import fuse_velocities  # noqa: E402
 
 
 def reconstruct(vq, norm, feats: np.ndarray, step: int) -> np.ndarray:
     """De-normalised pair features (2, F, 262) → their VQ reconstruction (2, F, 262); ``step`` frames per token
-    (the clip is padded to whole tokens by repeating its last frame, as reaction generation does)."""
+    (the clip is padded to whole tokens by repeating its last frame, as reaction generation does), decoded as the
+    model decodes (with the checkpoint's velocity fusion)."""
     f = feats.shape[1]
     pad = -f % step
     x = np.concatenate([feats, np.repeat(feats[:, -1:], pad, axis=1)], axis=1) if pad else feats
     with torch.no_grad():
         out = vq.decode(vq.encode(torch.from_numpy(norm.normalize(x).astype(np.float32))))
-    return norm.denormalize(out.numpy())[:, :f].astype(np.float32)
+    return fuse_velocities(norm.denormalize(out.numpy())[:, :f].astype(np.float32), vq.cfg.velocity_fusion)
 
 
 def contact_diagnosis(labels: list, j_gt: list, j_rec: list) -> dict:

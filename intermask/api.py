@@ -26,7 +26,8 @@ import torch
 from intermask import edit as editing
 from intermask.compose import compose
 from intermask.errors import InterMaskError
-from intermask.motion.features import FEATURE_DIM, FPS, features_from_joints, features_to_joints, features_to_rot6d
+from intermask.motion.features import FEATURE_DIM, FPS, features_from_joints, features_to_joints, features_to_rot6d, \
+    fuse_velocities
 from intermask.motion.footlock import foot_cleanup as clean_feet
 from intermask.motion.frames import facing_frame
 from intermask.motion.interaction import Interaction
@@ -144,7 +145,12 @@ class InterMask:
         with torch.no_grad():
             out = self.vq.decode(ids.long().clamp(min=0).reshape(b * 2, g, t))
         feats = self.normalizer.denormalize(out.float().numpy()).reshape(b, 2, -1, FEATURE_DIM)
-        return feats if frames is None else feats[:, :, :frames]
+        return self.finish_decoded(feats if frames is None else feats[:, :, :frames])
+
+    def finish_decoded(self, feats: np.ndarray) -> np.ndarray:
+        """De-normalised decoder output (..., T, 262) → the features the model gives: positions fitted to the
+        decoded velocities too when the VQ checkpoint asks for it (``velocity_fusion``; features.fuse_velocities)."""
+        return fuse_velocities(feats, self.vq.cfg.velocity_fusion)
 
     def text_features(self, texts: list[str]) -> TextFeatures:
         """The frozen text encoder's features of ``texts`` (what the transformer is conditioned on), with the

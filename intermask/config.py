@@ -60,6 +60,11 @@ class VQConfig:
     # the partner; the touch term weighs the wrists' error by their ground-truth nearness to the partner.
     touch: float = field(default=0.0, metadata={"help": "weight of the wrists' error (m) in frames where they touch "
                                                        "the other person (handshakes, fist bumps; 0 = off)"})
+    # Decoding, not training: the decoder predicts positions and velocities, and the paper reads positions only.
+    velocity_fusion: float = field(default=0.0, metadata={
+        "help": "when decoding, fit positions to the decoded positions and velocities together with this weight on "
+                "the velocities (motion/features.fuse_velocities: less jitter and foot sliding; 0 = positions only, "
+                "as in the paper)"})
 
 
 @dataclass

@@ -137,7 +137,7 @@ class ReactionStream:
         b_ids = ids[:, 1, :, n - d:]
         b_ids = torch.cat([b_ids, b_ids[:, :, -1:].expand(-1, -1, DECODE_PAD_TOKENS)], dim=2)
         decoded = model.vq.decode(b_ids).float().numpy()[0, :d * fpt]
-        decoded = frame.features_to_world(model.normalizer.denormalize(decoded))
+        decoded = frame.features_to_world(model.finish_decoded(model.normalizer.denormalize(decoded)))
         new = decoded[-fpt:].copy()
         pos = new[:, POS].reshape(fpt, 22, 3)
         if self._reaction:

@@ -240,13 +240,13 @@ def write_interx_tree(root: str | Path, n_seqs: int = 6, frames: tuple[int, int]
 
 
 def write_tiny_checkpoint(root: str | Path, word_xattn: str = "every_block", seed: int = 0,
-                          card: str = "# Tiny untrained test model\n") -> Path:
+                          card: str = "# Tiny untrained test model\n", velocity_fusion: float = 0.5) -> Path:
     """An untrained, very small VQ-VAE + Inter-M transformer checkpoint using the ``toy`` text encoder.
 
     Writes ``<root>/vq`` and ``<root>/transformer`` and returns the transformer directory, which
     ``InterMask.from_pretrained`` (and the demo via ``INTERMASK_CHECKPOINT``) loads. Good for plumbing tests:
     the motion it generates is noise-like but has the right shapes. ``word_xattn="none"`` gives the AdaLN-only
-    baseline architecture.
+    baseline architecture. The VQ decodes with ``velocity_fusion`` as the bundled one does.
     """
     import dataclasses
 
@@ -262,7 +262,7 @@ def write_tiny_checkpoint(root: str | Path, word_xattn: str = "every_block", see
     root = Path(root)
     cfg = C.tiny()
     cfg = dataclasses.replace(
-        cfg, vq=dataclasses.replace(cfg.vq, nb_code=32, code_dim=16, width=16),
+        cfg, vq=dataclasses.replace(cfg.vq, nb_code=32, code_dim=16, width=16, velocity_fusion=velocity_fusion),
         transformer=dataclasses.replace(cfg.transformer, latent_dim=32, n_heads=2, n_layers=1, ff_size=64,
                                         token_emb_dim=16, text_head_heads=2, text_head_ff=64,
                                         word_xattn=word_xattn),

@@ -100,3 +100,26 @@ def test_bundle_puts_the_probe_learning_curve_in_the_card(tmp_path):
     # Writing it again replaces the section instead of adding a second one.
     assert bundle_main(["--card-only", "--dst", str(shipped), "--log", str(log)]) == 0
     assert (shipped / "card.md").read_text().count("## Learning curve") == 1
+
+
+def test_a_vq_bundled_with_velocity_fusion_decodes_through_it(tmp_path):
+    import numpy as np
+    import torch
+
+    from intermask.api import InterMask
+    from intermask.motion.features import fuse_velocities
+
+    run = write_tiny_checkpoint(tmp_path / "run")
+    for name, flag in (("plain", ["--velocity-fusion", "0"]), ("fused", ["--velocity-fusion", "16"])):
+        bundle_main(["--src", str(run / ".." / "vq"), "--dst", str(tmp_path / name / "vq"), *flag])
+        bundle_main(["--src", str(run), "--dst", str(tmp_path / name / "t2m"), "--vq", str(tmp_path / name / "vq")])
+    plain, fused = (InterMask.from_pretrained(tmp_path / name / "t2m") for name in ("plain", "fused"))
+    assert plain.vq.cfg.velocity_fusion == 0.0 and fused.vq.cfg.velocity_fusion == 16.0
+    ids = torch.randint(0, plain.vq.nb_code, (1, 2, plain.groups, 8), generator=torch.Generator().manual_seed(0))
+    assert np.allclose(fused.decode_tokens(ids, 30), fuse_velocities(plain.decode_tokens(ids, 30), 16.0), atol=1e-6)
+    assert not np.allclose(fused.decode_tokens(ids, 30), plain.decode_tokens(ids, 30), atol=1e-3)
+    with pytest.raises(SystemExit, match="VQ-VAE's decoding setting"):
+        bundle_main(["--src", str(run), "--dst", str(tmp_path / "bad"), "--velocity-fusion", "16"])
+    # A shipped VQ's weight can be changed in place.
+    bundle_main(["--dst", str(tmp_path / "plain" / "vq"), "--velocity-fusion", "2"])
+    assert InterMask.from_pretrained(tmp_path / "plain" / "t2m").vq.cfg.velocity_fusion == 2.0

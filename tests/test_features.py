@@ -138,3 +138,29 @@ def test_normalizer_round_trip_numpy_torch_and_file(tmp_path):
     norm.save(tmp_path / "stats.npz")
     back = Normalizer.load(tmp_path / "stats.npz")
     assert np.array_equal(back.mean, norm.mean) and np.array_equal(back.std, norm.std)
+
+
+def test_velocity_fusion_fits_positions_to_the_decoded_velocities_too():
+    # A decoder's view: each frame's positions off by independent noise, its velocity channel close to the truth.
+    rng = np.random.default_rng(0)
+    truth = random_person(seed=1, frames=61, walk=True)[0]  # (61, 22, 3) joints
+    feat = ft.features_from_joints(truth, np.zeros((61, 21, 6)))
+    noisy = feat.copy()
+    noisy[:, ft.POS] += rng.normal(0.0, 0.03, noisy[:, ft.POS].shape)
+    noisy[:, ft.VEL] += rng.normal(0.0, 0.003, noisy[:, ft.VEL].shape)
+
+    assert ft.fuse_velocities(noisy, 0.0) is noisy  # weight 0: the paper's decoding, untouched
+    fused = ft.fuse_velocities(noisy, 16.0)
+    err = {name: np.abs(ft.features_to_joints(x) - truth[:-1]).mean() for name, x in (("noisy", noisy), ("fused", fused))}
+    assert err["fused"] < 0.5 * err["noisy"]
+    # The velocities now describe the positions, and nothing but positions and velocities changed.
+    assert np.allclose(fused[:-1, ft.VEL], fused[1:, ft.POS] - fused[:-1, ft.POS], atol=1e-5)
+    assert np.array_equal(fused[:, ft.ROT], noisy[:, ft.ROT]) and np.array_equal(fused[:, ft.CONTACT], noisy[:, ft.CONTACT])
+    # Clips in a batch are fitted one by one, and a shifted clip gives the same clip shifted.
+    pair = ft.fuse_velocities(np.stack([noisy, noisy[::-1].copy()]), 16.0)
+    assert np.allclose(pair[0], fused, atol=1e-5)
+    assert np.allclose(pair[1], ft.fuse_velocities(noisy[::-1].copy(), 16.0), atol=1e-5)
+    shifted = noisy.copy()
+    shifted[:, ft.POS] += np.tile([1.0, 0.0, -2.0], 22)
+    assert np.allclose(ft.fuse_velocities(shifted, 16.0)[:, ft.POS], fused[:, ft.POS] + np.tile([1.0, 0.0, -2.0], 22),
+                       atol=1e-4)

@@ -2,6 +2,7 @@
 
     python train/bundle.py --src runs/t2m/best --dst checkpoints/intersynth/intermask --vq checkpoints/intersynth/vq
     python train/bundle.py --card-only --dst checkpoints/intersynth/intermask --metrics results/intermask.json
+    python train/bundle.py --dst checkpoints/intersynth/vq --velocity-fusion 0.5
 
 Drops the resumable training state (optimiser moments would triple the size), points ``vq_dir`` at the bundled
 VQ-VAE with a relative path so the bundle works from any clone, and keeps config.json, weights, stats and card.
@@ -103,7 +104,17 @@ def store_half(directory: Path) -> tuple[int, int]:
     return before, path.stat().st_size
 
 
-def bundle(src: Path, dst: Path, vq: Path | None = None, half: bool = False) -> Path:
+def set_velocity_fusion(directory: Path, weight: float) -> None:
+    """Record the decoding's velocity fusion weight (features.fuse_velocities) in a VQ checkpoint's config."""
+    meta = json.loads((directory / "config.json").read_text())
+    if meta.get("kind") != "vq":
+        raise SystemExit(f"{directory}: velocity fusion is a VQ-VAE's decoding setting; this is a {meta.get('kind')!r}")
+    meta["vq"]["velocity_fusion"] = float(weight)
+    (directory / "config.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+
+
+def bundle(src: Path, dst: Path, vq: Path | None = None, half: bool = False,
+           velocity_fusion: float | None = None) -> Path:
     if not (src / "config.json").exists():
         raise SystemExit(f"{src} is not a checkpoint directory (no config.json)")
     with atomic_path(dst) as tmp:
@@ -115,6 +126,8 @@ def bundle(src: Path, dst: Path, vq: Path | None = None, half: bool = False) -> 
             meta = json.loads((tmp / "config.json").read_text())
             meta["vq_dir"] = os.path.relpath(vq.resolve(), dst.resolve())
             (tmp / "config.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+        if velocity_fusion is not None:
+            set_velocity_fusion(tmp, velocity_fusion)
         if half:
             before, after = store_half(tmp)
             print(f"float16 weights: {before / 1e6:.1f} MB -> {after / 1e6:.1f} MB")
@@ -133,11 +146,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--half", action="store_true",
                    help="store the learned weights in float16 (half the size; the bundle's size limit); the model "
                         "still computes in float32")
+    p.add_argument("--velocity-fusion", type=float, default=None, metavar="W",
+                   help="VQ-VAEs: decode with positions fitted to the decoded velocities too, at this weight "
+                        "(docs/design-notes.md, \"Decoding positions\"; 0 = positions only)")
     args = p.parse_args(argv)
-    if not args.card_only:
+    if args.src is None and args.velocity_fusion is not None and not args.card_only:
+        set_velocity_fusion(args.dst, args.velocity_fusion)  # a shipped VQ's decoding, changed in place
+        print(f"{args.dst}: velocity_fusion {args.velocity_fusion:g}")
+    elif not args.card_only:
         if args.src is None:
-            p.error("--src is required unless --card-only is given")
-        print(bundle(args.src, args.dst, args.vq, args.half))
+            p.error("--src is required unless --card-only or --velocity-fusion is given")
+        print(bundle(args.src, args.dst, args.vq, args.half, args.velocity_fusion))
     if args.log is not None:
         write_curve(args.dst / "card.md", args.log)
         print(f"{args.dst / 'card.md'}: learning curve from {args.log}")
