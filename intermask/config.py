@@ -63,7 +63,7 @@ class VQConfig:
     # Decoding, not training: the decoder predicts positions and velocities, and the paper reads positions only.
     velocity_fusion: float = field(default=0.0, metadata={
         "help": "when decoding, fit positions to the decoded positions and velocities together with this weight on "
-                "the velocities (motion/features.fuse_velocities: less jitter and foot sliding; 0 = positions only, "
+                "the velocities (motion/features.fuse_velocities: less jitter; 0 = positions only, "
                 "as in the paper)"})
 
 

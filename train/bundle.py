@@ -110,7 +110,8 @@ def set_velocity_fusion(directory: Path, weight: float) -> None:
     if meta.get("kind") != "vq":
         raise SystemExit(f"{directory}: velocity fusion is a VQ-VAE's decoding setting; this is a {meta.get('kind')!r}")
     meta["vq"]["velocity_fusion"] = float(weight)
-    (directory / "config.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    with atomic_path(directory / "config.json") as tmp:  # a shipped checkpoint is changed in place
+        tmp.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
 
 
 def bundle(src: Path, dst: Path, vq: Path | None = None, half: bool = False,
