@@ -166,6 +166,22 @@ def test_init_from_can_grow_static_word_vectors_onto_an_older_checkpoint(runs):
     assert train_transformer.main([*args[:-1], "--latent-dim", "48", "--out", str(out / "misfit")]) == 2
 
 
+def test_init_from_can_grow_a_transformer_deeper(runs):
+    root, out, common = runs
+    vq = ["--vq", str(out / "vq1" / "latest")]
+    args = [*common, *TR_ARGS, *vq, "--max-steps", "2", "--lr", "0", "--init-from", str(out / "t1" / "latest"),
+            "--n-layers", "2"]  # TR_ARGS trains one block
+    assert train_transformer.main([*args, "--out", str(out / "deeper")]) == 0
+    source = load_file(str(out / "t1" / "latest" / "model.safetensors"))
+    deeper = load_file(str(out / "deeper" / "latest" / "model.safetensors"))
+    new = set(deeper) - set(source)
+    assert new and all(k.startswith("blocks.1.") for k in new) and set(source) <= set(deeper)
+    assert all(torch.equal(source[k], deeper[k]) for k in source if k != "head_dense.weight")
+    assert torch.equal(deeper["head_dense.weight"], source["head_dense.weight"] / 2)  # see grown_state
+    assert not any(deeper[k].any() for k in new if ".ada_" in k)  # the new block's gates start closed
+    assert '"n_layers": 2' in (out / "deeper" / "latest" / "config.json").read_text()
+
+
 def test_a_person_embedding_can_start_apart_when_reinitialised_on_a_checkpoint_that_has_one(runs):
     root, out, common = runs
     vq = ["--vq", str(out / "vq1" / "latest")]

@@ -140,6 +140,27 @@ def test_none_mode_has_no_word_path():
         InterMTransformer(dataclasses.replace(SMALL, word_xattn="later"), CODES, ENC.dim)
 
 
+@pytest.mark.parametrize("mode", ["none", "every_block"])
+def test_blocks_appended_past_a_checkpoints_depth_leave_the_output_as_it_was(mode):
+    shallow = _model(word_xattn=mode)
+    deep = InterMTransformer(dataclasses.replace(SMALL, word_xattn=mode, n_layers=SMALL.n_layers + 1), CODES,
+                             ENC.dim).eval()
+    source = shallow.state_dict()
+    missing, unexpected = deep.load_state_dict(deep.grown_state(source), strict=False)
+    assert not unexpected and missing and all(k.startswith(f"blocks.{SMALL.n_layers}.") for k in missing)
+    assert deep.grown_parameters(source.keys()) == (f"blocks.{SMALL.n_layers}.",)
+    assert shallow.grown_parameters(source.keys()) == () and shallow.grown_state(source) is source
+    # A checkpoint that lacks part of a block it has is not a shallower model: nothing of that block may be absent.
+    partial = [k for k in source if not k.startswith(f"blocks.{SMALL.n_layers - 1}.ffn.")]
+    assert not any(k.startswith(f"blocks.{SMALL.n_layers - 1}.") for k in deep.grown_parameters(partial))
+    ids, lengths, text = _batch()
+    keep = torch.tensor([True, False])
+    assert torch.equal(shallow(ids, lengths, text, keep), deep(ids, lengths, text, keep))
+    with torch.no_grad():  # once its gates open, the new block takes part
+        deep.blocks[-1].ada_split.linear.weight.normal_(0, 0.05)
+    assert (deep(ids, lengths, text, keep) - shallow(ids, lengths, text, keep)).abs().max() > 1e-4
+
+
 def test_static_words_start_as_the_model_without_them_and_can_then_tell_words_apart():
     plain, grown = _model(), _model(static_words=True)
     missing, unexpected = grown.load_state_dict(plain.state_dict(), strict=False)

@@ -313,7 +313,8 @@ def widened(old: torch.Tensor, fresh: torch.Tensor) -> torch.Tensor:
 def init_weights(args: argparse.Namespace, model) -> None:
     """Load --init-from weights into ``model``. Every weight must match, except parameters the model declares
     grown (``grown_parameters()``): absent ones keep the model's own initialisation (zero, unless a flag such as
-    ``--person-embedding-init`` says otherwise; e.g. ``--static-words`` on an older checkpoint), narrower ones are
+    ``--person-embedding-init`` says otherwise; e.g. ``--static-words`` on an older checkpoint, or the blocks a
+    larger ``--n-layers`` appends to a transformer, which start as the identity), narrower ones are
     widened without changing what the network computes (:func:`widened`, e.g. ``--decoder-width`` on a VQ).
     ``--reinit PREFIX`` drops matching tensors from the checkpoint so that they keep this model's initialisation
     too."""
@@ -330,7 +331,10 @@ def init_weights(args: argparse.Namespace, model) -> None:
         raise InterMaskError(f"--reinit {' '.join(reinit)}: this model has no such parameters.")
     for k in fresh:
         state.pop(k, None)
-    grown = [k for k, v in state.items() if k.startswith(model.grown_parameters()) and k in current
+    if hasattr(model, "grown_state"):  # a deeper transformer (--n-layers) adapts the shallower weights
+        state = model.grown_state(state)
+    growable = model.grown_parameters(state.keys())
+    grown = [k for k, v in state.items() if k.startswith(growable) and k in current
              and v.shape != current[k].shape]
     for k in grown:
         state[k] = widened(state[k], current[k])
@@ -341,11 +345,12 @@ def init_weights(args: argparse.Namespace, model) -> None:
     except RuntimeError as exc:  # shapes differ: torch lists every tensor; the first one says enough
         lines = [x.strip() for x in str(exc).splitlines() if "size mismatch" in x]
         raise InterMaskError(f"--init-from {path} does not fit this model: {lines[0] if lines else exc}") from None
-    new = [k for k in missing if k.startswith(model.grown_parameters()) and k not in fresh]
+    new = [k for k in missing if k.startswith(growable) and k not in fresh]
     missing = [k for k in missing if k not in new and k not in fresh]
     if new:
-        print(f"--init-from {path}: {len(new)} new tensors, initialised as the model builds them "
-              f"({', '.join(new)})", flush=True)
+        shown = ", ".join(new[:6]) + (f", … ({len(new) - 6} more)" if len(new) > 6 else "")
+        print(f"--init-from {path}: {len(new)} new tensors, initialised as the model builds them ({shown})",
+              flush=True)
     if fresh:
         print(f"--init-from {path}: {len(fresh)} tensors re-initialised ({', '.join(fresh)})", flush=True)
     if missing or unexpected:

@@ -12,6 +12,7 @@ hold both branches of classifier-free guidance (``drop_cond`` selects the uncond
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 import torch
 import torch.nn.functional as F
@@ -44,6 +45,11 @@ def positional_encoding_2d(groups: int, times: int, d: int) -> torch.Tensor:
     pe[:, :, :ch] = emb(groups)[:, None]
     pe[:, :, ch:] = emb(times)[None]
     return pe[..., :d]
+
+
+def checkpoint_depth(names: Iterable[str]) -> int:
+    """The number of Inter-M blocks in a checkpoint whose parameter names are ``names``."""
+    return 1 + max((int(k.split(".")[1]) for k in names if k.startswith("blocks.")), default=-1)
 
 
 class InterMBlock(nn.Module):
@@ -159,11 +165,28 @@ class InterMTransformer(nn.Module):
                                                           d), persistent=False)
         self.collective: Collective = LOCAL
 
-    def grown_parameters(self) -> tuple[str, ...]:
-        """Prefixes of parameters that may be absent from a checkpoint this model starts from (``--init-from``):
-        at zero, their default start, the model computes exactly what it computes without them."""
+    def grown_parameters(self, source: Iterable[str] = ()) -> tuple[str, ...]:
+        """Prefixes of parameters that may be absent from a checkpoint this model starts from (``--init-from``),
+        whose parameter names are ``source``: at zero, their default start, the model computes exactly what it
+        computes without them. Blocks past the checkpoint's depth are among them (``--n-layers`` grown; see
+        :meth:`grown_state`)."""
+        depth = checkpoint_depth(source)
         return (("static_proj.",) if self.static_proj is not None else ()) + (
-            ("person_emb",) if self.person_emb is not None else ())
+            ("person_emb",) if self.person_emb is not None else ()) + tuple(
+            f"blocks.{i}." for i in range(depth, len(self.blocks)) if depth > 0)
+
+    def grown_state(self, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """A shallower checkpoint's weights made to compute, in this deeper model, exactly what they computed.
+
+        Blocks are appended after the checkpoint's. A new block's residual branches are gated by its
+        zero-initialised AdaLN, so they add nothing, but its split stage adds its input twice (spatial and
+        temporal residuals side by side, as in the paper): the tokens leave it doubled. Only the output head
+        reads them, so its first weight is halved once per new block — exact in floating point.
+        """
+        new = len(self.blocks) - checkpoint_depth(state)
+        if checkpoint_depth(state) == 0 or new <= 0:
+            return state
+        return {**state, "head_dense.weight": state["head_dense.weight"] * 0.5 ** new}
 
     @staticmethod
     def _init(m: nn.Module) -> None:

@@ -14,6 +14,8 @@ inference decodes one motion per batch, and a result must not depend on where a 
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -201,9 +203,10 @@ class VQVAE(nn.Module):
     def groups(self) -> int:
         return token_groups(self.cfg)
 
-    def grown_parameters(self) -> tuple[str, ...]:
-        """Parameters that may be narrower in a checkpoint this model starts from (``--init-from``): those of the
-        encoder (``width``) and of the decoder (``decoder_width``). The codebook cannot grow."""
+    def grown_parameters(self, source: Iterable[str] = ()) -> tuple[str, ...]:
+        """Parameters that may be narrower in a checkpoint this model starts from (``--init-from``; ``source``
+        names its parameters): those of the encoder (``width``) and of the decoder (``decoder_width``). The
+        codebook cannot grow."""
         return ("encoder.", "decoder.")
 
     def freeze_codes(self) -> None:
