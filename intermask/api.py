@@ -32,7 +32,7 @@ from intermask.motion.footlock import foot_cleanup as clean_feet
 from intermask.motion.frames import facing_frame
 from intermask.motion.interaction import Interaction
 from intermask.motion.loaders import load_pair, load_partner
-from intermask.motion.refine import refine as refine_motion
+from intermask.motion.refine import refine as refine_motion, smoothing_for
 from intermask.sampling import Progress, masked_decode
 from intermask.settings import REFINE, SamplingSettings, StreamSettings
 from intermask.text.base import TextFeatures
@@ -147,6 +147,11 @@ class InterMask:
         feats = self.normalizer.denormalize(out.float().numpy()).reshape(b, 2, -1, FEATURE_DIM)
         return self.finish_decoded(feats if frames is None else feats[:, :, :frames])
 
+    @property
+    def refine_smoothing(self) -> tuple[float, ...]:
+        """The refinement's smoothing ladder for this model's decoding (``intermask.motion.refine.smoothing_for``)."""
+        return smoothing_for(self.vq.cfg.velocity_fusion)
+
     def finish_decoded(self, feats: np.ndarray) -> np.ndarray:
         """De-normalised decoder output (..., T, 262) → the features the model gives: positions fitted to the
         decoded velocities too when the VQ checkpoint asks for it (``velocity_fusion``; features.fuse_velocities)."""
@@ -236,15 +241,15 @@ class InterMask:
             out.append(self._finish(clip, foot_cleanup, refine))
         return out
 
-    @staticmethod
-    def _finish(clip: Interaction, foot_cleanup: bool, refine: bool, fixed: tuple[int, ...] = ()) -> Interaction:
+    def _finish(self, clip: Interaction, foot_cleanup: bool, refine: bool, fixed: tuple[int, ...] = ()
+                ) -> Interaction:
         """The optional clean-ups of decoded motion, in order; persons in ``fixed`` are never altered."""
         if foot_cleanup:
             cleaned = clean_feet(clip)
             for p in fixed:  # never alter the uploaded partner
                 cleaned.joints[p], cleaned.rot6d[p] = clip.joints[p], clip.rot6d[p]
             clip = cleaned
-        return refine_motion(clip, fixed=fixed) if refine else clip
+        return refine_motion(clip, fixed=fixed, smoothing=self.refine_smoothing) if refine else clip
 
     def react(self, partner, text: str = "", seconds: float | None = None, seed: int = 0,
               cond_scale: float = _DEFAULT.cond_scale, time_steps: int | None = None,

@@ -203,7 +203,8 @@ def edit(model, clip: Interaction, plan: EditPlan, text: str, seed: int, setting
     joints, rot6d = splice(clip, decoded, plan, foot_cleanup=foot_cleanup)
     refined = None
     if refine:
-        joints, report = refine_span(joints, rot6d, plan.start, plan.stop, plan.persons, SEAM_FRAMES, FPS)
+        joints, report = refine_span(joints, rot6d, plan.start, plan.stop, plan.persons, SEAM_FRAMES, FPS,
+                                     model.refine_smoothing)
         refined = {"persons": list(plan.persons), "frames": [plan.start, plan.stop], "seam_frames": SEAM_FRAMES,
                    "smoothing_frames": report["sigma"]}
     person = None if len(plan.persons) == 2 else plan.persons[0]

@@ -119,7 +119,8 @@ def generate_set(model, texts: list[str], gt: list[np.ndarray], seed: int, setti
         for i, f in zip(idx, feats):
             out[i] = np.asarray(f, dtype=np.float32)
             if refine:
-                out[i] = refine_features(out[i], fixed=(0,) if react else (), fps=FPS)
+                out[i] = refine_features(out[i], fixed=(0,) if react else (), fps=FPS,
+                                         smoothing=model.refine_smoothing)
         if progress is not None:
             progress(len(idx))
     return out

@@ -18,7 +18,8 @@ from intermask.metrics import physics
 from intermask.motion.features import features_from_joints, foot_contacts
 from intermask.motion.footlock import two_bone_ik
 from intermask.motion.interaction import Interaction
-from intermask.motion.refine import refine, refine_features, refine_pair, refine_span
+from intermask.motion.refine import (FUSED_SMOOTHING, SMOOTHING, refine, refine_features, refine_pair, refine_span,
+                                     smoothing_for)
 
 LEFT_ARM = (16, 18, 20)  # shoulder, elbow, wrist
 
@@ -158,6 +159,22 @@ def test_clean_motion_keeps_most_of_its_acceleration_and_jerk():
         assert after["jerk_mps3"] >= 0.45 * before["jerk_mps3"], category
 
 
+def test_motion_decoded_with_its_velocities_is_smoothed_less():
+    # Fused decoding (velocity_fusion > 0) leaves little jitter, so its ladder starts lower; positions-only
+    # decoding keeps the ladder that takes its jitter out.
+    assert smoothing_for(0.0) == SMOOTHING and smoothing_for(0.5) == FUSED_SMOOTHING
+    assert FUSED_SMOOTHING[0] < SMOOTHING[0] and FUSED_SMOOTHING[-1] <= SMOOTHING[-1]
+    clip = generate_clip(7, category="push")
+    noisy = model_like(clip.joints, noise=0.002)
+    light, _, report = refine_pair(noisy, clip.rot6d, smoothing=FUSED_SMOOTHING)
+    heavy, _, _ = refine_pair(noisy, clip.rot6d)
+    assert report["sigma"] in FUSED_SMOOTHING
+    assert physics.summary(heavy)["jerk_mps3"] < physics.summary(light)["jerk_mps3"]
+    # The ladder is tried in order: with one σ there is nothing else to try.
+    _, _, single = refine_pair(noisy, clip.rot6d, smoothing=(0.25,))
+    assert single["sigma"] == 0.25
+
+
 def test_the_reaction_partner_is_bit_identical():
     clip = random_interaction(seed=5, frames=60)
     clip = Interaction(model_like(clip.joints), clip.rot6d, text=clip.text,
@@ -222,3 +239,7 @@ def test_bad_input_is_a_sentence():
         refine_pair(np.full_like(joints, np.nan), rot6d)
     with pytest.raises(InterMaskError, match="Fixed persons"):
         refine_pair(joints, rot6d, fixed=(2,))
+    with pytest.raises(InterMaskError, match="between 0 and 10 frames"):
+        refine_pair(joints, rot6d, smoothing=())
+    with pytest.raises(InterMaskError, match="between 0 and 10 frames"):
+        refine_pair(joints, rot6d, smoothing=(-1.0,))

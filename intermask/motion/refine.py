@@ -27,7 +27,8 @@ rotations are in :func:`refine_pair`'s report for callers who need joints and ro
 
 A person listed in ``fixed`` (the uploaded partner of a reaction) is returned bit-identical; only the others move.
 Finally the moved persons' jerk is compared with their raw jerk; if it rose, the whole refinement is re-run
-with more smoothing (the clip's meta ``refine`` records jerk before, after and the smoothing used).
+with more smoothing, the next σ of ``smoothing`` (the clip's meta ``refine`` records jerk before, after and the
+smoothing used).
 :func:`refine_span` refines only an edited span, faded in from its seams, so an edit's kept frames stay exact.
 """
 from __future__ import annotations
@@ -46,13 +47,16 @@ from intermask.motion.footlock import LEGS, two_bone_ik
 from intermask.motion.interaction import Interaction
 from intermask.motion.solver import solve_skeleton
 
-# Smoothing of the raw joints (frames at 30 fps): enough to take out decoding jitter, not the motion. With the
-# feet planted, σ = 1 frame leaves the bundled model's acceleration and jerk within 5% of the ground truth's on
-# the InterSynth test split, where σ = 2 left them ~30% below it (README, "Refinement"). If the moved persons'
-# jerk still rose (planted feet stop and start), the pass is redone once at SMOOTH_RETRY and the smoother
-# result kept.
-SMOOTH_SIGMA = 1.0
-SMOOTH_RETRY = 1.5
+# Smoothing of the raw joints (Gaussian σ in frames at 30 fps), tried in order: enough to take out decoding
+# jitter, not the motion. If the moved persons' jerk rose (planted feet stop and start), the pass is redone at
+# the next σ, and the least jerky result kept. Positions-only decoding jitters: σ = 1 then 1.5 leaves the
+# acceleration and jerk within 5% of the ground truth's on the InterSynth test split, where σ = 2 left them ~30%
+# below (README, "Refinement"). Decoding that fuses the decoded velocities (VQConfig.velocity_fusion) has little
+# jitter left and the same ladder smooths real motion away (the bundled model's generations, 64 test clips:
+# jerk 141 raw, 119 refined, ground truth 152); half of it leaves the refined jerk at the raw one's (141), with
+# skating, penetration and control as before (README, "Refinement"; :func:`smoothing_for` picks the ladder).
+SMOOTHING = (1.0, 1.5)
+FUSED_SMOOTHING = (0.5, 0.75, 1.0)
 # Time scale (frames) of the separation offsets and of the floor lift: a push builds up over ~1/3 s.
 OFFSET_SIGMA = 4.0
 SEPARATION_MARGIN = 0.005  # m of clearance kept between capsules
@@ -82,6 +86,11 @@ _CAPSULES = physics.body_capsules()  # (bones, radii) of the overlap metric
 _ARM_CAPSULES = np.isin(_CAPSULES[0][:, 1], [j for chain in ARMS for j in chain[:2]])  # collar→shoulder→elbow
 
 
+def smoothing_for(velocity_fusion: float) -> tuple[float, ...]:
+    """The smoothing ladder for motion decoded with this velocity-fusion weight (``VQConfig.velocity_fusion``)."""
+    return FUSED_SMOOTHING if velocity_fusion > 0 else SMOOTHING
+
+
 # ---------------------------------------------------------------------------------------------------- helpers
 def _smooth(x: np.ndarray, sigma: float) -> np.ndarray:
     if sigma <= 0 or x.shape[0] < 2:
@@ -103,7 +112,7 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
 
 
 # ---------------------------------------------------------------------------------------------------- skeleton
-def rigid_skeleton(joints: np.ndarray, rot6d: np.ndarray, sigma: float = SMOOTH_SIGMA
+def rigid_skeleton(joints: np.ndarray, rot6d: np.ndarray, sigma: float = SMOOTHING[0]
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One person's joints (T, 22, 3) and rotations (T, 21, 6) → (joints by forward kinematics (T, 22, 3),
     local rotations (T, 22, 3, 3), offsets (22, 3)): smoothed, on the person's own constant bone lengths."""
@@ -440,9 +449,10 @@ def _refine_pass(joints: np.ndarray, rot6d: np.ndarray, movable: list[int], sigm
     return out_j, out_r, skeletons
 
 
-def refine_pair(joints: np.ndarray, rot6d: np.ndarray, fixed: Sequence[int] = (), fps: float = 30.0
-                ) -> tuple[np.ndarray, np.ndarray, dict]:
+def refine_pair(joints: np.ndarray, rot6d: np.ndarray, fixed: Sequence[int] = (), fps: float = 30.0,
+                smoothing: Sequence[float] = SMOOTHING) -> tuple[np.ndarray, np.ndarray, dict]:
     """Refine joints (2, T, 22, 3) and rotations (2, T, 21, 6); persons in ``fixed`` come back bit-identical.
+    ``smoothing``: the σ (frames) tried in order, see SMOOTHING.
 
     Returns (joints float32, rot6d float32 — the given rotations, see the module docstring, report): the report
     holds each moved person's jerk before and after (m/s³), the smoothing used, and ``skeletons``: per moved
@@ -459,12 +469,15 @@ def refine_pair(joints: np.ndarray, rot6d: np.ndarray, fixed: Sequence[int] = ()
         raise InterMaskError("Cannot refine a motion that contains NaN or Inf values.")
     if any(p not in (0, 1) for p in fixed):
         raise InterMaskError(f"Fixed persons must be 0 (A) or 1 (B); got {list(fixed)}.")
+    smoothing = tuple(float(x) for x in smoothing)
+    if not smoothing or any(not 0 <= x <= 10 for x in smoothing):
+        raise InterMaskError(f"Refinement smoothing is one or more σ between 0 and 10 frames; got {smoothing}.")
     movable = [p for p in (0, 1) if p not in fixed]
     raw_jerk = {p: physics.jitter(joints[p], fps)[1] for p in movable}
-    report = {"sigma": SMOOTH_SIGMA, "jerk_before": raw_jerk, "skeletons": {}}
+    report = {"sigma": smoothing[0], "jerk_before": raw_jerk, "skeletons": {}}
     out_j, out_r = np.array(joints, dtype=np.float32), np.array(rot6d, dtype=np.float32)
     best = None
-    for sigma in (SMOOTH_SIGMA, SMOOTH_RETRY) if movable else ():
+    for sigma in smoothing if movable else ():
         attempt = _refine_pass(joints, rot6d, movable, sigma)
         jerk = sum(physics.jitter(attempt[0][p], fps)[1] for p in movable)
         if best is None or jerk < best[0]:
@@ -480,13 +493,13 @@ def refine_pair(joints: np.ndarray, rot6d: np.ndarray, fixed: Sequence[int] = ()
     return out_j, out_r, report
 
 
-def refine(clip: Interaction, fixed: Sequence[int] = ()) -> Interaction:
+def refine(clip: Interaction, fixed: Sequence[int] = (), smoothing: Sequence[float] = SMOOTHING) -> Interaction:
     """A refined copy of ``clip`` (see the module docstring); persons in ``fixed`` are unchanged, bit for bit.
 
     Features, when the clip has them, are re-derived from the refined joints and rotations for the moved
     persons (the fixed persons keep theirs), so a saved file stays consistent.
     """
-    joints, rot6d, report = refine_pair(clip.joints, clip.rot6d, fixed, clip.fps)
+    joints, rot6d, report = refine_pair(clip.joints, clip.rot6d, fixed, clip.fps, smoothing)
     features = None
     if clip.features is not None:
         features = refined_features(clip.features, joints, rot6d, fixed)
@@ -515,7 +528,8 @@ def _seam_ramp(length: int, before: bool, after: bool, seam_frames: int) -> np.n
 
 
 def refine_span(joints: np.ndarray, rot6d: np.ndarray, start: int, stop: int, persons: Sequence[int],
-                seam_frames: int, fps: float = 30.0) -> tuple[np.ndarray, dict]:
+                seam_frames: int, fps: float = 30.0, smoothing: Sequence[float] = SMOOTHING
+                ) -> tuple[np.ndarray, dict]:
     """Joints (2, T, 22, 3) with only frames [start, stop) of ``persons`` refined; every other value is the
     input's, bit for bit (what an edit keeps). Returns (joints, the :func:`refine_pair` report).
 
@@ -531,7 +545,7 @@ def refine_span(joints: np.ndarray, rot6d: np.ndarray, start: int, stop: int, pe
         raise InterMaskError(f"The span to refine must lie in the clip's {t} frames; got [{start}, {stop}).")
     lo, hi = max(0, start - SPAN_CONTEXT), min(t, stop + SPAN_CONTEXT)
     fixed = [p for p in (0, 1) if p not in persons]
-    refined, _, report = refine_pair(joints[:, lo:hi], np.asarray(rot6d)[:, lo:hi], fixed, fps)
+    refined, _, report = refine_pair(joints[:, lo:hi], np.asarray(rot6d)[:, lo:hi], fixed, fps, smoothing)
     out = joints.copy()
     weight = _seam_ramp(stop - start, start > 0, stop < t, seam_frames)
     for p in persons:
@@ -556,10 +570,11 @@ def refined_features(features: np.ndarray, joints: np.ndarray, rot6d: np.ndarray
     return out
 
 
-def refine_features(features: np.ndarray, fixed: Sequence[int] = (), fps: float = 30.0) -> np.ndarray:
+def refine_features(features: np.ndarray, fixed: Sequence[int] = (), fps: float = 30.0,
+                    smoothing: Sequence[float] = SMOOTHING) -> np.ndarray:
     """De-normalised pair features (2, T, 262) → refined pair features; what the evaluation's ``--refine`` scores."""
     features = np.asarray(features, dtype=np.float32)
     if features.ndim != 3 or features.shape[0] != 2 or features.shape[-1] != FEATURE_DIM:
         raise InterMaskError(f"Refinement needs pair features of shape (2, T, {FEATURE_DIM}); got {features.shape}.")
-    joints, rot6d, _ = refine_pair(features_to_joints(features), features_to_rot6d(features), fixed, fps)
+    joints, rot6d, _ = refine_pair(features_to_joints(features), features_to_rot6d(features), fixed, fps, smoothing)
     return refined_features(features, joints, rot6d, fixed)
