@@ -27,6 +27,15 @@ from pathlib import Path
 
 import torch
 
+# Imported here, not when the first probe runs: a run loads every module it will use at start-up, so editing the
+# checkout while a run goes on cannot break it at its first probe (it did: a half-edited module, an ImportError
+# at step 300).
+from intermask.api import InterMask
+from intermask.evaluation import EvalConfig, open_test_set, replication
+from intermask.metrics.order import order_clips, order_sensitivity
+from intermask.models.evaluator import EvaluatorWithText
+from intermask.settings import SamplingSettings
+
 # What the probe score averages: retrieval and the four controls the targets ask >= 90% for.
 SCORED = ("R_precision_top3", "actor", "side", "limb", "contact")
 
@@ -41,9 +50,6 @@ class Probe:
     settings: object = None  # SamplingSettings; None → the defaults users get
 
     def __post_init__(self):
-        from intermask.evaluation import EvalConfig, open_test_set
-        from intermask.models.evaluator import EvaluatorWithText
-
         from intermask.data.interhuman import split_ids
 
         batch = min(32, self.clips, len(split_ids(self.data_root, self.split)))  # R-precision batch (whole batches)
@@ -52,12 +58,8 @@ class Probe:
         self.dataset, self.indices = open_test_set(self.data_root, self.cfg)
         self.evaluator = EvaluatorWithText.from_dir(self.evaluator_dir)
         # Who acts when the text names the persons by order: a likelihood test (intermask/metrics/order.py).
-        from intermask.metrics.order import order_clips
-
         self.order_clips = order_clips(self.data_root, self.split, limit=2 * self.clips)
         if self.settings is None:
-            from intermask.settings import SamplingSettings
-
             self.settings = SamplingSettings()
 
     @torch.no_grad()
@@ -65,10 +67,6 @@ class Probe:
         """Scores of ``transformer`` (left in train mode afterwards) → flat {probe_<metric>: value}.
 
         progress: optional ``(desc, done, total)`` callback over the generated clips (``evaluation.Progress``)."""
-        from intermask.api import InterMask
-        from intermask.evaluation import replication
-        from intermask.metrics.order import order_sensitivity
-
         model = InterMask(vq, transformer, normalizer, text_encoder, Path("."))
         try:
             rep = replication(model, self.evaluator, self.dataset, self.indices, self.cfg, self.settings, 0, progress)

@@ -52,9 +52,10 @@ from intermask.motion.solver import solve_skeleton
 # the next σ, and the least jerky result kept. Positions-only decoding jitters: σ = 1 then 1.5 leaves the
 # acceleration and jerk within 5% of the ground truth's on the InterSynth test split, where σ = 2 left them ~30%
 # below (README, "Refinement"). Decoding that fuses the decoded velocities (VQConfig.velocity_fusion) has little
-# jitter left and the same ladder smooths real motion away (the bundled model's generations, 64 test clips:
-# jerk 141 raw, 119 refined, ground truth 152); half of it leaves the refined jerk at the raw one's (141), with
-# skating, penetration and control as before (README, "Refinement"; :func:`smoothing_for` picks the ladder).
+# jitter left and the same ladder smooths real motion away (the bundled model's generations, 64 validation
+# clips: jerk 142 raw, 112 refined, ground truth 176); starting at half of it leaves the refined jerk near the raw
+# one (138), with skating, penetration and control as before (bench/refine_smoothing.py; README, "Refinement").
+# :func:`smoothing_for` picks the ladder.
 SMOOTHING = (1.0, 1.5)
 FUSED_SMOOTHING = (0.5, 0.75, 1.0)
 # Time scale (frames) of the separation offsets and of the floor lift: a push builds up over ~1/3 s.
