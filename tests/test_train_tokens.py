@@ -108,6 +108,30 @@ def test_cache_file_is_reused_for_the_same_vq_and_rebuilt_for_another(setup, tmp
     assert path.stat().st_mtime_ns != stamp
 
 
+def test_processes_that_share_the_tokenising_write_the_file_one_process_writes(setup, tmp_path):
+    import threading
+    from types import SimpleNamespace
+
+    tmp, vq, norm, ds = setup
+    fp = tk.vq_fingerprint(vq)
+    alone = tk.load_or_build(tmp_path / "alone.safetensors", ds, vq, norm, 80, fp, build=True, progress=False)
+    # Two ranks as two threads (what build_shared needs of a process group: rank, world size, a barrier).
+    barrier = threading.Barrier(2)
+    ranks = [SimpleNamespace(rank=r, world_size=2, is_main=r == 0, barrier=barrier.wait) for r in range(2)]
+    path = tmp_path / "shared.safetensors"
+    threads = [threading.Thread(target=tk.build_shared, args=(path, ds, vq, norm, 80, fp, d, False)) for d in ranks]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    shared = tk.load_or_build(path, ds, vq, norm, 80, fp, build=False)
+    assert shared is not None and shared.keys() == alone.keys()
+    assert all(np.array_equal(shared[k], alone[k]) for k in alone)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["alone.safetensors", "shared.safetensors"]  # parts gone
+    _, chunks = tk.plan_chunks(ds, 80, vq.frames_per_token)
+    assert len(chunks) >= 2  # so that both ranks had a share
+
+
 def test_length_buckets_keep_each_item_once_and_batch_similar_lengths():
     rng = np.random.default_rng(0)
     lengths = rng.integers(15, 76, size=500).tolist()

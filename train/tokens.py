@@ -47,49 +47,64 @@ def _variant_features(clip, mirrored: bool, frames: int) -> tuple[np.ndarray, np
     return reframe(f1, f2, 0, frames)
 
 
-@torch.no_grad()
-def encode_split(dataset: InterHumanDataset, vq, normalizer, max_frames: int, progress: bool = True
-                 ) -> dict[str, np.ndarray]:
-    """Token maps (2, groups, T') of every clip of ``dataset``, original and mirrored → arrays for :class:`TokenSet`.
+def plan_chunks(dataset: InterHumanDataset, max_frames: int, frames_per_token: int
+                ) -> tuple[np.ndarray, list[list[int]]]:
+    """Each clip's token length, and the clips in encoding chunks: equal token lengths, at most 64 per VQ call.
 
     A clip longer than ``max_frames`` keeps its first ``max_frames`` raw frames, as the evaluation's items do
     (InterSynth clips are at most 10 s); the last frames that do not fill a whole token are dropped.
     """
-    from tqdm import tqdm
-
     n = len(dataset.ids)
-    fpt, groups = vq.frames_per_token, vq.groups
     tokens = np.zeros(n, dtype=np.int64)
-    maps: list[np.ndarray | None] = [None] * (n * VARIANTS)
-    # Encode clips of equal token length together: one VQ call per length.
     by_len: dict[int, list[int]] = {}
     for k in range(n):
-        clip = dataset.clip(k)
-        frames = min(clip.frames, max_frames)
-        tokens[k] = (frames - 1) // fpt
+        tokens[k] = (min(dataset.clip(k).frames, max_frames) - 1) // frames_per_token
         by_len.setdefault(int(tokens[k]), []).append(k)
-    bar = tqdm(total=n, desc=f"tokenising {dataset.split}", unit="clip", disable=not progress, dynamic_ncols=True)
-    for t, ks in sorted(by_len.items()):
-        for i in range(0, len(ks), 64):
-            chunk = ks[i:i + 64]
-            seqs = []
-            for k in chunk:
-                clip = dataset.clip(k)
-                frames = min(clip.frames, max_frames)
-                for v in range(VARIANTS):
-                    f1, f2 = _variant_features(clip, bool(v), frames)
-                    seqs += [f1[:fpt * t], f2[:fpt * t]]
-            x = torch.from_numpy(normalizer.normalize(np.stack(seqs)).astype(np.float32))
-            ids = vq.encode(x).view(len(chunk), VARIANTS, 2, groups, t).numpy()
-            for j, k in enumerate(chunk):
-                for v in range(VARIANTS):
-                    maps[k * VARIANTS + v] = ids[j, v]
-            bar.update(len(chunk))
+    return tokens, [ks[i:i + 64] for _, ks in sorted(by_len.items()) for i in range(0, len(ks), 64)]
+
+
+@torch.no_grad()
+def encode_chunks(dataset: InterHumanDataset, vq, normalizer, max_frames: int, chunks: list[list[int]],
+                  progress: bool = True) -> dict[int, np.ndarray]:
+    """{clip: its token maps (VARIANTS, 2, groups, T') int16} for the clips of ``chunks``, one VQ call per chunk."""
+    from tqdm import tqdm
+
+    fpt, groups = vq.frames_per_token, vq.groups
+    maps: dict[int, np.ndarray] = {}
+    bar = tqdm(total=sum(map(len, chunks)), desc=f"tokenising {dataset.split}", unit="clip", disable=not progress,
+               dynamic_ncols=True)
+    for chunk in chunks:
+        seqs = []
+        for k in chunk:
+            clip = dataset.clip(k)
+            frames = min(clip.frames, max_frames)
+            t = (frames - 1) // fpt
+            for v in range(VARIANTS):
+                f1, f2 = _variant_features(clip, bool(v), frames)
+                seqs += [f1[:fpt * t], f2[:fpt * t]]
+        x = torch.from_numpy(normalizer.normalize(np.stack(seqs)).astype(np.float32))
+        ids = vq.encode(x).view(len(chunk), VARIANTS, 2, groups, -1).numpy().astype(np.int16)
+        maps.update(zip(chunk, ids))
+        bar.update(len(chunk))
     bar.close()
+    return maps
+
+
+def pack(tokens: np.ndarray, maps: dict[int, np.ndarray]) -> dict[str, np.ndarray]:
+    """Every clip's maps → the arrays of :class:`TokenSet` (one flat code array, per-map offsets and lengths)."""
     lengths = np.repeat(tokens, VARIANTS)
     offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-    flat = np.concatenate([m.reshape(2 * groups, -1) for m in maps], axis=1).astype(np.int16)  # (2·G, Σ T')
+    flat = np.concatenate([m.reshape(m.shape[-3] * m.shape[-2], -1)
+                           for k in range(len(tokens)) for m in maps[k]], axis=1).astype(np.int16)  # (2·G, Σ T')
     return {"codes": flat, "offsets": offsets, "tokens": lengths.astype(np.int64)}
+
+
+def encode_split(dataset: InterHumanDataset, vq, normalizer, max_frames: int, progress: bool = True
+                 ) -> dict[str, np.ndarray]:
+    """Token maps (2, groups, T') of every clip of ``dataset``, original and mirrored → arrays for :class:`TokenSet`
+    (clip lengths: :func:`plan_chunks`)."""
+    tokens, chunks = plan_chunks(dataset, max_frames, vq.frames_per_token)
+    return pack(tokens, encode_chunks(dataset, vq, normalizer, max_frames, chunks, progress))
 
 
 class TokenSet:
@@ -172,7 +187,7 @@ def load_or_build(path: Path, dataset: InterHumanDataset, vq, normalizer, max_fr
                   build: bool, progress: bool = True) -> dict[str, np.ndarray] | None:
     """The cached arrays at ``path`` if they match (VQ weights, clip list, max_frames); else build and save them
     when ``build`` (rank 0), or return None (other ranks wait for rank 0 and call again)."""
-    from safetensors.numpy import load_file, save_file
+    from safetensors.numpy import load_file
     from safetensors import safe_open
 
     want = _meta(dataset, fingerprint, max_frames)
@@ -184,6 +199,37 @@ def load_or_build(path: Path, dataset: InterHumanDataset, vq, normalizer, max_fr
     if not build:
         return None
     arrays = encode_split(dataset, vq, normalizer, max_frames, progress)
-    with atomic_path(path) as tmp:
-        save_file(arrays, str(tmp), metadata={"meta": json.dumps(want)})
+    _save(path, arrays, want)
     return arrays
+
+
+def _save(path: Path, arrays: dict[str, np.ndarray], meta: dict) -> None:
+    from safetensors.numpy import save_file
+
+    with atomic_path(path) as tmp:
+        save_file(arrays, str(tmp), metadata={"meta": json.dumps(meta)})
+
+
+def build_shared(path: Path, dataset: InterHumanDataset, vq, normalizer, max_frames: int, fingerprint: str, d,
+                 progress: bool = True) -> None:
+    """Write the cache at ``path`` with every process of ``d`` (train.distributed.Dist) encoding a share.
+
+    Rank r encodes chunks r, r + N, … (:func:`plan_chunks`: the chunks, and so every VQ call, are those of one
+    process), leaves them in ``<path>.part<r>.npz``, and rank 0 puts them together: the file is the one a single
+    process writes, in 1/N of the time. Returns when the file is there, on every rank.
+    """
+    tokens, chunks = plan_chunks(dataset, max_frames, vq.frames_per_token)
+    mine = encode_chunks(dataset, vq, normalizer, max_frames, chunks[d.rank::d.world_size], progress)
+    part = lambda r: path.with_name(f"{path.name}.part{r}.npz")  # noqa: E731
+    if d.world_size > 1 and not d.is_main:
+        with atomic_path(part(d.rank)) as tmp:
+            with open(tmp, "wb") as fh:
+                np.savez(fh, **{str(k): v for k, v in mine.items()})
+    d.barrier()
+    if d.is_main:
+        for r in range(1, d.world_size):
+            with np.load(part(r)) as z:
+                mine.update((int(k), z[k]) for k in z.files)
+            part(r).unlink()
+        _save(path, pack(tokens, mine), _meta(dataset, fingerprint, max_frames))
+    d.barrier()

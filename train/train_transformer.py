@@ -74,7 +74,8 @@ def text_cache(cfg: C.ModelConfig, datasets, out: Path, d, progress: bool = Fals
 
 
 def token_sets(cfg: C.ModelConfig, vq, norm, out: Path, d, seed: int, progress: bool):
-    """Training and validation items of whole-clip token maps, tokenised once (rank 0) and shared by file."""
+    """Training and validation items of whole-clip token maps, tokenised once (every rank a share) and shared by
+    file."""
     from intermask.data.interhuman import InterHumanDataset
     from train import tokens as tk
 
@@ -96,11 +97,8 @@ def token_sets(cfg: C.ModelConfig, vq, norm, out: Path, d, seed: int, progress: 
             continue
         path = out / f"tokens_{split}.safetensors"
         arrays = tk.load_or_build(path, ds, vq, norm, dc.max_frames, fingerprint, build=False)
-        if arrays is None and d.is_main:
-            arrays = tk.load_or_build(path, dataset(cache=True), vq, norm, dc.max_frames, fingerprint, True,
-                                      progress)
-        d.barrier()
-        if arrays is None:
+        if arrays is None:  # every rank sees the same file, so all of them build it together
+            tk.build_shared(path, dataset(cache=True), vq, norm, dc.max_frames, fingerprint, d, progress)
             arrays = tk.load_or_build(path, ds, vq, norm, dc.max_frames, fingerprint, build=False)
         if arrays is None:
             raise InterMaskError(f"The token cache {path} does not match the {split} split of {dc.data_root}; "
