@@ -216,7 +216,7 @@ def build_shared(path: Path, dataset: InterHumanDataset, vq, normalizer, max_fra
 
     Rank r encodes chunks r, r + N, … (:func:`plan_chunks`: the chunks, and so every VQ call, are those of one
     process), leaves them in ``<path>.part<r>.npz``, and rank 0 puts them together: the file is the one a single
-    process writes, in 1/N of the time. Returns when the file is there, on every rank.
+    process writes, and each process makes 1/N of the VQ calls. Returns when the file is there, on every rank.
     """
     tokens, chunks = plan_chunks(dataset, max_frames, vq.frames_per_token)
     mine = encode_chunks(dataset, vq, normalizer, max_frames, chunks[d.rank::d.world_size], progress)
