@@ -100,3 +100,19 @@ def test_probe_command_with_several_seeds_scores_each_and_summarises_the_spread(
     assert summary["seeds"] == 2 and summary["checkpoint"] == str(ckpt)
     assert math.isclose(summary["score_mean"], sum(scores) / 2, abs_tol=1e-4)
     assert summary["score_min"] == round(min(scores), 4) and summary["score_max"] == round(max(scores), 4)
+
+
+def test_every_training_script_runs_from_any_directory(tmp_path):
+    # `python train/X.py` puts train/, not the repository, on the path: each script must add the root itself
+    # before it imports the package (probe.py once imported it too early and failed with ModuleNotFoundError).
+    import os
+    import subprocess
+
+    train_dir = Path(__file__).resolve().parents[1] / "train"
+    scripts = sorted(p for p in train_dir.glob("*.py") if '__name__ == "__main__"' in p.read_text())
+    assert {"probe.py", "train_transformer.py", "bundle.py"} <= {p.name for p in scripts}
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    for script in scripts:
+        done = subprocess.run([sys.executable, str(script), "--help"], cwd=tmp_path, env=env, capture_output=True,
+                              text=True, timeout=120)
+        assert done.returncode == 0 and "usage" in done.stdout, (script.name, done.stderr[-500:])

@@ -22,8 +22,12 @@ than that.
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: the repository root, for the imports below
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch
 
@@ -143,7 +147,6 @@ def seed_summaries(records: list[dict]) -> list[dict]:
 def main(argv: list[str] | None = None) -> int:
     import argparse
     import json
-    import sys
 
     from intermask.api import REPO_ROOT, InterMask
     from intermask.errors import InterMaskError
@@ -202,8 +205,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    import sys
-
-    if __package__ in (None, ""):
-        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     sys.exit(main())
