@@ -54,10 +54,7 @@ def main(argv: list[str] | None = None) -> dict:
     cfg = E.EvalConfig(split=args.split, max_clips=args.clips, seed=args.seed, react=args.react,
                        batch_size=min(32, args.clips))
     dataset, indices = E.open_test_set(args.data_root, cfg)
-    dataset.set_epoch(0)
-    items = [dataset[i] for i in indices]
-    texts = [it["text"] for it in items]
-    gt = [np.asarray(it["motion"][:, :it["length"]], dtype=np.float32) for it in items]
+    items, texts, gt = E.clip_set(dataset, indices, 0)
     with tqdm(total=len(items), desc="generating", unit="clip") as bar:
         raw = E.generate_set(model, texts, gt, args.seed, SamplingSettings(), cfg.gen_batch, args.react,
                              progress=bar.update)

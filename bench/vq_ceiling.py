@@ -83,10 +83,7 @@ def main() -> None:
     evaluator = EvaluatorWithText.from_dir(args.evaluator)
     cfg = E.EvalConfig(split=args.split, max_clips=args.clips, seed=args.seed, replications=1)
     dataset, indices = E.open_test_set(args.data_root, cfg)
-    dataset.set_epoch(0)
-    items = [dataset[i] for i in indices]
-    texts = [it["text"] for it in items]
-    gt = [np.asarray(it["motion"][:, :it["length"]], dtype=np.float32) for it in items]
+    items, texts, gt = E.clip_set(dataset, indices, 0)
     rec = [reconstruct(vq, norm, g, step) for g in tqdm(gt, desc="reconstructing", unit="clip")]
     e_text = E.embed_texts(evaluator, texts)
     e_gt, e_rec = E.embed_motions(evaluator, gt), E.embed_motions(evaluator, rec)

@@ -217,15 +217,21 @@ def distribution_row(e_text: np.ndarray, e_motion: np.ndarray, cfg: EvalConfig, 
     return row
 
 
+def clip_set(dataset, indices: list[int], epoch: int) -> tuple[list[dict], list[str], list[np.ndarray]]:
+    """The test items of ``indices`` at ``epoch`` (which description each clip gets), their texts and their
+    de-normalised ground-truth pairs (2, F_i, 262)."""
+    dataset.set_epoch(epoch)
+    items = [dataset[i] for i in indices]
+    return items, [it["text"] for it in items], [np.asarray(it["motion"][:, :it["length"]], dtype=np.float32)
+                                                 for it in items]
+
+
 def replication(model, evaluator, dataset, indices: list[int], cfg: EvalConfig, settings: SamplingSettings, r: int,
                 progress: Progress | None = None) -> dict:
     """Everything measured in replication r: {"generated": {...}, "ground_truth": {...}, "gt_halves": {...},
     "control": {"generated": {...}, "ground_truth": {...}}, "physics": {...}, "seconds": s}."""
     t0 = time.time()
-    dataset.set_epoch(r)
-    items = [dataset[i] for i in indices]
-    texts = [it["text"] for it in items]
-    gt = [np.asarray(it["motion"][:, :it["length"]], dtype=np.float32) for it in items]
+    items, texts, gt = clip_set(dataset, indices, r)
     n = len(items)
     mm_idx = np.random.default_rng(_seed(cfg.seed, r, 3)).permutation(n)[:min(cfg.mm_clips, n)]
     mm_repeats = cfg.mm_repeats if len(mm_idx) and cfg.mm_repeats >= 2 else 0

@@ -392,3 +392,17 @@ class AppServer:
                 self.proc.wait(timeout=20)
         if getattr(self, "_log", None) is not None:
             self._log.close()
+
+
+def load_bench(name: str):
+    """The module of ``bench/<name>.py``, for tests that call a measuring script's ``main`` directly."""
+    import importlib.util
+    import sys
+
+    bench = Path(__file__).resolve().parents[1] / "bench"
+    if str(bench) not in sys.path:
+        sys.path.insert(0, str(bench))  # the scripts import their sibling result_file
+    spec = importlib.util.spec_from_file_location(name, bench / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
