@@ -21,6 +21,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import eval_clips  # noqa: E402  (bench/eval_clips.py)
 from result_file import publish  # noqa: E402  (bench/result_file.py)
 
 
@@ -31,10 +32,7 @@ def ladder(text: str) -> tuple[float, ...]:
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--checkpoint", default="checkpoints/intersynth/intermask")
-    p.add_argument("--data-root", required=True)
-    p.add_argument("--split", default="val")
-    p.add_argument("--clips", type=int, default=64)
-    p.add_argument("--seed", type=int, default=0)
+    eval_clips.add_arguments(p, split="val", clips=64)
     p.add_argument("--react", action="store_true", help="person B reacts to the clip's own A")
     p.add_argument("--ladders", type=ladder, nargs="+", default=[(1.0, 1.5), (0.5, 0.75, 1.0)],
                    help="smoothing ladders, each σ list comma-separated (frames)")
@@ -51,10 +49,7 @@ def main(argv: list[str] | None = None) -> dict:
     from intermask.settings import SamplingSettings
 
     model = InterMask.from_pretrained(args.checkpoint)
-    cfg = E.EvalConfig(split=args.split, max_clips=args.clips, seed=args.seed, react=args.react,
-                       batch_size=min(32, args.clips))
-    dataset, indices = E.open_test_set(args.data_root, cfg)
-    items, texts, gt = E.clip_set(dataset, indices, 0)
+    cfg, items, texts, gt = eval_clips.open_clips(args, react=args.react, batch_size=min(32, args.clips))
     with tqdm(total=len(items), desc="generating", unit="clip") as bar:
         raw = E.generate_set(model, texts, gt, args.seed, SamplingSettings(), cfg.gen_batch, args.react,
                              progress=bar.update)

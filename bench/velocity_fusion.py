@@ -18,6 +18,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import eval_clips  # noqa: E402  (bench/eval_clips.py)
 from result_file import publish  # noqa: E402  (bench/result_file.py)
 
 
@@ -25,10 +26,7 @@ def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--checkpoint", default="checkpoints/intersynth/intermask")
     p.add_argument("--evaluator", default="checkpoints/intersynth/evaluator")
-    p.add_argument("--data-root", required=True)
-    p.add_argument("--split", default="val")
-    p.add_argument("--clips", type=int, default=128)
-    p.add_argument("--seed", type=int, default=0)
+    eval_clips.add_arguments(p, split="val", clips=128)
     p.add_argument("--weights", type=float, nargs="+", default=[0.0, 0.25, 0.5, 1.0, 4.0, 16.0])
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args(argv)
@@ -46,10 +44,8 @@ def main(argv: list[str] | None = None) -> dict:
     shipped = model.vq.cfg.velocity_fusion
     model.vq.cfg.velocity_fusion = 0.0  # decode positions only; every weight is applied below to the same output
     evaluator = EvaluatorWithText.from_dir(args.evaluator)
-    cfg = E.EvalConfig(split=args.split, max_clips=args.clips, seed=args.seed, replications=1, batch_size=min(32, args.clips),
-                       diversity_pairs=args.clips)
-    dataset, indices = E.open_test_set(args.data_root, cfg)
-    items, texts, gt = E.clip_set(dataset, indices, 0)
+    cfg, items, texts, gt = eval_clips.open_clips(args, replications=1, batch_size=min(32, args.clips),
+                                                  diversity_pairs=args.clips)
     with tqdm(total=len(items), desc="generating", unit="clip") as bar:
         raw = E.generate_set(model, texts, gt, args.seed, SamplingSettings(), cfg.gen_batch, progress=bar.update)
     e_text, e_gt = E.embed_texts(evaluator, texts), E.embed_motions(evaluator, gt)

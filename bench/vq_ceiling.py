@@ -25,6 +25,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import eval_clips  # noqa: E402  (bench/eval_clips.py)
 from result_file import publish  # noqa: E402  (bench/result_file.py)
 from intermask.motion.features import fuse_velocities  # noqa: E402
 
@@ -62,10 +63,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--vq", default="checkpoints/intersynth/vq")
     p.add_argument("--evaluator", default="checkpoints/intersynth/evaluator")
-    p.add_argument("--data-root", required=True)
-    p.add_argument("--split", default="test")
-    p.add_argument("--clips", type=int, default=128)
-    p.add_argument("--seed", type=int, default=0)
+    eval_clips.add_arguments(p, split="test", clips=128)
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args()
 
@@ -81,9 +79,7 @@ def main() -> None:
     vq, vq_cfg, norm = load_vq(args.vq)
     step = 2 ** vq_cfg.vq.down_t
     evaluator = EvaluatorWithText.from_dir(args.evaluator)
-    cfg = E.EvalConfig(split=args.split, max_clips=args.clips, seed=args.seed, replications=1)
-    dataset, indices = E.open_test_set(args.data_root, cfg)
-    items, texts, gt = E.clip_set(dataset, indices, 0)
+    cfg, items, texts, gt = eval_clips.open_clips(args, replications=1)
     rec = [reconstruct(vq, norm, g, step) for g in tqdm(gt, desc="reconstructing", unit="clip")]
     e_text = E.embed_texts(evaluator, texts)
     e_gt, e_rec = E.embed_motions(evaluator, gt), E.embed_motions(evaluator, rec)

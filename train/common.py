@@ -331,8 +331,7 @@ def init_weights(args: argparse.Namespace, model) -> None:
         raise InterMaskError(f"--reinit {' '.join(reinit)}: this model has no such parameters.")
     for k in fresh:
         state.pop(k, None)
-    if hasattr(model, "grown_state"):  # a deeper transformer (--n-layers) adapts the shallower weights
-        state = model.grown_state(state)
+    state = model.grown_state(state)  # e.g. a deeper transformer (--n-layers) adapts the shallower weights
     growable = model.grown_parameters(state.keys())
     grown = [k for k, v in state.items() if k.startswith(growable) and k in current
              and v.shape != current[k].shape]

@@ -183,9 +183,10 @@ class InterMTransformer(nn.Module):
         temporal residuals side by side, as in the paper): the tokens leave it doubled. Only the output head
         reads them, so its first weight is halved once per new block — exact in floating point.
         """
-        new = len(self.blocks) - checkpoint_depth(state)
-        if checkpoint_depth(state) == 0 or new <= 0:
+        depth = checkpoint_depth(state)
+        if depth == 0 or depth >= len(self.blocks):
             return state
+        new = len(self.blocks) - depth
         return {**state, "head_dense.weight": state["head_dense.weight"] * 0.5 ** new}
 
     @staticmethod

@@ -209,6 +209,11 @@ class VQVAE(nn.Module):
         codebook cannot grow."""
         return ("encoder.", "decoder.")
 
+    def grown_state(self, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """A checkpoint's weights as this model starts from them: as they are (narrower ones are widened by the
+        caller, see ``grown_parameters``)."""
+        return state
+
     def freeze_codes(self) -> None:
         """Train the decoder only: the encoder's weights and the codebook stay as they are, so every clip keeps its
         token ids (and token caches, and transformers trained on them, stay valid)."""
