@@ -1,10 +1,12 @@
 """Generation latency of the bundled model on this machine (issue 5).
 
-    python bench/bench_generate.py [--repeats 10] [--checkpoint DIR] [--out bench/RESULTS-generate.md]
+    python bench/bench_generate.py [--repeats 10] [--checkpoint DIR] [--time-steps 12 ...] [--out bench/RESULTS-generate.md]
 
 Medians of ``--repeats`` runs after one warm-up, all measured in one run: text → interaction for 3 s and 10 s at
 batch 1 and 4, reaction to a 3 s partner, and how the cost grows with length (1–10 s, batch 1). Text encoding is
-included (it is part of a request); model loading is not (it happens once per process).
+included (it is part of a request); model loading is not (it happens once per process). The sampling flags
+(``--cond-scale``, ``--time-steps``, ``--topk-ratio``, ``--temperature``) default to the API's; a reaction takes
+the reaction rule's steps (half of ``--time-steps``).
 """
 from __future__ import annotations
 
@@ -39,32 +41,46 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--checkpoint", default=None)
     parser.add_argument("--out", default=str(Path(__file__).with_name("RESULTS-generate.md")))
+    from intermask.settings import SamplingSettings
+
+    SamplingSettings.add_arguments(parser)
     args = parser.parse_args()
+    settings = SamplingSettings.from_arguments(args)
+    react_settings = settings.for_reaction()
     machine = describe()  # before the runs: their own load would otherwise show up as the machine's
 
     from intermask.api import InterMask
 
     model = InterMask.from_pretrained(args.checkpoint)
+    sampling = settings.as_dict()
     text = "two people shake hands with their right hands"
     rows = []
     for seconds in (3.0, 10.0):
         for batch in (1, 4):
-            ts = timings(lambda: model.generate(text, seconds=seconds, num_samples=batch), args.repeats)
+            ts = timings(lambda: model.generate(text, seconds=seconds, num_samples=batch, **sampling),
+                           args.repeats)
             rows.append((f"generate {seconds:g} s, batch {batch}", statistics.median(ts), min(ts), max(ts)))
             print(rows[-1])
-    [partner] = model.generate(text, seconds=3.0, seed=123)
-    ts = timings(lambda: model.react(partner, text="the other person waves back"), args.repeats)
-    rows.append(("react 3 s (10 steps)", statistics.median(ts), min(ts), max(ts)))
+    [partner] = model.generate(text, seconds=3.0, seed=123, **sampling)
+    ts = timings(lambda: model.react(partner, text="the other person waves back", **react_settings.as_dict()),
+                 args.repeats)
+    rows.append((f"react 3 s ({react_settings.time_steps} steps)", statistics.median(ts), min(ts), max(ts)))
     print(rows[-1])
     growth = []
     for seconds in (1.0, 2.0, 4.0, 6.0, 8.0, 10.0):
-        growth.append((seconds, median_seconds(lambda: model.generate(text, seconds=seconds), max(3, args.repeats // 2))))
+        growth.append((seconds, median_seconds(lambda: model.generate(text, seconds=seconds, **sampling),
+                                               max(3, args.repeats // 2))))
         print(growth[-1])
+    command = " ".join(["python bench/bench_generate.py", *sys.argv[1:]]) if sys.argv[1:] else \
+        f"python bench/bench_generate.py --repeats {args.repeats}"
+    which = "the defaults" if settings == SamplingSettings() else "not the defaults"
     lines = [
         "# Generation latency", "",
-        f"Machine: {machine}. Command: `python bench/bench_generate.py --repeats {args.repeats}`. "
-        f"Checkpoint: `{model.checkpoint_dir}`. Defaults: 20 time steps (10 for reactions), guidance 2 "
-        "(conditional and unconditional passes batched), top-k ratio 0.9. Median of "
+        f"Machine: {machine}. Command: `{command}`. "
+        f"Checkpoint: `{model.checkpoint_dir}`. Sampling ({which}): {settings.time_steps} time steps "
+        f"({react_settings.time_steps} for reactions), guidance {settings.cond_scale:g} (conditional and "
+        f"unconditional passes batched), top-k ratio {settings.topk_ratio:g}, temperature "
+        f"{settings.temperature:g}. Median of "
         f"{args.repeats} runs after a warm-up, text encoding included; the fastest and slowest runs show how much "
         "this shared machine varies between runs of the same code.", "",
         "| request | median seconds | fastest | slowest |", "|---|---|---|---|",

@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> dict:
     with tqdm(total=len(items), desc="generating", unit="clip") as bar:
         raw = E.generate_set(model, texts, gt, args.seed, SamplingSettings(), cfg.gen_batch, args.react,
                              progress=bar.update)
-    labels = [E.slot_label(it["label"], it.get("persons")) if it.get("label") else None for it in items]
+    labels = E.item_labels(items)
     fixed = (0,) if args.react else ()
 
     def scores(feats: list[np.ndarray]) -> dict:

@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> dict:
     with tqdm(total=len(items), desc="generating", unit="clip") as bar:
         raw = E.generate_set(model, texts, gt, args.seed, SamplingSettings(), cfg.gen_batch, progress=bar.update)
     e_text, e_gt = E.embed_texts(evaluator, texts), E.embed_motions(evaluator, gt)
-    labels = [E.slot_label(it["label"], it.get("persons")) if it.get("label") else None for it in items]
+    labels = E.item_labels(items)
 
     def scores(feats: list[np.ndarray], ref: np.ndarray | None) -> dict:
         joints = [features_to_joints(f) for f in feats]

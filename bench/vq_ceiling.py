@@ -83,7 +83,7 @@ def main() -> None:
     rec = [reconstruct(vq, norm, g, step) for g in tqdm(gt, desc="reconstructing", unit="clip")]
     e_text = E.embed_texts(evaluator, texts)
     e_gt, e_rec = E.embed_motions(evaluator, gt), E.embed_motions(evaluator, rec)
-    labels = [E.slot_label(it["label"], it.get("persons")) if it.get("label") else None for it in items]
+    labels = E.item_labels(items)
     j_gt, j_rec = [features_to_joints(g) for g in gt], [features_to_joints(r) for r in rec]
     rows = {"ground_truth": E.distribution_row(e_text, e_gt, cfg, 0, None),
             "reconstruction": E.distribution_row(e_text, e_rec, cfg, 0, e_gt)}

@@ -75,8 +75,11 @@ class InterMask:
                                  "config.json and model.safetensors of a transformer checkpoint.")
         transformer, config, normalizer, vq_dir = load_transformer(path)
         if vq_dir is None or not Path(vq_dir).exists():
-            raise InterMaskError(f"Checkpoint {path} does not name an existing VQ-VAE checkpoint (vq_dir in "
-                                 "config.json); keep the VQ directory next to the transformer's.")
+            where = f" (it points at {vq_dir}, which does not exist)" if vq_dir is not None else ""
+            raise InterMaskError(f"Checkpoint {path} does not name an existing VQ-VAE checkpoint{where}: vq_dir in "
+                                 "config.json is relative to the transformer's directory, so a copied checkpoint "
+                                 "loses its VQ. Copy it with python train/bundle.py --src SRC --dst DST --vq VQ_DIR, "
+                                 "which points it at VQ_DIR.")
         vq, _, _ = load_vq(vq_dir)
         encoder_name = read_config(path)[1].get("text_encoder", config.text.encoder)
         if text_encoder is None:

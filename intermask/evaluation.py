@@ -155,6 +155,11 @@ def slot_label(label: dict, persons) -> dict:
     return label
 
 
+def item_labels(items: list[dict]) -> list[dict | None]:
+    """Each evaluation item's label in its output slots' order (:func:`slot_label`), None where it has none."""
+    return [slot_label(it["label"], it.get("persons")) if it.get("label") else None for it in items]
+
+
 def control_checks(label: dict, joints: np.ndarray) -> dict[str, bool | None]:
     """The label's checks with the acting person chosen by the motion, not by the slot order.
 
@@ -263,7 +268,7 @@ def replication(model, evaluator, dataset, indices: list[int], cfg: EvalConfig, 
         out["generated"]["MultiModality"] = R.multimodality(e_mm, np.random.default_rng(_seed(cfg.seed, r, 14)),
                                                             _pairs(mm_repeats, cfg.mm_pairs))
 
-    labels = [slot_label(it["label"], it.get("persons")) if it.get("label") else None for it in items]
+    labels = item_labels(items)
     joints_gt = [features_to_joints(g) for g in gt]
     joints_gen = [features_to_joints(g) for g in gen]
     if cfg.control and any(labels):

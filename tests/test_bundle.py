@@ -28,6 +28,23 @@ def test_bundle_copies_a_loadable_checkpoint_with_a_relative_vq(tmp_path):
     assert clip.joints.shape[0] == 2
 
 
+def test_a_copied_checkpoint_that_lost_its_vq_says_how_to_copy_it(tmp_path):
+    import shutil
+
+    from intermask.api import InterMask
+    from intermask.errors import InterMaskError
+
+    run = write_tiny_checkpoint(tmp_path / "run")
+    copy = tmp_path / "elsewhere" / "mine"
+    shutil.copytree(run, copy)  # its vq_dir, "../vq", now points at nothing
+    with pytest.raises(InterMaskError, match="bundle.py") as err:
+        InterMask.from_pretrained(copy)
+    assert str((tmp_path / "elsewhere" / "vq").resolve()) in str(err.value)
+
+    bundle_main(["--src", str(run), "--dst", str(copy), "--vq", str(tmp_path / "run" / "vq")])
+    assert InterMask.from_pretrained(copy).generate("two people wave", seconds=1, seed=0)[0].joints.shape[0] == 2
+
+
 def test_a_half_precision_bundle_stores_learned_weights_in_float16_and_generates_what_the_full_one_does(tmp_path):
     import numpy as np
     import torch
