@@ -58,7 +58,7 @@ def main() -> None:
     for seconds in (3.0, 10.0):
         for batch in (1, 4):
             ts = timings(lambda: model.generate(text, seconds=seconds, num_samples=batch, **sampling),
-                           args.repeats)
+                         args.repeats)
             rows.append((f"generate {seconds:g} s, batch {batch}", statistics.median(ts), min(ts), max(ts)))
             print(rows[-1])
     [partner] = model.generate(text, seconds=3.0, seed=123, **sampling)
