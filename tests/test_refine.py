@@ -15,6 +15,7 @@ from intermask.data.intersynth.compose import generate_clip
 from intermask.errors import InterMaskError
 from intermask.evaluation import _PHYS_FLOOR  # the `results` command's absolute allowances
 from intermask.metrics import physics
+from intermask.metrics.control import airborne
 from intermask.motion.features import features_from_joints, foot_contacts
 from intermask.motion.footlock import two_bone_ik
 from intermask.motion.interaction import Interaction
@@ -119,6 +120,27 @@ def test_feet_in_contact_do_not_move():
     assert speed[contact[:len(speed)]].max() < 1e-3
     assert physics.foot_skating(out[0]) < 0.01
     assert (out[..., physics.FOOT_JOINTS, 1] >= -1e-4).all()  # and none below the floor
+
+
+def test_a_person_whose_decoded_legs_stretch_keeps_both_feet_on_the_floor():
+    joints, local, _ = person_motion(np.random.default_rng(2), 90, facing=0.7, amplitude=0.05)
+    rot6d = local_to_rot6d(local)
+    # Decoding faults seen in the bundled model's output: for a second the body rises 5 cm while the feet stay
+    # put (the thighs stretch). A rigid skeleton on the clip's median lengths keeps the pelvis where it was, so
+    # unless the person is grounded again both feet leave the floor, and the clip reads as a jump.
+    stretched = joints.copy()
+    rise = 0.05 * np.clip(np.minimum(np.arange(90) - 25, 65 - np.arange(90)) / 10, 0, 1)
+    upper = [j for j in range(sk.NUM_JOINTS) if j not in (4, 5, 7, 8, 10, 11)]  # all but knees, ankles, toes
+    stretched[:, upper, 1] += rise[:, None]
+    pair = np.stack([stretched, stretched + np.array([3.0, 0.0, 0.0])])
+    lengths = sk.bone_lengths(stretched)
+    assert (lengths.max(axis=0) - lengths.min(axis=0)).max() > 0.04  # the thighs
+    out, _, _ = refine_pair(pair, np.stack([rot6d, rot6d]))
+    lowest_before = stretched[:, physics.FOOT_JOINTS, 1].min(axis=1)
+    lowest_after = out[0][:, physics.FOOT_JOINTS, 1].min(axis=1)
+    assert np.abs(lowest_after - lowest_before).max() < 0.01
+    assert (lowest_after >= -1e-4).all()
+    assert not airborne(out[0]).any() and not airborne(stretched).any()
 
 
 def test_a_shuffling_foot_stands_then_steps():

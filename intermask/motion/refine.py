@@ -7,7 +7,8 @@ corrections, one person at a time, in this order:
 1. a light temporal smoothing of the joints (Gaussian, ``sigma`` frames), which removes decoding jitter;
 2. a rigid skeleton: the person's own bone lengths (robust medians over the clip), rotations solved from the
    joints (the model's 6D rotations as twist hints) and joints re-made by forward kinematics from them, so bone
-   lengths are constant and joints and rotations agree; the root trajectory is kept;
+   lengths are constant and joints and rotations agree; the root's horizontal path is kept and its height
+   grounded: the lowest foot stays where the decoding put it (:func:`ground`);
 3. body separation: the bone capsules of the overlap metric (:func:`intermask.metrics.physics.body_capsules`)
    are pushed apart by a smooth, time-varying horizontal offset of the movable person's root (shared by both
    persons when both are generated). A wrist that touched the other person before the push (handshake, high
@@ -16,7 +17,8 @@ corrections, one person at a time, in this order:
    at their contact position horizontally, by two-bone IK of the leg; a foot that slid far in one contact steps
    from hold to hold (faster than "slow") instead of sliding, and a toe that would go under the floor lifts its
    heel. Held feet do not follow a push, so 3 and 4 alternate (planting last);
-5. no foot below the floor: the root is lifted by a smooth envelope of the deepest foot penetration;
+5. grounded again, and no foot below the floor: the root is lifted by a smooth envelope of the deepest foot
+   penetration;
 6. the rotations are solved once more from the final joints (exact on a rigid skeleton) and the joints are their
    forward kinematics, so the joints are exactly a rigid skeleton's.
 
@@ -60,6 +62,7 @@ SMOOTHING = (1.0, 1.5)
 FUSED_SMOOTHING = (0.5, 0.75, 1.0)
 # Time scale (frames) of the separation offsets and of the floor lift: a push builds up over ~1/3 s.
 OFFSET_SIGMA = 4.0
+GROUND_SIGMA = 2.0  # frames: the grounding follows leg-length changes of the decoding, not its jitter
 SEPARATION_MARGIN = 0.005  # m of clearance kept between capsules
 DONE = 0.001  # m: the overlap metric counts overlaps deeper than 1 mm
 SEPARATION_ROUNDS = 4  # per-frame pushes along the deepest overlap
@@ -407,6 +410,20 @@ def _plant(joints: np.ndarray, offsets: np.ndarray, contact: np.ndarray) -> np.n
     return out
 
 
+def ground(joints: np.ndarray, reference: np.ndarray, sigma: float = GROUND_SIGMA) -> np.ndarray:
+    """Per-frame vertical move (T,) that puts the person's lowest foot joint back at its height in ``reference``
+    (the same person before the skeleton was made rigid, never below the floor), smooth in time.
+
+    A rigid skeleton keeps the root's height but not the decoded leg length, and holding a foot can lift its
+    heel, so without this a standing person floats a few centimetres in some frames and sinks in others;
+    lifting the sinking frames alone (:func:`floor_lift`) would leave them floating too, and a floating person
+    reads as jumping (both feet off the floor).
+    """
+    want = np.maximum(reference[:, FOOT_JOINTS, 1].min(axis=1), 0.0)
+    have = joints[:, FOOT_JOINTS, 1].min(axis=1)
+    return _smooth(want - have, sigma)
+
+
 def floor_lift(joints: np.ndarray, sigma: float = OFFSET_SIGMA) -> np.ndarray:
     """Per-frame upward move (T,) that keeps the foot joints at or above the floor y = 0, smooth in time."""
     depth = np.maximum(-joints[:, FOOT_JOINTS, 1].min(axis=1), 0.0)
@@ -419,10 +436,12 @@ def _refine_pass(joints: np.ndarray, rot6d: np.ndarray, movable: list[int], sigm
                  ) -> tuple[np.ndarray, np.ndarray]:
     """One refinement of the movable persons at smoothing ``sigma``; fixed persons' arrays are not touched."""
     j = np.array(joints, dtype=np.float64)
-    offsets, hints = {}, {}
+    offsets, hints, reference = {}, {}, {}
     for p in movable:
         j[p], local, offsets[p] = rigid_skeleton(joints[p], rot6d[p], sigma)
         hints[p] = sk.matrix_to_rot6d(local[:, 1:])
+        reference[p] = _smooth(joints[p], sigma)
+        j[p][..., 1] += ground(j[p], reference[p])[:, None]  # before planting: contacts are found on the floor
     j = separate(j, movable, offsets)
     for p in movable:
         j[p] = plant_feet(j[p], offsets[p])
@@ -440,7 +459,8 @@ def _refine_pass(joints: np.ndarray, rot6d: np.ndarray, movable: list[int], sigm
     skeletons = {}
     for p in movable:
         person = j[p].copy()
-        person[..., 1] += floor_lift(person)[:, None]
+        person[..., 1] += ground(person, reference[p])[:, None]
+        person[..., 1] += floor_lift(person)[:, None]  # what the smooth grounding left under the floor
         local, _ = solve_skeleton(person, hints[p], offsets[p])
         fk, _ = sk.forward_kinematics(local, person[:, 0], offsets[p])
         out_j[p] = fk
