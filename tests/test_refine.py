@@ -17,7 +17,7 @@ from intermask.evaluation import _PHYS_FLOOR  # the `results` command's absolute
 from intermask.metrics import physics
 from intermask.metrics.control import airborne
 from intermask.motion.features import features_from_joints, foot_contacts
-from intermask.motion.footlock import two_bone_ik
+from intermask.motion.footlock import LEGS, two_bone_ik
 from intermask.motion.interaction import Interaction
 from intermask.motion.refine import (FUSED_SMOOTHING, SMOOTHING, refine, refine_features, refine_pair, refine_span,
                                      smoothing_for)
@@ -130,7 +130,8 @@ def test_a_person_whose_decoded_legs_stretch_keeps_both_feet_on_the_floor():
     # unless the person is grounded again both feet leave the floor, and the clip reads as a jump.
     stretched = joints.copy()
     rise = 0.05 * np.clip(np.minimum(np.arange(90) - 25, 65 - np.arange(90)) / 10, 0, 1)
-    upper = [j for j in range(sk.NUM_JOINTS) if j not in (4, 5, 7, 8, 10, 11)]  # all but knees, ankles, toes
+    below_hips = {j for leg in LEGS for j in leg[1:]}  # knees, ankles, toes
+    upper = [j for j in range(sk.NUM_JOINTS) if j not in below_hips]
     stretched[:, upper, 1] += rise[:, None]
     pair = np.stack([stretched, stretched + np.array([3.0, 0.0, 0.0])])
     lengths = sk.bone_lengths(stretched)

@@ -438,9 +438,9 @@ def _refine_pass(joints: np.ndarray, rot6d: np.ndarray, movable: list[int], sigm
     j = np.array(joints, dtype=np.float64)
     offsets, hints, reference = {}, {}, {}
     for p in movable:
-        j[p], local, offsets[p] = rigid_skeleton(joints[p], rot6d[p], sigma)
-        hints[p] = sk.matrix_to_rot6d(local[:, 1:])
         reference[p] = _smooth(joints[p], sigma)
+        j[p], local, offsets[p] = rigid_skeleton(reference[p], rot6d[p], sigma=0.0)  # smoothed once, above
+        hints[p] = sk.matrix_to_rot6d(local[:, 1:])
         j[p][..., 1] += ground(j[p], reference[p])[:, None]  # before planting: contacts are found on the floor
     j = separate(j, movable, offsets)
     for p in movable:
