@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy.ndimage import gaussian_filter1d
 
 from fixtures import local_to_rot6d, person_motion, random_interaction, random_pair
 from intermask import skeleton as sk
@@ -144,6 +145,28 @@ def test_a_person_whose_decoded_legs_stretch_keeps_both_feet_on_the_floor():
     assert not airborne(out[0]).any() and not airborne(stretched).any()
 
 
+def test_a_hand_that_reaches_the_partner_in_the_decoding_still_reaches_it():
+    # A high five as the bundled model decodes it: reaching for the partner, a forearm comes out 8 cm longer
+    # than its length in the rest of the clip. Forward kinematics on the clip's median bone lengths would leave
+    # that hand 8 cm short of where the decoding put it, and touches the model made come apart (3 of the 33
+    # contact clips of 64 test clips did); the refinement keeps the hand there and bends the elbow (64 degrees
+    # here) less to reach it.
+    clip = generate_clip(3, category="high_five")
+    joints = clip.joints.astype(np.float64)
+    wrist, elbow = 21, 19  # the right arm, the one that high-fives
+    gap = np.linalg.norm(joints[0, :, wrist] - joints[1, :, wrist], axis=-1)
+    touch = int(np.argmin(gap))
+    reaching = 0.08 * np.clip(1 - np.abs(np.arange(len(gap)) - touch) / 15, 0, 1)
+    forearm = joints[1, :, wrist] - joints[1, :, elbow]
+    decoded = joints.copy()
+    decoded[1, :, wrist] += reaching[:, None] * forearm / np.linalg.norm(forearm, axis=-1, keepdims=True)
+    out, _, _ = refine_pair(decoded, clip.rot6d)
+    reference = gaussian_filter1d(decoded, 1.0, axis=1, mode="nearest")  # the refinement's σ = 1 smoothing
+    assert np.linalg.norm(out[1, touch, wrist] - reference[1, touch, wrist]) < 0.01
+    lengths = sk.bone_lengths(out[1])
+    assert (lengths.max(axis=0) - lengths.min(axis=0)).max() < 1e-3  # and the forearm is rigid again
+
+
 def test_a_shuffling_foot_stands_then_steps():
     joints, local, _ = person_motion(np.random.default_rng(2), 90, facing=0.7, amplitude=0.05)
     rot6d = local_to_rot6d(local)
@@ -172,14 +195,15 @@ def test_a_shuffling_foot_stands_then_steps():
 
 def test_clean_motion_keeps_most_of_its_acceleration_and_jerk():
     # Clean motion (InterSynth: rigid, planted, apart) has no decoding jitter to take out, so the light smoothing
-    # may only round off its sharpest moments: two thirds of its acceleration and close to half its jerk stay
-    # (the previous σ = 2 frames kept under half the acceleration of a walk and a third of its jerk).
+    # may only round off its sharpest moments: two thirds of its acceleration and 40% of its jerk stay (the
+    # previous σ = 2 frames kept under half the acceleration of a walk and a third of its jerk). The hands
+    # follow the smoothed joints exactly, and σ = 1 alone keeps 42% of a handshake's jerk.
     for category in ("handshake", "push", "approach", "walk_away", "kick"):
         clip = generate_clip(7, category=category)
         out, _, _ = refine_pair(clip.joints, clip.rot6d)
         before, after = physics.summary(clip.joints), physics.summary(out)
         assert after["acceleration_mps2"] >= 0.65 * before["acceleration_mps2"], category
-        assert after["jerk_mps3"] >= 0.45 * before["jerk_mps3"], category
+        assert after["jerk_mps3"] >= 0.4 * before["jerk_mps3"], category
 
 
 def test_motion_decoded_with_its_velocities_is_smoothed_less():

@@ -8,7 +8,8 @@ corrections, one person at a time, in this order:
 2. a rigid skeleton: the person's own bone lengths (robust medians over the clip), rotations solved from the
    joints (the model's 6D rotations as twist hints) and joints re-made by forward kinematics from them, so bone
    lengths are constant and joints and rotations agree; the root's horizontal path is kept and its height
-   grounded: the lowest foot stays where the decoding put it (:func:`ground`);
+   grounded: the lowest foot stays where the decoding put it (:func:`ground`); the wrists too stay where the
+   decoding put them, the arms re-solved by two-bone IK (:func:`keep_hands`), so the touches it made stay;
 3. body separation: the bone capsules of the overlap metric (:func:`intermask.metrics.physics.body_capsules`)
    are pushed apart by a smooth, time-varying horizontal offset of the movable person's root (shared by both
    persons when both are generated). A wrist that touched the other person before the push (handshake, high
@@ -282,6 +283,18 @@ def keep_wrists(joints: np.ndarray, before: np.ndarray, weight: np.ndarray, offs
     return out
 
 
+def keep_hands(joints: np.ndarray, reference: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """The rigid skeleton's arms re-solved so that both wrists are where ``reference`` (the smoothed decoding)
+    has them, as far as the arms reach.
+
+    Forward kinematics on the person's median bone lengths moves each wrist by the length differences of the
+    bones from the pelvis out; reaching for the partner, the decoder stretches the forearm by up to 12 cm, so a
+    high five decoded with the hands 18 cm apart ended 24 cm apart. The hands are what an interaction is about,
+    so they keep their place and the elbows bend (or straighten) to reach it.
+    """
+    return keep_wrists(joints, reference, np.ones((joints.shape[0], 2)), offsets)
+
+
 def separate(joints: np.ndarray, movable: list[int], offsets: dict) -> np.ndarray:
     """Both persons' joints (2, T, 22, 3) with the movable ones pushed apart and touching wrists kept.
 
@@ -442,6 +455,7 @@ def _refine_pass(joints: np.ndarray, rot6d: np.ndarray, movable: list[int], sigm
         j[p], local, offsets[p] = rigid_skeleton(reference[p], rot6d[p], sigma=0.0)  # smoothed once, above
         hints[p] = sk.matrix_to_rot6d(local[:, 1:])
         j[p][..., 1] += ground(j[p], reference[p])[:, None]  # before planting: contacts are found on the floor
+        j[p] = keep_hands(j[p], reference[p], offsets[p])
     j = separate(j, movable, offsets)
     for p in movable:
         j[p] = plant_feet(j[p], offsets[p])
