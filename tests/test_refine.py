@@ -167,6 +167,27 @@ def test_a_hand_that_reaches_the_partner_in_the_decoding_still_reaches_it():
     assert (lengths.max(axis=0) - lengths.min(axis=0)).max() < 1e-3  # and the forearm is rigid again
 
 
+def test_a_kicking_foot_stays_where_the_decoding_put_it():
+    # A kick whose shin is decoded 8 cm longer around the kick's peak: forward kinematics on the median shin would
+    # move that foot 7 cm; a foot lifted well off the floor follows the decoding (a foot near the floor is left
+    # to grounding and planting).
+    clip = generate_clip(4, category="kick")
+    kicker = clip.label["actor"]
+    hip, knee, ankle, toe = LEGS[0 if clip.label["side"] == "left" else 1]
+    joints = clip.joints.astype(np.float64)
+    peak = int(np.argmax(joints[kicker, :, ankle, 1]))
+    assert joints[kicker, peak, ankle, 1] > 0.4
+    longer = 0.08 * np.clip(1 - np.abs(np.arange(joints.shape[1]) - peak) / 10, 0, 1)
+    shin = joints[kicker, :, ankle] - joints[kicker, :, knee]
+    decoded = joints.copy()
+    decoded[kicker][:, [ankle, toe]] += (longer[:, None] * shin / np.linalg.norm(shin, axis=-1, keepdims=True))[:, None]
+    out, _, _ = refine_pair(decoded, clip.rot6d)
+    reference = gaussian_filter1d(decoded, 1.0, axis=1, mode="nearest")
+    assert np.linalg.norm(out[kicker, peak, ankle] - reference[kicker, peak, ankle]) < 0.01
+    lengths = sk.bone_lengths(out[kicker])
+    assert (lengths.max(axis=0) - lengths.min(axis=0)).max() < 1e-3
+
+
 def test_a_shuffling_foot_stands_then_steps():
     joints, local, _ = person_motion(np.random.default_rng(2), 90, facing=0.7, amplitude=0.05)
     rot6d = local_to_rot6d(local)
