@@ -8,7 +8,7 @@ named hand to the wrong person. In a pull, for instance, the puller takes the pa
 so the partner uses the other one (they face each other); a model that lets the partner read "the right hand" as
 its own gets every check of that sample wrong. Each sided action is generated from InterSynth's own templates
 (with the template's neutral actor words, never "first"/"second"), ``--samples`` times per template and side, at
-the length its clips have, and scored by the evaluation's checks (the acting person is whoever acts). For actions
+a length typical of the action's single clips, and scored by the evaluation's checks (the acting person is whoever acts). For actions
 of one person the table also gives how often the *partner's* more active hand (or leg) is the named one.
 """
 from __future__ import annotations
@@ -56,13 +56,12 @@ def prompts(samples: int) -> list[tuple[str, float, dict]]:
 
 def partner_side(label: dict, joints: np.ndarray) -> bool | None:
     """Whether the non-acting person's more active hand (leg) is the named side; None for two-person actions."""
+    from intermask.evaluation import acting_slot
     from intermask.metrics import control
 
-    if label.get("actor") not in (0, 1) or label.get("category") == "pass_by":
+    if label.get("actor") not in (0, 1):
         return None
-    first = control.check_actor({**label, "actor": 0}, joints)
-    actor = 0 if first is None or first else 1
-    return control.check_side({**label, "actor": 1 - actor}, joints)
+    return control.check_side({**label, "actor": 1 - acting_slot(label, joints)}, joints)
 
 
 def score(model, samples: int, seed: int, settings) -> dict:

@@ -160,6 +160,13 @@ def item_labels(items: list[dict]) -> list[dict | None]:
     return [slot_label(it["label"], it.get("persons")) if it.get("label") else None for it in items]
 
 
+def acting_slot(label: dict, joints: np.ndarray) -> int:
+    """The output slot (0 or 1) that does a one-actor label's action more, by the motion; the label's own slot
+    where the category has no such measure."""
+    first = control.check_actor({**label, "actor": 0}, joints)
+    return int(label["actor"]) if first is None else (0 if first else 1)
+
+
 def control_checks(label: dict, joints: np.ndarray) -> dict[str, bool | None]:
     """The label's checks with the acting person chosen by the motion, not by the slot order.
 
@@ -170,12 +177,9 @@ def control_checks(label: dict, joints: np.ndarray) -> dict[str, bool | None]:
     without an order (the check for "both" is not defined) count as not applicable. Labels for both persons keep
     their own checks.
     """
-    actor = label.get("actor")
-    if actor not in (0, 1):
+    if label.get("actor") not in (0, 1):
         return control.check_all(label, joints)
-    first = control.check_actor({**label, "actor": 0}, joints)
-    slot = actor if first is None else (0 if first else 1)
-    res = control.check_all({**label, "actor": slot}, joints)
+    res = control.check_all({**label, "actor": acting_slot(label, joints)}, joints)
     both = control.check_actor({**label, "actor": "both"}, joints)
     res["actor"] = None if both is None else (not both)
     return res
