@@ -153,6 +153,18 @@ def _raised(root: np.ndarray, target: np.ndarray, length: float) -> np.ndarray:
     return out
 
 
+def _reach_with(out: np.ndarray, chain: Sequence[int], target: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """The two-bone limb ``chain`` (root, middle, end) of ``out`` re-solved in place so that its end goes to
+    ``target`` (T, 3) as far as the limb reaches (lengths from ``offsets``, the middle joint bending as before);
+    returns the end's new positions."""
+    root, mid, end = chain
+    l1, l2 = _limb_lengths(offsets, chain)
+    reached = _reach(out[:, root], target, l1, l2)
+    out[:, mid] = two_bone_ik(out[:, root], out[:, mid], reached, l1, l2)
+    out[:, end] = reached
+    return reached
+
+
 # ---------------------------------------------------------------------------------------------------- separation
 def _near_frames(ja: np.ndarray, jb: np.ndarray, reach: float) -> np.ndarray:
     """Frames where the two bodies' bounding boxes, grown by ``reach``, meet (the only ones that can overlap)."""
@@ -272,15 +284,10 @@ def keep_wrists(joints: np.ndarray, before: np.ndarray, weight: np.ndarray, offs
     """Arms of ``joints`` (already moved) re-solved so that each wrist goes back toward its position in
     ``before`` by ``weight`` (T, 2); upper arm and forearm keep their lengths (two-bone IK)."""
     out = joints.copy()
-    for k, (shoulder, elbow, wrist) in enumerate(ARMS):
+    for k, arm in enumerate(ARMS):
         w = weight[:, k:k + 1]
-        if not w.any():
-            continue
-        l1, l2 = _limb_lengths(offsets, (shoulder, elbow, wrist))
-        target = w * before[:, wrist] + (1 - w) * joints[:, wrist]
-        target = _reach(out[:, shoulder], target, l1, l2)
-        out[:, elbow] = two_bone_ik(out[:, shoulder], out[:, elbow], target, l1, l2)
-        out[:, wrist] = target
+        if w.any():
+            _reach_with(out, arm, w * before[:, arm[2]] + (1 - w) * joints[:, arm[2]], offsets)
     return out
 
 
@@ -308,13 +315,10 @@ def keep_raised_feet(joints: np.ndarray, reference: np.ndarray, offsets: np.ndar
     lo, hi = RAISED_FOOT
     for hip, knee, ankle, toe in LEGS:
         w = np.clip((reference[:, ankle, 1] - lo) / (hi - lo), 0.0, 1.0)[:, None]
-        if not w.any():
-            continue
-        l1, l2 = _limb_lengths(offsets, (hip, knee, ankle))
-        target = _reach(out[:, hip], w * reference[:, ankle] + (1 - w) * out[:, ankle], l1, l2)
-        out[:, knee] = two_bone_ik(out[:, hip], out[:, knee], target, l1, l2)
-        out[:, toe] += target - out[:, ankle]
-        out[:, ankle] = target
+        if w.any():
+            was = out[:, ankle].copy()
+            reached = _reach_with(out, (hip, knee, ankle), w * reference[:, ankle] + (1 - w) * was, offsets)
+            out[:, toe] += reached - was
     return out
 
 
@@ -437,9 +441,7 @@ def _plant(joints: np.ndarray, offsets: np.ndarray, contact: np.ndarray) -> np.n
         # Where that puts the toe under the floor the heel rises until the toe rests on it: sliding the toe
         # out sideways would make a held toe skate, and lifting the whole body would lift the other foot too.
         target[:, 1] = np.maximum(target[:, 1], -rise)
-        target = _reach(out[:, hip], _raised(out[:, hip], target, l1 + l2), l1, l2)
-        out[:, knee] = two_bone_ik(out[:, hip], out[:, knee], target, l1, l2)
-        out[:, ankle] = target
+        target = _reach_with(out, (hip, knee, ankle), _raised(out[:, hip], target, l1 + l2), offsets)
         out[:, toe, 0] = target[:, 0] + flat[:, 0]
         out[:, toe, 2] = target[:, 2] + flat[:, 1]
         out[:, toe, 1] = target[:, 1] + rise
