@@ -129,6 +129,10 @@ class DataConfig:
     person_order_words: bool = field(default=False, metadata={
         "help": "when training swaps the two persons, swap 'the first person' and 'the second person' in the text "
                 "too, so the order they name stays true (InterSynth's texts name the file order)"})
+    # Off: the recipe of every model bundled before it (both slots take either role at random).
+    actor_first: bool = field(default=False, metadata={
+        "help": "put the person the label names as the one actor in the first slot (texts that name the persons "
+                "by order keep the random swap), so the slots carry roles; needs InterSynth's labels"})
 
 
 @dataclass

@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from fixtures import write_interhuman_tree, write_tiny_checkpoint  # noqa: E402
 from intermask.checkpoint import load_vq  # noqa: E402
-from intermask.data.interhuman import InterHumanDataset, mirror_features  # noqa: E402
+from intermask.data.interhuman import InterHumanDataset, mirror_features, split_ids  # noqa: E402
 from train import tokens as tk  # noqa: E402
 from train.distributed import GlobalBatchPlan  # noqa: E402
 
@@ -151,3 +151,45 @@ def test_length_buckets_keep_each_item_once_and_batch_similar_lengths():
     halves = [GlobalBatchPlan(500, 16, 2, r, seed=3, lengths=lengths) for r in (0, 1)]
     assert [a + b for a, b in zip(*(h.epoch_batches(0) for h in halves))] == batches
     assert halves[1].padded_length(5) == bucketed.padded_length(5)
+
+
+def test_actor_first_puts_the_one_actor_in_the_first_slot_unless_the_text_names_an_order(setup, tmp_path):
+    import json
+    import shutil
+
+    tmp, vq, norm, _ = setup
+    root = tmp_path / "data"
+    shutil.copytree(tmp / "data", root)
+    # Clip 0 acted by the second file's person, clip 1 by the first's, clip 2 by both.
+    (root / "labels").mkdir(exist_ok=True)
+    for cid, actor in zip(split_ids(root, "train"), [1, 0, "both"]):
+        (root / "labels" / f"{cid}.json").write_text(json.dumps({"category": "kick", "actor": actor}))
+    ds = InterHumanDataset(root, "train", None, max_frames=80, mirror=True, swap=False)
+    arrays = tk.encode_split(ds, vq, norm, max_frames=80, progress=False)
+    stored = tk.TokenSet(ds, arrays, augment=False)
+    roles = tk.TokenSet(ds, arrays, seed=1, actor_first=True, person_order_words=True)
+    roles.texts = [["one person kicks the other."]] * len(roles)
+    n = len(ds.ids)
+    draws = {k: set() for k in (0, 1, 2)}
+    for epoch in range(12):
+        roles.set_epoch(epoch)
+        for k in draws:
+            for index in (k, k + n):  # the mirror image has the same actor
+                draws[k].add(bool(torch.equal(roles[index]["codes"], stored[index]["codes"].flip(0))))
+    assert draws == {0: {True}, 1: {False}, 2: {True, False}}
+    # Fixed validation items get the roles too.
+    fixed = tk.TokenSet(ds, arrays, augment=False, actor_first=True)
+    fixed.texts = roles.texts
+    assert torch.equal(fixed[0]["codes"], stored[0]["codes"].flip(0))
+
+    # A text that names the persons by order keeps the random swap, its words swapping with the persons.
+    text = "the second person kicks the first person."
+    roles.texts = [[text]] * len(roles)
+    seen = set()
+    for epoch in range(12):
+        roles.set_epoch(epoch)
+        item = roles[0]
+        swapped = torch.equal(item["codes"], stored[0]["codes"].flip(0))
+        seen.add(swapped)
+        assert item["text"] == ("the first person kicks the second person." if swapped else text)
+    assert seen == {True, False}

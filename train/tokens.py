@@ -114,10 +114,17 @@ class TokenSet:
     :class:`InterHumanDataset`). ``augment`` draws the description and the slot order; off, an item is the
     clip as stored (in file order) with its first description — fixed validation items. ``person_order_words``
     swaps "the first person" and "the second person" in the text of items whose slots are swapped.
+
+    ``actor_first`` gives the two slots roles: where the label names one acting person and the text does not
+    name the persons by order, the actor goes to the first slot (in validation items too), so the model learns
+    who acts from the slot and binds "with the right hand" to the actor; texts that name an order keep the
+    random swap, so "the second person kicks the first" is still learnable. Clips without such a label (both
+    act, or no labels, as in InterHuman) keep the random swap.
     """
 
     def __init__(self, dataset: InterHumanDataset, arrays: dict[str, np.ndarray], seed: int = 0,
-                 mirror: bool = True, augment: bool = True, person_order_words: bool = False):
+                 mirror: bool = True, augment: bool = True, person_order_words: bool = False,
+                 actor_first: bool = False):
         self.dataset = dataset
         self.codes = torch.from_numpy(np.asarray(arrays["codes"]).astype(np.int64))
         self.offsets = np.asarray(arrays["offsets"])
@@ -130,6 +137,7 @@ class TokenSet:
         self.epoch = 0
         # Read once: without cached motion, the dataset reads an annotation file per call, on every step.
         self.texts = [dataset.descriptions(i) for i in range(len(self))]
+        self.actors = [actor_slot(dataset.label(k)) if actor_first else None for k in range(len(dataset.ids))]
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
@@ -159,6 +167,9 @@ class TokenSet:
             flip = bool(rng.random() < 0.5)
         else:
             text, flip = (texts[0].strip() if texts else ""), False
+        actor = self.actors[k]
+        if actor is not None and swap_person_order(text) == text:
+            flip = actor == 1
         codes = self._map(k, int(mirrored))
         if flip:
             codes = codes.flip(0)
@@ -166,6 +177,12 @@ class TokenSet:
                 text = swap_person_order(text)
         return {"codes": codes, "tokens": codes.shape[-1], "text": text,
                 "name": self.dataset.ids[k] + ("_mirror" if mirrored else "")}
+
+
+def actor_slot(label: dict | None) -> int | None:
+    """The file slot (0 or 1) of the one acting person a label names; None when both act or nothing is known."""
+    actor = (label or {}).get("actor")
+    return actor if actor in (0, 1) else None
 
 
 def collate(items: list[dict]) -> dict:

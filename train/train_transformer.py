@@ -104,7 +104,7 @@ def token_sets(cfg: C.ModelConfig, vq, norm, out: Path, d, seed: int, progress: 
             raise InterMaskError(f"The token cache {path} does not match the {split} split of {dc.data_root}; "
                                  "delete it to rebuild it.")
         sets.append(tk.TokenSet(ds, arrays, seed=seed, mirror=split == "train", augment=split == "train",
-                                person_order_words=dc.person_order_words))
+                                person_order_words=dc.person_order_words, actor_first=dc.actor_first))
     return sets
 
 

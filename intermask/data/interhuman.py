@@ -170,14 +170,18 @@ def load_clip(root: str | Path, cid: str) -> Clip:
     f1, f2 = ft.pair_features(raws[0], raws[1])
     annot = root / "annots" / f"{cid}.txt"
     texts = _read_lines(annot) if annot.is_file() else []
-    label_path = root / "labels" / f"{cid}.json"
-    label = None
-    if label_path.is_file():
-        try:
-            label = json.loads(label_path.read_text())
-        except json.JSONDecodeError as exc:
-            raise InterMaskError(f"The label file {label_path} is not valid JSON ({exc.msg}).") from None
-    return Clip(cid, f1, f2, texts, label)
+    return Clip(cid, f1, f2, texts, read_label(root, cid))
+
+
+def read_label(root: str | Path, cid: str) -> dict | None:
+    """``labels/<cid>.json`` (InterSynth's machine-readable label), or None where the data set has none."""
+    label_path = Path(root) / "labels" / f"{cid}.json"
+    if not label_path.is_file():
+        return None
+    try:
+        return json.loads(label_path.read_text())
+    except json.JSONDecodeError as exc:
+        raise InterMaskError(f"The label file {label_path} is not valid JSON ({exc.msg}).") from None
 
 
 def raw_frame_count(root: str | Path, cid: str) -> int:
@@ -256,8 +260,9 @@ class InterHumanDataset:
         return [mirror_text(t) for t in texts] if mirrored else list(texts)
 
     def label(self, index: int) -> dict | None:
-        _, mirrored = self._entry(index)
-        label = self.clip(index).label
+        k, mirrored = self._entry(index)
+        # Without cached motion only the label file is read, as for the descriptions.
+        label = self._clips[k].label if self._clips is not None else read_label(self.root, self.ids[k])
         return mirror_label(label) if mirrored else copy.deepcopy(label)
 
     def __getitem__(self, index: int) -> dict:
