@@ -58,7 +58,7 @@ def plan_chunks(dataset: InterHumanDataset, max_frames: int, frames_per_token: i
     tokens = np.zeros(n, dtype=np.int64)
     by_len: dict[int, list[int]] = {}
     for k in range(n):
-        tokens[k] = (min(dataset.clip(k).frames, max_frames) - 1) // frames_per_token
+        tokens[k] = (min(dataset.frames(k), max_frames) - 1) // frames_per_token
         by_len.setdefault(int(tokens[k]), []).append(k)
     return tokens, [ks[i:i + 64] for _, ks in sorted(by_len.items()) for i in range(0, len(ks), 64)]
 

@@ -83,13 +83,11 @@ def token_sets(cfg: C.ModelConfig, vq, norm, out: Path, d, seed: int, progress: 
     fingerprint = tk.vq_fingerprint(vq)
     sets = []
     for split in ("train", "val"):
-        def dataset(cache: bool):
-            return InterHumanDataset(dc.data_root, split, None, dc.max_frames, dc.min_frames,
-                                     mirror=split == "train", seed=seed, cache=cache)
-
         try:
-            # Items need only ids and texts; the motion is loaded (gigabytes for a large split) only to tokenise.
-            ds = dataset(cache=False)
+            # Items need only ids, texts and labels; tokenising reads the motion clip by clip (all of it cached,
+            # a process of a 2-process run held 12 GB for InterSynth's training split).
+            ds = InterHumanDataset(dc.data_root, split, None, dc.max_frames, dc.min_frames,
+                                   mirror=split == "train", seed=seed, cache=False)
         except InterMaskError:
             if split == "train":
                 raise
@@ -98,7 +96,7 @@ def token_sets(cfg: C.ModelConfig, vq, norm, out: Path, d, seed: int, progress: 
         path = out / f"tokens_{split}.safetensors"
         arrays = tk.load_or_build(path, ds, vq, norm, dc.max_frames, fingerprint, build=False)
         if arrays is None:  # every rank sees the same file, so all of them build it together
-            tk.build_shared(path, dataset(cache=True), vq, norm, dc.max_frames, fingerprint, d, progress)
+            tk.build_shared(path, ds, vq, norm, dc.max_frames, fingerprint, d, progress)
             arrays = tk.load_or_build(path, ds, vq, norm, dc.max_frames, fingerprint, build=False)
         if arrays is None:
             raise InterMaskError(f"The token cache {path} does not match the {split} split of {dc.data_root}; "

@@ -184,9 +184,9 @@ def read_label(root: str | Path, cid: str) -> dict | None:
         raise InterMaskError(f"The label file {label_path} is not valid JSON ({exc.msg}).") from None
 
 
-def raw_frame_count(root: str | Path, cid: str) -> int:
-    """Frames of a clip from the .npy header only (no data read)."""
-    path = Path(root) / "motions_processed" / "person1" / f"{cid}.npy"
+def raw_frame_count(root: str | Path, cid: str, person: int = 1) -> int:
+    """Frames of a clip (of ``person``'s file) from the .npy header only (no data read)."""
+    path = Path(root) / "motions_processed" / f"person{person}" / f"{cid}.npy"
     with open(path, "rb") as fh:
         version = np.lib.format.read_magic(fh)
         read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
@@ -244,6 +244,13 @@ class InterHumanDataset:
     def clip(self, index: int) -> Clip:
         k, _ = self._entry(index)
         return self._clips[k] if self._clips is not None else load_clip(self.root, self.ids[k])
+
+    def frames(self, index: int) -> int:
+        """Raw frame count of an entry's clip (:attr:`Clip.frames`); without cached motion from the file headers."""
+        k, _ = self._entry(index)
+        if self._clips is not None:
+            return self._clips[k].frames
+        return min(raw_frame_count(self.root, self.ids[k], p) for p in (1, 2))
 
     def name(self, index: int) -> str:
         k, mirrored = self._entry(index)
