@@ -48,7 +48,8 @@ def compose(model, timeline: Sequence[tuple[str, float]], seed: int, settings: S
     fpt = model.frames_per_token
     chunks = plan_chunks(timeline, model.max_tokens, fpt)
     gen = torch.Generator().manual_seed(int(seed))
-    steps_total = settings.time_steps * len(chunks)
+    steps = [settings.steps_for(2 * model.groups * new_tokens) for _, new_tokens, _ in chunks]
+    steps_total = sum(steps)
     done = [0]
 
     def chunk_progress(i: int, n: int) -> None:
@@ -57,7 +58,7 @@ def compose(model, timeline: Sequence[tuple[str, float]], seed: int, settings: S
 
     world = None  # (2, T, 262) de-normalised, world frame
     boundaries = []
-    for text, new_tokens, _ in chunks:
+    for (text, new_tokens, _), chunk_steps in zip(chunks, steps):
         text_feats = model.text_features([text])
         if world is None:
             tokens = new_tokens
@@ -81,7 +82,7 @@ def compose(model, timeline: Sequence[tuple[str, float]], seed: int, settings: S
             blended = (1 - w) * context + w * window[:, :ctx_frames]
             boundaries.append(world.shape[1])
             world = np.concatenate([world[:, :-ctx_frames], blended, window[:, ctx_frames:]], axis=1)
-        done[0] += settings.time_steps
+        done[0] += chunk_steps
     texts = [t for t, _ in timeline]
     meta = {"checkpoint": model.checkpoint_dir.name, "seed": int(seed), "mode": "compose",
             "timeline": [[t, float(s)] for t, s in timeline], "seams": boundaries, **settings.as_dict()}

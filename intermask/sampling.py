@@ -2,7 +2,8 @@
 
 One loop serves text-to-interaction, reaction (person A's tokens fixed) and temporal in/out-painting (any subset of
 tokens fixed): tokens that are given are never masked, the rest start as [MASK] and are filled over ``time_steps``
-rounds following the cosine schedule, re-masking the least confident predictions each round.
+rounds (more for long clips: ``SamplingSettings.steps_for``) following the cosine schedule, re-masking the least
+confident predictions each round.
 
 Differences from the official code, on purpose:
 - the conditional and unconditional passes of classifier-free guidance run as one batched forward, and only the
@@ -120,7 +121,7 @@ def masked_decode(model, text: TextFeatures, token_lengths: torch.Tensor, num_ti
     scores = torch.where(flat_free, 0.0, 1e5)
     if conditioning is None:
         conditioning = prepare_conditioning(model, text, settings.cond_scale)
-    steps = max(1, settings.time_steps)
+    steps = settings.steps_for(int(n_free.max()))
     for step, tau in enumerate(torch.linspace(0, 1, steps)):
         # Re-mask the k least confident free tokens of each sample (k follows the cosine schedule).
         k = torch.clamp(torch.round(cosine_schedule(tau) * n_free), min=1).long()

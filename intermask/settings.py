@@ -16,7 +16,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import itertools
+import math
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from intermask.validation import check_range, check_whole
 
@@ -78,11 +80,24 @@ class SamplingSettings(KnobSettings):
     cond_scale: float = _knob(label="Guidance scale (cond_scale)", default=2.0, low=0.0, high=20.0, step=0.1,
                               help="classifier-free guidance scale")
     time_steps: int = _knob(label="Time steps", default=20, low=1, high=100, step=1, whole=True,
-                            help="decoding rounds")
+                            help="decoding rounds (for up to 6.4 s of both persons; longer clips get "
+                                 "proportionally more)")
     topk_ratio: float = _knob(label="Top-k ratio", default=0.9, low=0.0, high=1.0, step=0.01, high_open=True,
                               help="fraction of the codebook dropped before sampling")
     temperature: float = _knob(label="Temperature", default=1.0, low=0.0, high=10.0, step=0.05,
                                help="sampling temperature; 0 = greedy")
+
+    # The free tokens ``time_steps`` rounds are meant for: 6.4 s of both persons (2 persons × 5 groups × 48 time
+    # tokens of 4 frames at 30 fps). Not in the paper: decoded in 20 rounds, a 10 s clip (740 tokens) fills up to
+    # 60 tokens a round, and the bundled model then often puts the two persons inside each other (12 of the 35
+    # test clips of 8–10 s; 4 with this rule: bench/long_clips.py, docs/design-notes.md "Decoding and guidance").
+    STEP_TOKENS: ClassVar[int] = 480
+
+    def steps_for(self, free_tokens: int) -> int:
+        """Decoding rounds for a map with ``free_tokens`` tokens to fill: ``time_steps``, scaled up in proportion
+        for more than :attr:`STEP_TOKENS` (a reaction, whose partner's tokens are given, stays at its steps up to
+        10 s)."""
+        return max(1, math.ceil(self.time_steps * max(1.0, free_tokens / self.STEP_TOKENS)))
 
     def for_reaction(self, time_steps: int | None = None) -> "SamplingSettings":
         """The settings a reaction decodes with: ``time_steps`` if given, else half of this object's steps."""

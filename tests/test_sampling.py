@@ -97,3 +97,26 @@ def test_top_k_filter_keeps_the_right_count():
     kept = torch.isfinite(top_k_filter(logits, 0.9)).sum(-1)
     assert kept.tolist() == [10, 10, 10]
     assert torch.isfinite(top_k_filter(logits, 0.0)).all()
+
+
+def test_long_maps_get_proportionally_more_rounds():
+    settings = SamplingSettings(time_steps=20)
+    # 3 s of both persons (220 tokens) and anything up to 6.4 s decode in the rounds asked for; 10 s (740) in more.
+    assert [settings.steps_for(n) for n in (220, SamplingSettings.STEP_TOKENS, 740)] == [20, 20, 31]
+    assert SamplingSettings(time_steps=4).steps_for(740) == 7  # the user's choice scales, it is not overridden
+    assert settings.for_reaction().steps_for(5 * 75) == 10  # a 10 s reaction fills only B: its 10 rounds
+
+    text = ToyTextEncoder().encode(["a long walk"])
+    rounds = []
+    model = PeakedModel()
+    length = SamplingSettings.STEP_TOKENS // (2 * model.groups) * 2  # twice the map the rounds are meant for
+    masked_decode(model, text, torch.tensor([length]), length, SamplingSettings(time_steps=3),
+                  torch.Generator().manual_seed(0), progress=lambda i, n: rounds.append(n))
+    assert rounds == [6] * 6 and len(model.calls) == 6
+    # Given tokens do not count: with person A fixed the same map decodes in the rounds asked for.
+    fixed = torch.full((1, 2, model.groups, length), -1)
+    fixed[:, 0] = 1
+    rounds.clear()
+    masked_decode(model, text, torch.tensor([length]), length, SamplingSettings(time_steps=3),
+                  torch.Generator().manual_seed(0), fixed=fixed, progress=lambda i, n: rounds.append(n))
+    assert rounds == [3] * 3
