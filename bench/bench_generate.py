@@ -78,7 +78,8 @@ def main() -> None:
         "# Generation latency", "",
         f"Machine: {machine}. Command: `{command}`. "
         f"Checkpoint: `{model.checkpoint_dir}`. Sampling ({which}): {settings.time_steps} time steps "
-        f"({react_settings.time_steps} for reactions), guidance {settings.cond_scale:g} (conditional and "
+        f"({settings.steps_for(2 * model.groups * model.max_tokens)} for {model.max_seconds:g} s, "
+        f"SamplingSettings.steps_for; {react_settings.time_steps} for reactions), guidance {settings.cond_scale:g} (conditional and "
         f"unconditional passes batched), top-k ratio {settings.topk_ratio:g}, temperature "
         f"{settings.temperature:g}. Median of "
         f"{args.repeats} runs after a warm-up, text encoding included; the fastest and slowest runs show how much "
