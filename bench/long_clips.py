@@ -6,7 +6,7 @@
 Generated at their ground-truth length, the longest test clips (8–10 s) often have the two persons' pelvises
 within ``--overlap`` metres of each other at some frame, which no ground-truth clip has: passers-by start on the
 same spot, a pat or a pull is done from inside the partner. Each clip of the test split's first replication
-(the evaluation's 128 clips and descriptions) whose length is in ``[--frames)`` is generated once per seed and
+(the evaluation's 128 clips and descriptions) whose length is within ``--frames`` is generated once per seed and
 per number of rounds, twice for each: with the rounds exactly as given, and with ``SamplingSettings.steps_for``
 (the API's rule, which gives maps of more than ``STEP_TOKENS`` free tokens proportionally more rounds). Raw
 output, no refinement. Output: per setting, how many clips overlap, and the side accuracy of the pass-bys among
@@ -15,7 +15,6 @@ them (the check whose failures led here).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
