@@ -60,6 +60,11 @@ class VQConfig:
     # the partner; the touch term weighs the wrists' error by their ground-truth nearness to the partner.
     touch: float = field(default=0.0, metadata={"help": "weight of the wrists' error (m) in frames where they touch "
                                                        "the other person (handshakes, fist bumps; 0 = off)"})
+    # Nor this: the paper's foot-contact term (fc) is a smooth-L1 of millimetres per frame, quadratic and flat there,
+    # so decoded feet slide during contact; this one is an L1 of the speed error (m/s) of the decoded positions and
+    # velocity channel in the ground truth's contact frames (docs/design-notes.md, "VQ-VAE").
+    foot_lock: float = field(default=0.0, metadata={"help": "weight of the feet's speed error (m/s, L1) where the "
+                                                           "ground-truth foot is in contact (0 = off)"})
     # Decoding, not training: the decoder predicts positions and velocities, and the paper reads positions only.
     velocity_fusion: float = field(default=0.0, metadata={
         "help": "when decoding, fit positions to the decoded positions and velocities together with this weight on "

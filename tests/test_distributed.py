@@ -30,7 +30,7 @@ from train import train_transformer, train_vq  # noqa: E402
 STEPS = 6
 VQ_ARGS = ["--batch-size", "8", "--width", "16", "--code-dim", "16", "--nb-code", "32", "--window-size", "32",
            "--window-stride", "8", "--dropout", "0.2", "--log-every", "2", "--save-every", "100", "--no-progress",
-           "--threads", "1", "--seed", "3", "--touch", "5"]
+           "--threads", "1", "--seed", "3", "--touch", "5", "--foot-lock", "1"]
 TR_ARGS = ["--batch-size", "4", "--latent-dim", "32", "--n-heads", "2", "--n-layers", "1", "--ff-size", "64",
            "--text-head-ff", "64", "--text-head-heads", "2", "--text-encoder", "toy",
            "--dropout", "0.2", "--attn-dropout", "0.2", "--step-unroll", "1", "--interaction-mask-prob", "0.5",

@@ -244,3 +244,34 @@ def test_token_geometry_follows_down_t(down_t, groups, fpt):
     ids = vq.encode(torch.randn(1, 24, 262))
     assert ids.shape == (1, groups, 24 // fpt)
     assert vq.decode(ids).shape == (1, 24, 262)
+
+
+def test_the_foot_lock_term_is_the_feet_speed_error_in_the_ground_truths_contact_frames():
+    from intermask.models.vq_losses import foot_lock_terms
+
+    gt = torch.zeros(1, 5, 22, 3)  # metres: everyone stands still on the floor, so every foot is in contact...
+    gt[:, :, 7, 1] = 0.5  # ... except the left ankle, lifted
+    gt_vel = torch.zeros_like(gt)
+    pred, pred_vel = gt.clone(), gt_vel.clone()
+    assert float(foot_lock_terms(pred, pred_vel, gt, gt_vel)[0]) == pytest.approx(0.0, abs=1e-3)
+    s, n = foot_lock_terms(pred, pred_vel, gt, gt_vel)
+    assert int(n) == 4 * 3  # 4 frame steps × the 3 feet joints on the floor
+
+    pred[:, :, 8, 0] = torch.arange(5.0) * 0.01  # the right ankle slides 1 cm per frame = 0.3 m/s
+    assert float(foot_lock_terms(pred, pred_vel, gt, gt_vel)[0]) == pytest.approx(4 * 0.3, rel=1e-3)
+    pred_vel[:, :, 8, 0] = 0.01  # ... and the velocity channel says so as well: both count
+    assert float(foot_lock_terms(pred, pred_vel, gt, gt_vel)[0]) == pytest.approx(8 * 0.3, rel=1e-3)
+
+    lifted = gt.clone()
+    lifted[:, :, 7, 0] = torch.arange(5.0) * 0.01  # the lifted ankle moving is not the term's business
+    assert float(foot_lock_terms(lifted, gt_vel, gt, gt_vel)[0]) == pytest.approx(0.0, abs=1e-3)
+
+
+def test_the_foot_lock_weight_enters_the_loss():
+    x = torch.randn(2, 32, 262) * 0.01  # (no stats: metres = normalised units) feet low and slow: in contact
+    losses = []
+    for weight in (0.0, 2.0):
+        with kr.scope(kr.sample_keys(0, 0, range(2))):
+            losses.append({k: float(v.detach()) for k, v in _model(foot_lock=weight)(x).items() if k.startswith("loss")})
+    assert losses[0]["loss_foot_lock"] > 0 and losses[0]["loss_foot_lock"] == pytest.approx(losses[1]["loss_foot_lock"])
+    assert losses[1]["loss"] - losses[0]["loss"] == pytest.approx(2.0 * losses[0]["loss_foot_lock"], rel=1e-4)

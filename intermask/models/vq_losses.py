@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from intermask import skeleton as sk
-from intermask.motion.features import POS, ROT
+from intermask.motion.features import POS, ROT, VEL
 
 _PARENTS = torch.tensor(sk.PARENTS[1:])
 _FEET = [sk.FOOT_LEFT[0], sk.FOOT_LEFT[1], sk.FOOT_RIGHT[0], sk.FOOT_RIGHT[1]]
@@ -38,14 +38,37 @@ def geodesic(pred6d: torch.Tensor, gt6d: torch.Tensor) -> torch.Tensor:
 
 def foot_contact_terms(pred_pos_m: torch.Tensor, gt_pos_m: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(sum of SmoothL1 of predicted foot velocity where the GT foot is in contact, number of elements)."""
-    gt_feet = gt_pos_m[..., _FEET, :]
-    gt_vel2 = (gt_feet[:, 1:] - gt_feet[:, :-1]).pow(2).sum(-1)
-    contact = (gt_vel2 < sk.FOOT_VELOCITY_THRESHOLD) & (gt_feet[:, :-1, :, 1] < _FOOT_HEIGHTS.to(gt_pos_m.device))
+    contact = _foot_contacts(gt_pos_m)
     pred_feet = pred_pos_m[..., _FEET, :]
     pred_vel = pred_feet[:, 1:] - pred_feet[:, :-1]
     sel = contact[..., None].expand_as(pred_vel)
     loss = F.smooth_l1_loss(pred_vel * sel, torch.zeros_like(pred_vel), reduction="none")
     return (loss * sel).sum(), sel.sum().to(pred_vel.dtype)
+
+
+def foot_lock_terms(pred_pos_m: torch.Tensor, pred_vel_m: torch.Tensor, gt_pos_m: torch.Tensor,
+                    gt_vel_m: torch.Tensor, fps: float = 30.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """(sum of the speed error (m/s) of the foot joints where the ground-truth foot is in contact, number of
+    foot-frames): the error of the decoded positions' frame differences and that of the decoded velocity channel,
+    both against the ground truth's, each an L1 of the 3-d error (so it keeps pulling when the error is a few
+    millimetres per frame, where the smooth-L1 of ``foot_contact_terms`` has gone quadratic and flat)."""
+    contact = _foot_contacts(gt_pos_m)
+    pred_feet, gt_feet = pred_pos_m[..., _FEET, :], gt_pos_m[..., _FEET, :]
+    pos_err = (pred_feet[:, 1:] - pred_feet[:, :-1]) - (gt_feet[:, 1:] - gt_feet[:, :-1])
+    vel_err = pred_vel_m[:, :-1][..., _FEET, :] - gt_vel_m[:, :-1][..., _FEET, :]
+    speed = (_norm(pos_err) + _norm(vel_err)) * fps
+    return (speed * contact).sum(), contact.sum().to(speed.dtype)
+
+
+def _foot_contacts(gt_pos_m: torch.Tensor) -> torch.Tensor:
+    """(B, T−1, 4) bool: the ground-truth foot joint is low and slow (the InterHuman contact rule)."""
+    gt_feet = gt_pos_m[..., _FEET, :]
+    gt_vel2 = (gt_feet[:, 1:] - gt_feet[:, :-1]).pow(2).sum(-1)
+    return (gt_vel2 < sk.FOOT_VELOCITY_THRESHOLD) & (gt_feet[:, :-1, :, 1] < _FOOT_HEIGHTS.to(gt_pos_m.device))
+
+
+def _norm(v: torch.Tensor) -> torch.Tensor:
+    return (v.pow(2).sum(-1) + 1e-12).sqrt()  # (the eps keeps the gradient finite at zero)
 
 
 def hand_gap_error(pred_m: torch.Tensor, gt_m: torch.Tensor) -> torch.Tensor:
@@ -55,8 +78,7 @@ def hand_gap_error(pred_m: torch.Tensor, gt_m: torch.Tensor) -> torch.Tensor:
     pred_gap = pred_m[..., _WRISTS[0], :] - pred_m[..., _WRISTS[1], :]
     gt_gap = gt_m[..., _WRISTS[0], :] - gt_m[..., _WRISTS[1], :]
     weight = torch.exp(-gt_gap.norm(dim=-1) / HAND_GAP_SCALE)
-    error = ((pred_gap - gt_gap).pow(2).sum(-1) + 1e-12).sqrt()  # (the eps keeps the gradient finite at zero)
-    return (error * weight).mean()
+    return (_norm(pred_gap - gt_gap) * weight).mean()
 
 
 def touch_error(pred_m: torch.Tensor, gt_m: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
@@ -64,13 +86,13 @@ def touch_error(pred_m: torch.Tensor, gt_m: torch.Tensor, weights: torch.Tensor)
     ``intermask.motion.touch.touch_weights``: large where the ground-truth wrist is on the partner. A handshake or a
     fist bump is lost when a wrist stops a few centimetres short in those frames, which the wrist term, spread
     over every frame, barely notices."""
-    error = ((pred_m[..., _WRISTS, :] - gt_m[..., _WRISTS, :]).pow(2).sum(-1) + 1e-12).sqrt()
-    return (error * weights).mean()
+    return (_norm(pred_m[..., _WRISTS, :] - gt_m[..., _WRISTS, :]) * weights).mean()
 
 
 def reconstruction_losses(pred: torch.Tensor, gt: torch.Tensor, mean: torch.Tensor, std: torch.Tensor,
                           touch: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-    """pred, gt (B, T, 262) normalised → local-mean loss terms plus the foot-contact (sum, count) pair.
+    """pred, gt (B, T, 262) normalised → local-mean loss terms plus the foot-contact (sum, count) pair and the
+    foot-lock sum (over the same contact foot-frames).
 
     touch: optional (B, T, 2) wrist weights for ``loss_touch`` (zero without them)."""
     pp, gp = _positions(pred), _positions(gt)
@@ -88,4 +110,7 @@ def reconstruction_losses(pred: torch.Tensor, gt: torch.Tensor, mean: torch.Tens
     out["loss_hand_gap"] = hand_gap_error(pred_m, gt_m)
     out["loss_touch"] = touch_error(pred_m, gt_m, touch) if touch is not None else pred_m.new_zeros(())
     out["fc_sum"], out["fc_count"] = foot_contact_terms(pred_m, gt_m)
+    vel_shape = (*pred.shape[:-1], 22, 3)
+    out["lock_sum"], _ = foot_lock_terms(pred_m, pred_d[..., VEL].reshape(vel_shape), gt_m,
+                                         gt_d[..., VEL].reshape(vel_shape))
     return out

@@ -259,7 +259,7 @@ class VQVAE(nn.Module):
 
         touch: optional (B, T, 2) wrist weights (``InterHumanWindows(touch=True)``) for the touch term.
 
-        Every loss term is a mean over this process's batch, except that the foot-contact term divides by the
+        Every loss term is a mean over this process's batch, except that the foot terms divide by the
         contact count of the whole global batch (times the number of processes): in each case the mean of a term
         over the processes is its value on the global batch. With one process they are plain means; a
         data-parallel trainer divides ``loss`` by the number of processes before summing gradients.
@@ -279,11 +279,14 @@ class VQVAE(nn.Module):
         fc_count = self.collective.sum(terms["fc_count"].detach().clone())
         fc_sum = terms["fc_sum"] * self.collective.world_size
         out["loss_fc"] = torch.where(fc_count > 0, fc_sum / fc_count.clamp_min(1), fc_sum * 0)
+        lock_sum = terms["lock_sum"] * self.collective.world_size
+        out["loss_foot_lock"] = torch.where(fc_count > 0, lock_sum / fc_count.clamp_min(1), lock_sum * 0)
         c = self.cfg
         out["loss"] = (out["loss_rec"] + c.commit * out["loss_commit"] + c.explicit * out["loss_explicit"]
                        + c.vel * out["loss_vel"] + c.bn * out["loss_bn"] + c.geo * out["loss_geo"]
                        + c.fc * out["loss_fc"] + c.hands * out["loss_hands"]
-                       + c.hand_gap * out["loss_hand_gap"] + c.touch * out["loss_touch"])
+                       + c.hand_gap * out["loss_hand_gap"] + c.touch * out["loss_touch"]
+                       + c.foot_lock * out["loss_foot_lock"])
         out["perplexity"] = perplexity
         out["recon"] = recon
         out["ids"] = ids.view(x.shape[0], self.groups, -1)
