@@ -62,7 +62,7 @@ class VQConfig:
                                                        "the other person (handshakes, fist bumps; 0 = off)"})
     # Nor this: the paper's foot-contact term (fc) is a smooth-L1 of millimetres per frame, quadratic and flat there,
     # so decoded feet slide during contact; this one is an L1 of the speed error (m/s) of the decoded positions and
-    # velocity channel in the ground truth's contact frames (docs/design-notes.md, "VQ-VAE").
+    # velocity channel in the ground truth's contact frames (docs/design-notes.md, "Feet that stay planted").
     foot_lock: float = field(default=0.0, metadata={"help": "weight of the feet's speed error (m/s, L1) where the "
                                                            "ground-truth foot is in contact (0 = off)"})
     # Decoding, not training: the decoder predicts positions and velocities, and the paper reads positions only.

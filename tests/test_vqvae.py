@@ -253,9 +253,9 @@ def test_the_foot_lock_term_is_the_feet_speed_error_in_the_ground_truths_contact
     gt[:, :, 7, 1] = 0.5  # ... except the left ankle, lifted
     gt_vel = torch.zeros_like(gt)
     pred, pred_vel = gt.clone(), gt_vel.clone()
-    assert float(foot_lock_terms(pred, pred_vel, gt, gt_vel)[0]) == pytest.approx(0.0, abs=1e-3)
-    s, n = foot_lock_terms(pred, pred_vel, gt, gt_vel)
-    assert int(n) == 4 * 3  # 4 frame steps × the 3 feet joints on the floor
+    total, count = foot_lock_terms(pred, pred_vel, gt, gt_vel)
+    assert float(total) == pytest.approx(0.0, abs=1e-3)
+    assert int(count) == 4 * 3  # 4 frame steps × the 3 feet joints on the floor
 
     pred[:, :, 8, 0] = torch.arange(5.0) * 0.01  # the right ankle slides 1 cm per frame = 0.3 m/s
     assert float(foot_lock_terms(pred, pred_vel, gt, gt_vel)[0]) == pytest.approx(4 * 0.3, rel=1e-3)
@@ -272,6 +272,8 @@ def test_the_foot_lock_weight_enters_the_loss():
     losses = []
     for weight in (0.0, 2.0):
         with kr.scope(kr.sample_keys(0, 0, range(2))):
-            losses.append({k: float(v.detach()) for k, v in _model(foot_lock=weight)(x).items() if k.startswith("loss")})
-    assert losses[0]["loss_foot_lock"] > 0 and losses[0]["loss_foot_lock"] == pytest.approx(losses[1]["loss_foot_lock"])
+            out = _model(foot_lock=weight)(x)
+        losses.append({k: float(v.detach()) for k, v in out.items() if k.startswith("loss")})
+    assert losses[0]["loss_foot_lock"] > 0
+    assert losses[0]["loss_foot_lock"] == pytest.approx(losses[1]["loss_foot_lock"])
     assert losses[1]["loss"] - losses[0]["loss"] == pytest.approx(2.0 * losses[0]["loss_foot_lock"], rel=1e-4)
