@@ -78,7 +78,7 @@ def main() -> None:
         "# Generation latency", "",
         f"Machine: {machine}. Command: `{command}`. "
         f"Checkpoint: `{model.checkpoint_dir}`. Sampling ({which}): {settings.time_steps} time steps "
-        f"({settings.steps_for(2 * model.groups * model.max_tokens)} for {model.max_seconds:g} s, "
+        f"({settings.steps_for(model.pair_tokens(model.max_tokens))} for {model.max_seconds:g} s, "
         f"SamplingSettings.steps_for; {react_settings.time_steps} for reactions), guidance {settings.cond_scale:g} (conditional and "
         f"unconditional passes batched), top-k ratio {settings.topk_ratio:g}, temperature "
         f"{settings.temperature:g}. Median of "

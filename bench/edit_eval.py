@@ -177,7 +177,7 @@ def main() -> None:
         plan = E.plan_edit(clip.num_frames, first / FPS, (first + length) / FPS, None, donor["text"],
                            model.frames_per_token, model.max_tokens)
         assert (plan.start, plan.stop) == (first, first + length)
-        decoded = E.regenerate(model, clip, plan, donor["text"], EV._seed(args.seed, k), settings)
+        decoded = E.regenerate(model, clip, plan, donor["text"], EV.derive_seed(args.seed, k), settings)
         for n in SEAM_VARIANTS:
             joints, _ = E.splice(clip, decoded, plan, seam_frames=n)
             seams[n].append(seam_jump(joints, plan.start, plan.stop, SEAM_REACH))
@@ -197,11 +197,11 @@ def main() -> None:
                       "target_frames": clip.num_frames, "text": donor["text"]})
     edit_seconds = time.time() - started
     scratch = model.sample_features(texts, [f.shape[1] for f in rows["donor_ground_truth"]],
-                                    EV._seed(args.seed, 99), settings)
+                                    EV.derive_seed(args.seed, 99), settings)
     rows["generated_from_scratch"] = [canonical_span(features_to_joints(f), features_to_rot6d(f)) for f in scratch]
     joints_rows["generated_from_scratch"] = [features_to_joints(f) for f in scratch]
 
-    rng_seed = EV._seed(args.seed, 11)
+    rng_seed = EV.derive_seed(args.seed, 11)
     e_text = EV.embed_texts(evaluator, texts)
     retrieval, control = {}, {}
     for name, feats in rows.items():

@@ -55,7 +55,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=None, help="write the results as JSON here")
     args = p.parse_args(argv)
 
-    from intermask.evaluation import (EvalConfig, _seed, clip_set, generate_set, item_labels, load_generator,
+    from intermask.evaluation import (EvalConfig, clip_set, derive_seed, generate_set, item_labels, load_generator,
                                       open_test_set)
     from intermask.metrics.control import check_side
     from intermask.motion.features import features_to_joints
@@ -78,7 +78,7 @@ def main(argv=None) -> int:
             settings = cls(time_steps=steps)
             overlapping, passes, passes_ok = 0, 0, 0
             for seed in args.seeds:
-                gen = generate_set(model, [texts[i] for i in chosen], [gt[i] for i in chosen], _seed(0, seed, 1),
+                gen = generate_set(model, [texts[i] for i in chosen], [gt[i] for i in chosen], derive_seed(0, seed, 1),
                                    settings, cfg.gen_batch)
                 for i, g in zip(chosen, gen):
                     j = features_to_joints(g)
@@ -86,7 +86,7 @@ def main(argv=None) -> int:
                     if labels[i] and labels[i].get("category") == "pass_by":
                         passes += 1
                         passes_ok += bool(check_side(labels[i], j))
-            rounds = settings.steps_for(2 * model.groups * model.tokens_for(args.frames[1]))
+            rounds = settings.steps_for(model.pair_tokens(model.tokens_for(args.frames[1])))
             rows.append({"time_steps": steps, "rule": rule, "rounds_at_longest": rounds,
                          "clips": len(chosen) * len(args.seeds), "overlapping": overlapping, "pass_by": passes,
                          "pass_by_side_right": passes_ok})

@@ -117,6 +117,10 @@ class InterMask:
         """Time tokens that cover ``frames`` (the last token may reach past the end)."""
         return math.ceil(frames / self.frames_per_token)
 
+    def pair_tokens(self, time_tokens: int) -> int:
+        """Tokens in a two-person map of ``time_tokens`` time tokens (what ``SamplingSettings.steps_for`` counts)."""
+        return 2 * self.groups * time_tokens
+
     # ------------------------------------------------------------------------------------------------ codes
     def encode_tokens(self, feats) -> torch.Tensor:
         """De-normalised features → codes: (N, T, 262) → (N, groups, T'), or pairs (B, 2, T, 262) → (B, 2, groups,

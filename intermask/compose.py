@@ -48,7 +48,7 @@ def compose(model, timeline: Sequence[tuple[str, float]], seed: int, settings: S
     fpt = model.frames_per_token
     chunks = plan_chunks(timeline, model.max_tokens, fpt)
     gen = torch.Generator().manual_seed(int(seed))
-    steps = [settings.steps_for(2 * model.groups * new_tokens) for _, new_tokens, _ in chunks]
+    steps = [settings.steps_for(model.pair_tokens(new_tokens)) for _, new_tokens, _ in chunks]
     steps_total = sum(steps)
     done = [0]
 

@@ -75,7 +75,8 @@ class EvalConfig:
     physics: bool = _setting(True, "physical plausibility")
 
 
-def _seed(*parts: int) -> int:
+def derive_seed(*parts: int) -> int:
+    """A seed derived from integers (a base seed, a replication, a purpose): the evaluation's only source of seeds."""
     return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1)[0])
 
 
@@ -107,10 +108,10 @@ def generate_set(model, texts: list[str], gt: list[np.ndarray], seed: int, setti
     lengths = [int(g.shape[1]) for g in gt]
     out: list[np.ndarray | None] = [None] * len(texts)
     for b, idx in enumerate(_length_batches(lengths, gen_batch)):
-        s = _seed(seed, b)
+        s = derive_seed(seed, b)
         batch_texts = [texts[i] for i in idx]
         if react and stream:
-            feats = [stream_reaction_features(model, gt[i][0], texts[i], _seed(s, i), settings, StreamSettings())
+            feats = [stream_reaction_features(model, gt[i][0], texts[i], derive_seed(s, i), settings, StreamSettings())
                      for i in idx]
         elif react:
             feats = model.react_features([gt[i][0] for i in idx], batch_texts, s, settings.for_reaction())
@@ -217,11 +218,11 @@ def _pairs(n_items: int, wanted: int) -> int:
 def distribution_row(e_text: np.ndarray, e_motion: np.ndarray, cfg: EvalConfig, r: int,
                      e_ref: np.ndarray | None) -> dict[str, float]:
     """Matching metrics in the replication's batches, FID against e_ref (if given), diversity."""
-    row = R.matching_metrics(e_text, e_motion, cfg.batch_size, rng=np.random.default_rng(_seed(cfg.seed, r, 11)))
+    row = R.matching_metrics(e_text, e_motion, cfg.batch_size, rng=np.random.default_rng(derive_seed(cfg.seed, r, 11)))
     row.pop("batch_size", None)
     if e_ref is not None:
         row["FID"] = R.fid(e_ref, e_motion)
-    row["Diversity"] = R.diversity(e_motion, np.random.default_rng(_seed(cfg.seed, r, 12)),
+    row["Diversity"] = R.diversity(e_motion, np.random.default_rng(derive_seed(cfg.seed, r, 12)),
                                    _pairs(len(e_motion), cfg.diversity_pairs))
     return row
 
@@ -242,7 +243,7 @@ def replication(model, evaluator, dataset, indices: list[int], cfg: EvalConfig, 
     t0 = time.time()
     items, texts, gt = clip_set(dataset, indices, r)
     n = len(items)
-    mm_idx = np.random.default_rng(_seed(cfg.seed, r, 3)).permutation(n)[:min(cfg.mm_clips, n)]
+    mm_idx = np.random.default_rng(derive_seed(cfg.seed, r, 3)).permutation(n)[:min(cfg.mm_clips, n)]
     mm_repeats = cfg.mm_repeats if len(mm_idx) and cfg.mm_repeats >= 2 else 0
     total = n + len(mm_idx) * mm_repeats
     done = [0]
@@ -252,24 +253,24 @@ def replication(model, evaluator, dataset, indices: list[int], cfg: EvalConfig, 
         if progress is not None:
             progress(f"replication {r + 1}/{cfg.replications}", done[0], total)
 
-    gen = generate_set(model, texts, gt, _seed(cfg.seed, r, 1), settings, cfg.gen_batch, cfg.react, tick, cfg.refine,
-                       cfg.stream)
+    gen = generate_set(model, texts, gt, derive_seed(cfg.seed, r, 1), settings, cfg.gen_batch, cfg.react, tick,
+                       cfg.refine, cfg.stream)
     e_text = embed_texts(evaluator, texts)
     e_gt, e_gen = embed_motions(evaluator, gt), embed_motions(evaluator, gen)
 
     out: dict = {"replication": r}
     out["ground_truth"] = distribution_row(e_text, e_gt, cfg, r, None)
     out["generated"] = distribution_row(e_text, e_gen, cfg, r, e_gt)
-    half = np.random.default_rng(_seed(cfg.seed, r, 13)).permutation(n)
+    half = np.random.default_rng(derive_seed(cfg.seed, r, 13)).permutation(n)
     out["gt_halves"] = {"FID": R.fid(e_gt[half[: n // 2]], e_gt[half[n // 2:]]) if n >= 4 else float("nan")}
 
     if mm_repeats:
         rep_texts = [texts[i] for i in mm_idx for _ in range(mm_repeats)]
         rep_gt = [gt[i] for i in mm_idx for _ in range(mm_repeats)]
-        mm = generate_set(model, rep_texts, rep_gt, _seed(cfg.seed, r, 2), settings, cfg.gen_batch, cfg.react, tick,
-                          cfg.refine, cfg.stream)
+        mm = generate_set(model, rep_texts, rep_gt, derive_seed(cfg.seed, r, 2), settings, cfg.gen_batch,
+                          cfg.react, tick, cfg.refine, cfg.stream)
         e_mm = embed_motions(evaluator, mm).reshape(len(mm_idx), mm_repeats, -1)
-        out["generated"]["MultiModality"] = R.multimodality(e_mm, np.random.default_rng(_seed(cfg.seed, r, 14)),
+        out["generated"]["MultiModality"] = R.multimodality(e_mm, np.random.default_rng(derive_seed(cfg.seed, r, 14)),
                                                             _pairs(mm_repeats, cfg.mm_pairs))
 
     labels = item_labels(items)
@@ -299,7 +300,7 @@ def open_test_set(data_root: str | os.PathLike, cfg: EvalConfig):
                                 seed=cfg.seed, swap=True)
     n = len(dataset)
     if cfg.max_clips and cfg.max_clips < n:
-        indices = sorted(np.random.default_rng(_seed(cfg.seed, 4)).permutation(n)[:cfg.max_clips].tolist())
+        indices = sorted(np.random.default_rng(derive_seed(cfg.seed, 4)).permutation(n)[:cfg.max_clips].tolist())
     else:
         indices = list(range(n))
     if len(indices) < cfg.batch_size:

@@ -277,10 +277,9 @@ class VQVAE(nn.Module):
         # Contact frames are unevenly spread over processes, so a per-process mean would not average to the
         # global one; the global count makes it exact.
         fc_count = self.collective.sum(terms["fc_count"].detach().clone())
-        fc_sum = terms["fc_sum"] * self.collective.world_size
-        out["loss_fc"] = torch.where(fc_count > 0, fc_sum / fc_count.clamp_min(1), fc_sum * 0)
-        lock_sum = terms["lock_sum"] * self.collective.world_size
-        out["loss_foot_lock"] = torch.where(fc_count > 0, lock_sum / fc_count.clamp_min(1), lock_sum * 0)
+        for name, total in (("loss_fc", terms["fc_sum"]), ("loss_foot_lock", terms["lock_sum"])):
+            total = total * self.collective.world_size
+            out[name] = torch.where(fc_count > 0, total / fc_count.clamp_min(1), total * 0)
         c = self.cfg
         out["loss"] = (out["loss_rec"] + c.commit * out["loss_commit"] + c.explicit * out["loss_explicit"]
                        + c.vel * out["loss_vel"] + c.bn * out["loss_bn"] + c.geo * out["loss_geo"]
