@@ -138,6 +138,10 @@ class DataConfig:
     actor_first: bool = field(default=False, metadata={
         "help": "put the person the label names as the one actor in the first slot (texts that name the persons "
                 "by order keep the random swap), so the slots carry roles; needs InterSynth's labels"})
+    # Empty: the recipe of every bundled model (each clip and its mirror image once per epoch).
+    oversample: tuple[str, ...] = field(default=(), metadata={
+        "help": "CATEGORY=COPIES ...: each training clip of these InterSynth categories (and its mirror image) "
+                "appears COPIES times per epoch, e.g. give=3 fist_bump=3; needs InterSynth's labels"})
 
 
 @dataclass
@@ -320,7 +324,7 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls, prefix: str = 
                                help=_help(f, default))
         elif typing.get_origin(typ) is tuple:
             group.add_argument(flag, dest=dest, type=typing.get_args(typ)[0], nargs="*", default=None,
-                               help=f"(default: {' '.join(map(str, default)) or 'none'})")
+                               help=_help(f, " ".join(map(str, default)) or "none"))
         else:
             group.add_argument(flag, dest=dest, type=typ, default=None, help=_help(f, default))
 

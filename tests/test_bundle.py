@@ -103,6 +103,27 @@ def test_card_metrics_come_from_result_files_with_their_command(tmp_path):
         bundle_main(["--card-only", "--dst", str(dst), "--metrics", str(tmp_path / "other.json")])
 
 
+def test_a_vq_card_can_show_its_ceiling(tmp_path):
+    dst = tmp_path / "vq"
+    dst.mkdir()
+    (dst / "card.md").write_text("# tiny vq checkpoint\n\n## Metrics\n\nNot evaluated.\n")
+    control = {"contact": {"accuracy": 1.0, "correct": 4, "total": 4}}
+    physics = {k: 0.0 for k in ("foot_skate_mps", "jerk_mps3", "bone_length_drift", "ground_penetration_frac")}
+    ceiling = {"vq": "runs/vq/latest", "split": "test", "clips": 4, "mpjpe_m": 0.0612,
+               "command": "python bench/vq_ceiling.py --clips 4",
+               "rows": {"ground_truth": {"R_precision_top3": 1.0, "MM_Dist": 1.5},
+                        "reconstruction": {"R_precision_top3": 0.75, "MM_Dist": 2.25, "FID": 12.34}},
+               "control": {"ground_truth": control,
+                           "reconstruction": {"contact": {"accuracy": 0.75, "correct": 3, "total": 4}}},
+               "physics": {"ground_truth": physics, "reconstruction": {**physics, "foot_skate_mps": 0.1}}}
+    (tmp_path / "ceiling.json").write_text(json.dumps(ceiling))
+
+    bundle_main(["--card-only", "--dst", str(dst), "--metrics", str(tmp_path / "ceiling.json")])
+    card = (dst / "card.md").read_text()
+    assert "python bench/vq_ceiling.py --clips 4" in card and "MPJPE 0.061 m" in card
+    assert "| VQ reconstruction | 0.750 | 12.3 | 2.250 | 75.0 | 0.1 |" in card
+
+
 def test_bundle_puts_the_probe_learning_curve_in_the_card(tmp_path):
     import json
 

@@ -108,6 +108,19 @@ def test_cache_file_is_reused_for_the_same_vq_and_rebuilt_for_another(setup, tmp
     assert path.stat().st_mtime_ns != stamp
 
 
+def test_a_retrained_decoder_keeps_the_token_cache_a_retrained_encoder_does_not(setup):
+    import copy
+
+    _, vq, _, _ = setup
+    other = copy.deepcopy(vq)
+    with torch.no_grad():
+        next(other.decoder.parameters()).add_(1.0)
+    assert tk.vq_fingerprint(other) == tk.vq_fingerprint(vq)
+    with torch.no_grad():
+        next(other.encoder.parameters()).add_(1.0)
+    assert tk.vq_fingerprint(other) != tk.vq_fingerprint(vq)
+
+
 def test_processes_that_share_the_tokenising_write_the_file_one_process_writes(setup, tmp_path):
     import threading
     from types import SimpleNamespace
@@ -193,3 +206,47 @@ def test_actor_first_puts_the_one_actor_in_the_first_slot_unless_the_text_names_
         seen.add(swapped)
         assert item["text"] == ("the first person kicks the second person." if swapped else text)
     assert seen == {True, False}
+
+
+def test_oversampled_categories_appear_more_often_per_epoch_each_copy_drawing_its_own_text(setup, tmp_path):
+    import json
+    import shutil
+
+    from intermask.errors import InterMaskError
+
+    tmp, vq, norm, _ = setup
+    root = tmp_path / "data"
+    shutil.copytree(tmp / "data", root)
+    (root / "labels").mkdir(exist_ok=True)
+    ids = split_ids(root, "train")
+    for cid, category in zip(ids, ["give", "hug", "give"] + ["hug"] * (len(ids) - 3)):
+        (root / "labels" / f"{cid}.json").write_text(json.dumps({"category": category, "actor": 0}))
+    ds = InterHumanDataset(root, "train", None, max_frames=80, mirror=True, swap=False)
+    arrays = tk.encode_split(ds, vq, norm, max_frames=80, progress=False)
+    plain = tk.TokenSet(ds, arrays, seed=3)
+    more = tk.TokenSet(ds, arrays, seed=3, oversample=tk.parse_oversample(["give=3"]))
+
+    # Two gives and their mirror images, two more copies each: 2n + 4 × 2 items; the first 2n are unchanged.
+    n = len(ids)
+    assert len(plain) == 2 * n and len(more) == 2 * n + 8
+    assert [more[i]["name"] for i in range(2 * n)] == [plain[i]["name"] for i in range(2 * n)]
+    names = [more[i]["name"] for i in range(len(more))]
+    assert names.count(ids[0]) == names.count(ids[0] + "_mirror") == 3 and names.count(ids[1]) == 1
+    assert more.lengths()[2 * n:] == [plain.lengths()[names.index(name)] for name in names[2 * n:]]
+    # A copy is another index, so its slot order is drawn apart from the original's.
+    more.texts = [["one person gives the other a cup."]] * (2 * n)
+    copies = [i for i, n in enumerate(names) if n == ids[0]]
+    flips = set()
+    for epoch in range(8):
+        more.set_epoch(epoch)
+        flips.add(tuple(bool(torch.equal(more[i]["codes"], more[copies[0]]["codes"])) for i in copies))
+    assert len(flips) > 1
+    # The plan of a data-parallel run sees the longer set like any other.
+    plan = GlobalBatchPlan(len(more), 2, 1, 0, seed=0, lengths=more.lengths())
+    assert sorted(i for b in plan.epoch_batches(0) for i in b) == list(range(len(more)))
+
+    for bad in (["give"], ["give=0"], ["=2"], ["give=two"]):
+        with pytest.raises(InterMaskError, match="CATEGORY=COPIES"):
+            tk.parse_oversample(bad)
+    with pytest.raises(InterMaskError, match="kiss.*the categories are: give, hug"):
+        tk.TokenSet(ds, arrays, oversample={"kiss": 2})

@@ -31,11 +31,16 @@ METRICS_HEADING = "## Metrics"
 
 
 def metrics_markdown(path: Path) -> str:
-    """One result file as Markdown: an evaluation (``rows``) or a VQ reconstruction (``quantised``) result."""
+    """One result file as Markdown: an evaluation (``rows``), a VQ ceiling (``rows`` with a ``reconstruction``
+    row, ``bench/vq_ceiling.py``) or a VQ reconstruction (``quantised``) result."""
     result = json.loads(path.read_text())
     command = result.get("command")
     lines = [f"From `{path.as_posix()}`" + (f", made by `{command}`" if command else "") + ":", ""]
-    if "rows" in result:
+    if "reconstruction" in result.get("rows", {}):
+        from intermask.commands.results import ceiling_markdown
+
+        lines.append(ceiling_markdown(result).rstrip())
+    elif "rows" in result:
         from intermask.evaluation import format_markdown
 
         lines.append(format_markdown(result).rstrip())
@@ -46,7 +51,7 @@ def metrics_markdown(path: Path) -> str:
             r = result[name]
             lines.append(f"| {label} | {r['mpjpe_m']:.3f} m | {r['root_m']:.3f} m | {r['pose_m']:.3f} m |")
     else:
-        raise SystemExit(f"{path}: not an evaluation or VQ reconstruction result")
+        raise SystemExit(f"{path}: not an evaluation, VQ ceiling or VQ reconstruction result")
     return "\n".join(lines) + "\n"
 
 

@@ -53,7 +53,7 @@ def add_config_arguments(parser: argparse.ArgumentParser, model_cls, part: str) 
     C.add_dataclass_arguments(parser, model_cls)
     C.add_dataclass_arguments(parser, C.TrainConfig, defaults_from=getattr(C.tiny(), f"{part}_training"))
     # (the order of the two persons means nothing to a VQ, which sees one person at a time)
-    person_order = ("person_order_words", "actor_first") if part == "transformer" else ()
+    person_order = ("person_order_words", "actor_first", "oversample") if part == "transformer" else ()
     C.add_dataclass_arguments(parser, C.DataConfig,
                               only=("dataset", "data_root", "max_frames", "min_frames", *person_order))
     C.add_dataclass_arguments(parser, C.TextConfig, prefix="text_")

@@ -32,9 +32,12 @@ VARIANTS = 2  # index = mirrored
 
 
 def vq_fingerprint(vq: torch.nn.Module) -> str:
-    """A short hash of the VQ weights: token maps are only valid for the weights that made them."""
+    """A short hash of the VQ weights that make codes: token maps are only valid for the encoder and codebook that
+    made them. The decoder is left out, so a decoder trained alone (``train_vq.py --decoder-only``) keeps the cache."""
     h = hashlib.sha256()
     for name, t in sorted(vq.state_dict().items()):
+        if name.startswith("decoder."):
+            continue
         h.update(name.encode())
         h.update(t.detach().cpu().contiguous().numpy().tobytes())
     return h.hexdigest()[:16]
@@ -120,11 +123,16 @@ class TokenSet:
     who acts from the slot and binds "with the right hand" to the actor; texts that name an order keep the
     random swap, so "the second person kicks the first" is still learnable. Clips without such a label (both
     act, or no labels, as in InterHuman) keep the random swap.
+
+    ``oversample`` ({category: copies}, from InterSynth's labels) adds ``copies − 1`` more items for every clip
+    (and mirror image) of that category, after the ``[0, 2n)`` above; a copy draws its own description and slot
+    order, being another index. An epoch then holds more of the actions the model gets wrong, without any other
+    change to how batches are planned: the plan only sees a longer set.
     """
 
     def __init__(self, dataset: InterHumanDataset, arrays: dict[str, np.ndarray], seed: int = 0,
                  mirror: bool = True, augment: bool = True, person_order_words: bool = False,
-                 actor_first: bool = False):
+                 actor_first: bool = False, oversample: dict[str, int] | None = None):
         self.dataset = dataset
         self.codes = torch.from_numpy(np.asarray(arrays["codes"]).astype(np.int64))
         self.offsets = np.asarray(arrays["offsets"])
@@ -136,19 +144,25 @@ class TokenSet:
         self.person_order_words = person_order_words
         self.epoch = 0
         # Read once: without cached motion, the dataset reads an annotation file per call, on every step.
-        self.texts = [dataset.descriptions(i) for i in range(len(self))]
+        self.texts = [dataset.descriptions(i) for i in range(len(dataset.ids) * (2 if mirror else 1))]
         self.actors = [actor_slot(dataset.label(k)) if actor_first else None for k in range(len(dataset.ids))]
+        self.extra = extra_items(dataset, oversample, 2 if mirror else 1) if oversample else []
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
 
     def __len__(self) -> int:
-        return len(self.dataset.ids) * (2 if self.mirror else 1)
+        return len(self.dataset.ids) * (2 if self.mirror else 1) + len(self.extra)
+
+    def _variant(self, index: int) -> int:
+        """The ``[0, 2n)`` index (clip, or its mirror image) that ``index`` is, or is a copy of."""
+        base = len(self.dataset.ids) * (2 if self.mirror else 1)
+        return index if index < base else self.extra[index - base]
 
     def lengths(self) -> list[int]:
         """Token length of every item (for length-bucketed batches)."""
         n = len(self.dataset.ids)
-        return [int(self.token_counts[(i % n) * VARIANTS]) for i in range(len(self))]
+        return [int(self.token_counts[(self._variant(i) % n) * VARIANTS]) for i in range(len(self))]
 
     def _map(self, clip: int, variant: int) -> torch.Tensor:
         j = clip * VARIANTS + variant
@@ -159,8 +173,9 @@ class TokenSet:
         n = len(self.dataset.ids)
         if not 0 <= index < len(self):
             raise IndexError(index)
-        k, mirrored = index % n, index >= n
-        texts = self.texts[index]
+        variant = self._variant(index)
+        k, mirrored = variant % n, variant >= n
+        texts = self.texts[variant]
         if self.augment:
             rng = np.random.default_rng([self.seed, self.epoch, index])
             text = texts[int(rng.integers(len(texts)))].strip() if texts else ""
@@ -177,6 +192,34 @@ class TokenSet:
                 text = swap_person_order(text)
         return {"codes": codes, "tokens": codes.shape[-1], "text": text,
                 "name": self.dataset.ids[k] + ("_mirror" if mirrored else "")}
+
+
+def parse_oversample(entries) -> dict[str, int]:
+    """``["give=3", "fist_bump=2"]`` → {"give": 3, "fist_bump": 2}: how many times an epoch holds each clip of a
+    category (1 = as stored)."""
+    out = {}
+    for entry in entries or ():
+        name, sep, copies = str(entry).partition("=")
+        if not sep or not name.strip() or not copies.strip().isdigit() or int(copies) < 1:
+            raise InterMaskError(f"--oversample takes CATEGORY=COPIES with COPIES a whole number >= 1 "
+                                 f"(e.g. give=3), not {entry!r}.")
+        out[name.strip()] = int(copies)
+    return out
+
+
+def extra_items(dataset: InterHumanDataset, oversample: dict[str, int], variants: int) -> list[int]:
+    """The ``[0, variants·n)`` indices that ``oversample`` repeats, each ``copies − 1`` more times, in index order."""
+    n = len(dataset.ids)
+    categories = [(dataset.label(k) or {}).get("category") for k in range(n)]
+    if not any(categories):
+        raise InterMaskError(f"--oversample needs InterSynth's labels (labels/<id>.json), and {dataset.root} has "
+                             "none.")
+    unknown = sorted(set(oversample) - set(categories))
+    if unknown:
+        raise InterMaskError(f"--oversample names {', '.join(unknown)}, which no clip of the {dataset.split} split "
+                             f"has; the categories are: {', '.join(sorted(c for c in set(categories) if c))}.")
+    return [v * n + k for v in range(variants) for k in range(n)
+            for _ in range(oversample.get(categories[k], 1) - 1)]
 
 
 def actor_slot(label: dict | None) -> int | None:

@@ -80,6 +80,7 @@ def token_sets(cfg: C.ModelConfig, vq, norm, out: Path, d, seed: int, progress: 
     from train import tokens as tk
 
     dc = cfg.data
+    oversample = tk.parse_oversample(dc.oversample)  # a typo fails here, before minutes of tokenising
     fingerprint = tk.vq_fingerprint(vq)
     sets = []
     for split in ("train", "val"):
@@ -102,7 +103,8 @@ def token_sets(cfg: C.ModelConfig, vq, norm, out: Path, d, seed: int, progress: 
             raise InterMaskError(f"The token cache {path} does not match the {split} split of {dc.data_root}; "
                                  "delete it to rebuild it.")
         sets.append(tk.TokenSet(ds, arrays, seed=seed, mirror=split == "train", augment=split == "train",
-                                person_order_words=dc.person_order_words, actor_first=dc.actor_first))
+                                person_order_words=dc.person_order_words, actor_first=dc.actor_first,
+                                oversample=oversample if split == "train" else None))
     return sets
 
 
