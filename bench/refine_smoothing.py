@@ -1,9 +1,9 @@
 """What the refinement's smoothing ladder does to the model's output: one generation, refined with each ladder.
 
     python bench/refine_smoothing.py --data-root data/intersynth --clips 64 \
-        --ladders 1,1.5 0.75,1 0.75,1,1.5 0.5,0.75,1 --out results/refine_smoothing.json
+        --ladders 0.5,0.75,1 0,0.5,0.75,1 0,0.5 0 --out results/refine_smoothing.json
     python bench/refine_smoothing.py --data-root data/intersynth --clips 64 --react \
-        --ladders 1,1.5 0.75,1 0.75,1,1.5 0.5,0.75,1 --out results/refine_smoothing_react.json
+        --ladders 0.5,0.75,1 0,0.5,0.75,1 0,0.5 0 --out results/refine_smoothing_react.json
 
 Generates each clip once (validation split by default, where the ladder is chosen; the README's refinement table
 reports the test split), decoded as the checkpoint decodes, then refines that same output with every ladder
@@ -22,6 +22,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import eval_clips  # noqa: E402  (bench/eval_clips.py)
+from intermask.motion.refine import FUSED_SMOOTHING, SMOOTHING  # noqa: E402
 from result_file import publish  # noqa: E402  (bench/result_file.py)
 
 
@@ -34,8 +35,8 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--checkpoint", default="checkpoints/intersynth/intermask")
     eval_clips.add_arguments(p, split="val", clips=64)
     p.add_argument("--react", action="store_true", help="person B reacts to the clip's own A")
-    p.add_argument("--ladders", type=ladder, nargs="+", default=[(1.0, 1.5), (0.5, 0.75, 1.0)],
-                   help="smoothing ladders, each σ list comma-separated (frames)")
+    p.add_argument("--ladders", type=ladder, nargs="+", default=[SMOOTHING, FUSED_SMOOTHING],
+                   help="smoothing ladders, each σ list comma-separated (frames); default: the two shipped ones")
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args(argv)
 

@@ -39,7 +39,9 @@ TR_ARGS = ["--batch-size", "4", "--latent-dim", "32", "--n-heads", "2", "--n-lay
            # (the fixture's texts name "the first person": their swaps must match too)
            "--person-order-words", "--person-embedding", "--person-words",
            # (checkpoints then hold the weight average, and resuming needs the raw weights too)
-           "--ema-decay", "0.9"]
+           "--ema-decay", "0.9",
+           # (an epoch holds the hugs twice: the longer set must be split the same way over the processes)
+           "--oversample", "hug=2"]
 
 
 def _free_port() -> int:
@@ -72,7 +74,10 @@ def _max_delta(a: Path, b: Path) -> float:
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("data")
-    write_interhuman_tree(root, n_clips=8, frames=(50, 90), seed=0)
+    ids = write_interhuman_tree(root, n_clips=8, frames=(50, 90), seed=0)
+    (root / "labels").mkdir()
+    for k, cid in enumerate(ids):
+        (root / "labels" / f"{cid}.json").write_text(json.dumps({"category": "hug" if k % 2 else "wave"}))
     out = tmp_path_factory.mktemp("runs")
     common = ["--data-root", str(root), "--max-steps", str(STEPS)]
     assert train_vq.main([*common, *VQ_ARGS, "--out", str(out / "vq1")]) == 0

@@ -2,6 +2,7 @@
 import json
 
 from fixtures import load_bench, write_interhuman_tree, write_tiny_checkpoint
+from intermask.motion.refine import FUSED_SMOOTHING
 
 
 def test_refine_smoothing_bench_refines_the_same_generation_with_each_ladder(tmp_path):
@@ -12,7 +13,7 @@ def test_refine_smoothing_bench_refines_the_same_generation_with_each_ladder(tmp
         "--checkpoint", str(ckpt), "--data-root", str(tmp_path / "data"), "--split", "train",
         "--clips", "8", "--ladders", "0.5", "3", "--out", str(out)])
     assert json.loads(out.read_text())["rows"].keys() == {"ground_truth", "raw", "0.5", "3"}
-    assert result["shipped_ladder"] == [0.5, 0.75, 1.0] and result["clips"] == 8  # fused decoding's ladder
+    assert result["shipped_ladder"] == list(FUSED_SMOOTHING) and result["clips"] == 8  # fused decoding's ladder
     rows = result["rows"]
     # Refinement fixes the skeleton whatever the smoothing, and the smoothing changes the motion (the tiny
     # model's output is noise, so which ladder leaves less jerk is not a property of it).

@@ -57,11 +57,15 @@ from intermask.motion.solver import solve_skeleton
 # acceleration and jerk within 5% of the ground truth's on the InterSynth test split, where σ = 2 left them ~30%
 # below (README, "Refinement"). Decoding that fuses the decoded velocities (VQConfig.velocity_fusion) has little
 # jitter left and the same ladder smooths real motion away (the bundled model's generations, 64 validation
-# clips: jerk 142 raw, 112 refined, ground truth 176); starting at half of it leaves the refined jerk near the raw
-# one (138), with skating, penetration and control as before (bench/refine_smoothing.py; README, "Refinement").
+# clips: jerk 142 raw, 112 refined, ground truth 176); starting at half of it left the refined jerk near the raw
+# one (138), with skating, penetration and control as before. A decoder that also holds planted feet (the bundled
+# VQ since commit 7e378d9) leaves no jitter to take out (raw jerk 127 on those clips): every smoothed pass then
+# "raises" the jerk, since planted feet stop and start as the ground truth's do, so the ladder climbed to its top
+# and the refined jerk fell to 122. Unsmoothed, it is 180 (reactions 174; ground truth 176), with skating and
+# control as good or better: fused decoding is not smoothed (bench/refine_smoothing.py; README, "Refinement").
 # :func:`smoothing_for` picks the ladder.
 SMOOTHING = (1.0, 1.5)
-FUSED_SMOOTHING = (0.5, 0.75, 1.0)
+FUSED_SMOOTHING = (0.0,)
 # Time scale (frames) of the separation offsets and of the floor lift: a push builds up over ~1/3 s.
 OFFSET_SIGMA = 4.0
 GROUND_SIGMA = 2.0  # frames: the grounding follows leg-length changes of the decoding, not its jitter
