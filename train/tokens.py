@@ -144,7 +144,8 @@ class TokenSet:
         self.person_order_words = person_order_words
         self.epoch = 0
         # Read once: without cached motion, the dataset reads an annotation file per call, on every step.
-        self.texts = [dataset.descriptions(i) for i in range(len(dataset.ids) * (2 if mirror else 1))]
+        self.stored = len(dataset.ids) * (2 if mirror else 1)  # the clips and their mirror images, [0, 2n)
+        self.texts = [dataset.descriptions(i) for i in range(self.stored)]
         self.actors = [actor_slot(dataset.label(k)) if actor_first else None for k in range(len(dataset.ids))]
         self.extra = extra_items(dataset, oversample, 2 if mirror else 1) if oversample else []
 
@@ -152,12 +153,11 @@ class TokenSet:
         self.epoch = int(epoch)
 
     def __len__(self) -> int:
-        return len(self.dataset.ids) * (2 if self.mirror else 1) + len(self.extra)
+        return self.stored + len(self.extra)
 
     def _variant(self, index: int) -> int:
         """The ``[0, 2n)`` index (clip, or its mirror image) that ``index`` is, or is a copy of."""
-        base = len(self.dataset.ids) * (2 if self.mirror else 1)
-        return index if index < base else self.extra[index - base]
+        return index if index < self.stored else self.extra[index - self.stored]
 
     def lengths(self) -> list[int]:
         """Token length of every item (for length-bucketed batches)."""
