@@ -166,18 +166,24 @@ def test_length_buckets_keep_each_item_once_and_batch_similar_lengths():
     assert halves[1].padded_length(5) == bucketed.padded_length(5)
 
 
-def test_actor_first_puts_the_one_actor_in_the_first_slot_unless_the_text_names_an_order(setup, tmp_path):
+def _labelled_copy(setup, tmp_path, labels: list[dict]):
+    """A copy of the fixture's data whose training clips carry these InterSynth labels (in split order), opened
+    as the training split with mirror images."""
     import json
     import shutil
 
-    tmp, vq, norm, _ = setup
     root = tmp_path / "data"
-    shutil.copytree(tmp / "data", root)
-    # Clip 0 acted by the second file's person, clip 1 by the first's, clip 2 by both.
+    shutil.copytree(setup[0] / "data", root)
     (root / "labels").mkdir(exist_ok=True)
-    for cid, actor in zip(split_ids(root, "train"), [1, 0, "both"]):
-        (root / "labels" / f"{cid}.json").write_text(json.dumps({"category": "kick", "actor": actor}))
-    ds = InterHumanDataset(root, "train", None, max_frames=80, mirror=True, swap=False)
+    for cid, label in zip(split_ids(root, "train"), labels):
+        (root / "labels" / f"{cid}.json").write_text(json.dumps(label))
+    return InterHumanDataset(root, "train", None, max_frames=80, mirror=True, swap=False)
+
+
+def test_actor_first_puts_the_one_actor_in_the_first_slot_unless_the_text_names_an_order(setup, tmp_path):
+    _, vq, norm, _ = setup
+    # Clip 0 acted by the second file's person, clip 1 by the first's, clip 2 by both.
+    ds = _labelled_copy(setup, tmp_path, [{"category": "kick", "actor": actor} for actor in (1, 0, "both")])
     arrays = tk.encode_split(ds, vq, norm, max_frames=80, progress=False)
     stored = tk.TokenSet(ds, arrays, augment=False)
     roles = tk.TokenSet(ds, arrays, seed=1, actor_first=True, person_order_words=True)
@@ -209,19 +215,12 @@ def test_actor_first_puts_the_one_actor_in_the_first_slot_unless_the_text_names_
 
 
 def test_oversampled_categories_appear_more_often_per_epoch_each_copy_drawing_its_own_text(setup, tmp_path):
-    import json
-    import shutil
-
     from intermask.errors import InterMaskError
 
-    tmp, vq, norm, _ = setup
-    root = tmp_path / "data"
-    shutil.copytree(tmp / "data", root)
-    (root / "labels").mkdir(exist_ok=True)
-    ids = split_ids(root, "train")
-    for cid, category in zip(ids, ["give", "hug", "give"] + ["hug"] * (len(ids) - 3)):
-        (root / "labels" / f"{cid}.json").write_text(json.dumps({"category": category, "actor": 0}))
-    ds = InterHumanDataset(root, "train", None, max_frames=80, mirror=True, swap=False)
+    _, vq, norm, _ = setup
+    categories = ["give", "hug", "give"] + ["hug"] * 10
+    ds = _labelled_copy(setup, tmp_path, [{"category": c, "actor": 0} for c in categories])
+    ids = ds.ids
     arrays = tk.encode_split(ds, vq, norm, max_frames=80, progress=False)
     plain = tk.TokenSet(ds, arrays, seed=3)
     more = tk.TokenSet(ds, arrays, seed=3, oversample=tk.parse_oversample(["give=3"]))

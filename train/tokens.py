@@ -144,10 +144,13 @@ class TokenSet:
         self.person_order_words = person_order_words
         self.epoch = 0
         # Read once: without cached motion, the dataset reads an annotation file per call, on every step.
-        self.stored = len(dataset.ids) * (2 if mirror else 1)  # the clips and their mirror images, [0, 2n)
+        variants = 2 if mirror else 1
+        self.stored = len(dataset.ids) * variants  # the clips and their mirror images, [0, 2n)
         self.texts = [dataset.descriptions(i) for i in range(self.stored)]
-        self.actors = [actor_slot(dataset.label(k)) if actor_first else None for k in range(len(dataset.ids))]
-        self.extra = extra_items(dataset, oversample, 2 if mirror else 1) if oversample else []
+        # Read once (a file per clip) for whichever of the two needs them.
+        labels = [dataset.label(k) if actor_first or oversample else None for k in range(len(dataset.ids))]
+        self.actors = [actor_slot(label) if actor_first else None for label in labels]
+        self.extra = extra_items(dataset, labels, oversample, variants) if oversample else []
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
@@ -207,10 +210,12 @@ def parse_oversample(entries) -> dict[str, int]:
     return out
 
 
-def extra_items(dataset: InterHumanDataset, oversample: dict[str, int], variants: int) -> list[int]:
-    """The ``[0, variants·n)`` indices that ``oversample`` repeats, each ``copies − 1`` more times, in index order."""
+def extra_items(dataset: InterHumanDataset, labels: list[dict | None], oversample: dict[str, int],
+                variants: int) -> list[int]:
+    """The ``[0, variants·n)`` indices that ``oversample`` repeats, each ``copies − 1`` more times, in index order;
+    ``labels`` are the dataset's, one per clip."""
     n = len(dataset.ids)
-    categories = [(dataset.label(k) or {}).get("category") for k in range(n)]
+    categories = [(label or {}).get("category") for label in labels]
     if not any(categories):
         raise InterMaskError(f"--oversample needs InterSynth's labels (labels/<id>.json), and {dataset.root} has "
                              "none.")
