@@ -41,7 +41,9 @@ TR_ARGS = ["--batch-size", "4", "--latent-dim", "32", "--n-heads", "2", "--n-lay
            # (checkpoints then hold the weight average, and resuming needs the raw weights too)
            "--ema-decay", "0.9",
            # (an epoch holds the hugs twice: the longer set must be split the same way over the processes)
-           "--oversample", "hug=2"]
+           "--oversample", "hug=2",
+           # (the touch weights of every item must reach each process's share of the batch)
+           "--touch-weight", "2"]
 
 
 def _free_port() -> int:

@@ -249,3 +249,43 @@ def test_oversampled_categories_appear_more_often_per_epoch_each_copy_drawing_it
             tk.parse_oversample(bad)
     with pytest.raises(InterMaskError, match="kiss.*the categories are: give, hug"):
         tk.TokenSet(ds, arrays, oversample={"kiss": 2})
+
+
+def test_touch_weights_mark_the_time_steps_where_a_wrist_is_on_the_partner(setup, tmp_path):
+    import shutil
+
+    from intermask.motion.features import features_to_joints
+    from intermask.motion.touch import touch_weights
+
+    tmp, vq, norm, ds = setup
+    arrays = tk.encode_split(ds, vq, norm, max_frames=80, progress=False)
+    touch = tk.touch_by_token(ds, max_frames=80, frames_per_token=4, progress=False)
+    items = tk.TokenSet(ds, arrays, seed=2, touch=touch)
+    n = len(ds.ids)
+    for k in range(n):
+        assert touch[k].shape == (items[k]["tokens"],) and touch[k].dtype == np.float32
+        # a token's weight is the closest touch of its four frames, whichever person's wrist it is
+        clip = ds.clip(k)
+        j1, j2 = features_to_joints(clip.f1[:4]), features_to_joints(clip.f2[:4])
+        first = max(touch_weights(j1, j2).max(), touch_weights(j2, j1).max())
+        assert touch[k][0] == pytest.approx(first, rel=1e-6)
+        # the clip's mirror image and either slot order carry the same weights
+        assert torch.equal(items[k]["touch"], items[k + n]["touch"])
+    assert max(float(w.max()) for w in touch) < 0.9  # the fixture's random pairs stand apart
+
+    # Two persons in the same place: every wrist is on the partner, at every time step.
+    root = tmp_path / "data"
+    shutil.copytree(tmp / "data", root)
+    for f in (root / "motions_processed" / "person1").iterdir():
+        shutil.copy(f, root / "motions_processed" / "person2" / f.name)
+    same = InterHumanDataset(root, "train", None, max_frames=80, mirror=True, swap=False)
+    assert all(np.allclose(w, 1.0) for w in tk.touch_by_token(same, 80, 4, progress=False))
+
+    # Batches pad the weights like the codes.
+    batch = tk.collate([items[0], items[1]])
+    t0, t1 = items[0]["tokens"], items[1]["tokens"]
+    assert batch["touch"].shape == (2, max(t0, t1))
+    assert torch.equal(batch["touch"][1, :t1], items[1]["touch"]) and not batch["touch"][1, t1:].any()
+    assert "touch" not in tk.collate([tk.TokenSet(ds, arrays)[0]])
+    with pytest.raises(Exception, match="touch weights do not match"):
+        tk.TokenSet(ds, arrays, touch=touch[1:] + touch[:1])

@@ -263,3 +263,28 @@ def test_training_loss_is_keyed_and_split_invariant():
     combined = (parts[0]["ce1"] * n[0] + parts[1]["ce1"] * n[1]) / (n[0] + n[1])
     assert abs(float(combined) - float(full["ce1"])) < 1e-5
     assert full["loss"].requires_grad and 0 <= float(full["acc"]) <= 1
+
+
+def test_touch_weights_scale_the_loss_of_their_time_steps_only():
+    ids, lengths, text = _batch(b=4)
+    keys = kr.sample_keys(0, 7, range(4))
+    off, on = _model(cond_drop_prob=0.0), _model(cond_drop_prob=0.0, touch_weight=2.0)
+    for m in (off, on):
+        m.train()
+    torch.manual_seed(5)  # dropout draws the same in every call below
+    plain = off.training_loss(ids, lengths, text, keys)
+    t = ids.shape[-1]
+    torch.manual_seed(5)
+    assert torch.allclose(on.training_loss(ids, lengths, text, keys, torch.zeros(4, t))["loss"], plain["loss"])
+    torch.manual_seed(5)
+    everywhere = on.training_loss(ids, lengths, text, keys, torch.ones(4, t))
+    assert torch.allclose(everywhere["loss"], 3 * plain["loss"])  # 1 + 2·1 on every token
+    assert torch.equal(everywhere["acc"], plain["acc"])  # accuracy stays a plain count
+    torch.manual_seed(5)
+    one_step = torch.zeros(4, t)
+    one_step[:, 2] = 1.0
+    some = on.training_loss(ids, lengths, text, keys, one_step)["loss"]
+    assert plain["loss"] < some < everywhere["loss"]
+    # a model trained without the weights ignores them
+    torch.manual_seed(5)
+    assert torch.allclose(off.training_loss(ids, lengths, text, keys, torch.ones(4, t))["loss"], plain["loss"])

@@ -124,6 +124,9 @@ class TokenSet:
     random swap, so "the second person kicks the first" is still learnable. Clips without such a label (both
     act, or no labels, as in InterHuman) keep the random swap.
 
+    ``touch`` (one (T',) array per clip, :func:`touch_by_token`) puts each item's touch weights beside its codes
+    (the same for a mirror image and for either slot order: both wrists and both persons are in the maximum).
+
     ``oversample`` ({category: copies}, from InterSynth's labels) adds ``copies − 1`` more items for every clip
     (and mirror image) of that category, after the ``[0, 2n)`` above; a copy draws its own description and slot
     order, being another index. An epoch then holds more of the actions the model gets wrong, without any other
@@ -132,7 +135,8 @@ class TokenSet:
 
     def __init__(self, dataset: InterHumanDataset, arrays: dict[str, np.ndarray], seed: int = 0,
                  mirror: bool = True, augment: bool = True, person_order_words: bool = False,
-                 actor_first: bool = False, oversample: dict[str, int] | None = None):
+                 actor_first: bool = False, oversample: dict[str, int] | None = None,
+                 touch: list[np.ndarray] | None = None):
         self.dataset = dataset
         self.codes = torch.from_numpy(np.asarray(arrays["codes"]).astype(np.int64))
         self.offsets = np.asarray(arrays["offsets"])
@@ -151,6 +155,9 @@ class TokenSet:
         labels = [dataset.label(k) if actor_first or oversample else None for k in range(len(dataset.ids))]
         self.actors = [actor_slot(label) if actor_first else None for label in labels]
         self.extra = extra_items(dataset, labels, oversample, variants) if oversample else []
+        if touch is not None and [len(w) for w in touch] != list(self.token_counts[::VARIANTS]):
+            raise InterMaskError("The touch weights do not match the token cache's clip lengths.")
+        self.touch = touch
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
@@ -193,8 +200,33 @@ class TokenSet:
             codes = codes.flip(0)
             if self.person_order_words:
                 text = swap_person_order(text)
-        return {"codes": codes, "tokens": codes.shape[-1], "text": text,
+        item = {"codes": codes, "tokens": codes.shape[-1], "text": text,
                 "name": self.dataset.ids[k] + ("_mirror" if mirrored else "")}
+        if self.touch is not None:
+            item["touch"] = torch.from_numpy(self.touch[k])
+        return item
+
+
+def touch_by_token(dataset: InterHumanDataset, max_frames: int, frames_per_token: int, progress: bool = True
+                   ) -> list[np.ndarray]:
+    """Per clip, (T',) float32: the largest ``touch_weights`` of either person's wrists on the other over each
+    token's frames (1 on the partner, 1/e at 0.1 m). Mirroring and swapping the persons leave it unchanged, so one
+    array serves every item of the clip; clip lengths as in :func:`plan_chunks`."""
+    from tqdm import tqdm
+
+    from intermask.motion.features import features_to_joints
+    from intermask.motion.touch import touch_weights
+
+    out = []
+    for k in tqdm(range(len(dataset.ids)), desc=f"touch weights {dataset.split}", unit="clip", disable=not progress,
+                  dynamic_ncols=True):
+        clip = dataset.clip(k)
+        t = (min(clip.frames, max_frames) - 1) // frames_per_token
+        frames = frames_per_token * t
+        j1, j2 = features_to_joints(clip.f1[:frames]), features_to_joints(clip.f2[:frames])
+        w = np.maximum(touch_weights(j1, j2).max(-1), touch_weights(j2, j1).max(-1))
+        out.append(w.reshape(t, frames_per_token).max(-1).astype(np.float32))
+    return out
 
 
 def parse_oversample(entries) -> dict[str, int]:
@@ -234,13 +266,19 @@ def actor_slot(label: dict | None) -> int | None:
 
 
 def collate(items: list[dict]) -> dict:
-    """Codes padded to the batch's longest item (padding is masked by the token lengths)."""
+    """Codes (and touch weights, when the items have them) padded to the batch's longest item (padding is masked
+    by the token lengths)."""
     t = max(it["tokens"] for it in items)
     codes = torch.zeros(len(items), *items[0]["codes"].shape[:2], t, dtype=torch.long)
     for i, it in enumerate(items):
         codes[i, :, :, :it["tokens"]] = it["codes"]
-    return {"codes": codes, "tokens": torch.tensor([it["tokens"] for it in items], dtype=torch.long),
-            "text": [it["text"] for it in items], "name": [it["name"] for it in items]}
+    out = {"codes": codes, "tokens": torch.tensor([it["tokens"] for it in items], dtype=torch.long),
+           "text": [it["text"] for it in items], "name": [it["name"] for it in items]}
+    if "touch" in items[0]:
+        out["touch"] = torch.zeros(len(items), t)
+        for i, it in enumerate(items):
+            out["touch"][i, :it["tokens"]] = it["touch"]
+    return out
 
 
 def _meta(dataset: InterHumanDataset, fingerprint: str, max_frames: int) -> dict:

@@ -102,14 +102,18 @@ def token_sets(cfg: C.ModelConfig, vq, norm, out: Path, d, seed: int, progress: 
         if arrays is None:
             raise InterMaskError(f"The token cache {path} does not match the {split} split of {dc.data_root}; "
                                  "delete it to rebuild it.")
+        # Validation stays unweighted, so its loss compares with runs trained without the touch weights.
+        touch = (tk.touch_by_token(ds, dc.max_frames, vq.frames_per_token, progress)
+                 if split == "train" and cfg.transformer.touch_weight > 0 else None)
         sets.append(tk.TokenSet(ds, arrays, seed=seed, mirror=split == "train", augment=split == "train",
                                 person_order_words=dc.person_order_words, actor_first=dc.actor_first,
-                                oversample=oversample if split == "train" else None))
+                                oversample=oversample if split == "train" else None, touch=touch))
     return sets
 
 
 def step_inputs(batch: dict, cache, device, pad_to: int, person_words: bool = False):
-    """(codes padded to ``pad_to`` time tokens, token lengths, text features) on ``device``."""
+    """(codes padded to ``pad_to`` time tokens, token lengths, text features, touch weights padded alike or None)
+    on ``device``."""
     from intermask.data.person_order import person_views
 
     text = cache.get(batch["text"])
@@ -117,8 +121,9 @@ def step_inputs(batch: dict, cache, device, pad_to: int, person_words: bool = Fa
         text = person_views(text, list(batch["text"]), cache.get)
     text = text.to(device)
     codes = batch["codes"]
-    codes = torch.nn.functional.pad(codes, (0, pad_to - codes.shape[-1]))
-    return codes.to(device), batch["tokens"].to(device), text
+    pad = (0, pad_to - codes.shape[-1])
+    touch = torch.nn.functional.pad(batch["touch"], pad).to(device) if "touch" in batch else None
+    return torch.nn.functional.pad(codes, pad).to(device), batch["tokens"].to(device), text, touch
 
 
 @torch.no_grad()
@@ -132,7 +137,7 @@ def validate(model, cache, val_set, plan, d, max_batches: int) -> dict[str, floa
     sums: dict[str, float] = {}
     batches = plan.epoch_batches(0)[:max_batches]
     for k, batch in enumerate(DataLoader(val_set, batch_sampler=batches, collate_fn=collate)):
-        ids, tl, text = step_inputs(batch, cache, d.device, plan.padded_length(k), model.cfg.person_words)
+        ids, tl, text, _ = step_inputs(batch, cache, d.device, plan.padded_length(k), model.cfg.person_words)
         keys = sample_keys(VAL_SEED, k, list(plan.local_positions())).to(d.device)
         res = model.training_loss(ids, tl, text, keys)
         # The loss is this process's share of the global mean (summed over processes it is the global value);
@@ -216,8 +221,9 @@ def run(args: argparse.Namespace) -> dict:
                                 train_tensors=raw)
 
         def step(k: int, batch) -> common.StepOutput:
-            ids, tl, text = step_inputs(batch, cache, d.device, plan.padded_length(k), cfg.transformer.person_words)
-            res = model.training_loss(ids, tl, text, batch_keys(args.seed, k, plan).to(d.device))
+            ids, tl, text, touch = step_inputs(batch, cache, d.device, plan.padded_length(k),
+                                               cfg.transformer.person_words)
+            res = model.training_loss(ids, tl, text, batch_keys(args.seed, k, plan).to(d.device), touch)
             # res["loss"] is this process's share of the global mean (normalised by the all-reduced count), so
             # world_size times it estimates the global loss as logging expects; acc is already global.
             loss = res["loss"].detach() * d.world_size

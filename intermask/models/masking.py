@@ -13,7 +13,10 @@ masks):
 4. step-unroll: a second pass where the most confident predictions of pass 1 fill the [MASK] inputs, leaving the
    number of masks the cosine schedule gives one step (1/21) later.
 
-Losses are sums over masked tokens divided by the masked-token count over all processes.
+Losses are sums over masked tokens divided by the masked-token count over all processes. With ``touch_weight``
+W > 0 and per-time-step touch weights from the data (``train/tokens.touch_by_token``: 1 where a wrist is on the
+partner, exp(−d / 0.1 m) near it), each masked token's loss is multiplied by 1 + W·touch of its time step; the
+divisor stays the count, so the other tokens keep their weight and the touching ones gain.
 """
 from __future__ import annotations
 
@@ -62,13 +65,19 @@ def bert_corrupt(ids: torch.Tensor, mask: torch.Tensor, keys: torch.Tensor, num_
     return torch.where(mask & (u >= 0.1) & (u < 0.1 + 0.9 * 0.88), torch.full_like(ids, mask_id), out).view(b, *ids.shape[1:])
 
 
-def _ce(model, logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(sum-CE / global count, correct count, global count)."""
+def _ce(model, logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor | None = None
+        ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(sum-CE / global count, correct count, global count); ``weights`` (B, T') scale each time step's tokens."""
     sel = labels != IGNORE
     local = torch.stack([sel.sum().float(), (logits.argmax(-1).eq(labels) & sel).sum().float()])
     total = model.collective.sum(local.clone())
-    ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=IGNORE,
-                         reduction="sum")
+    if weights is None:
+        ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=IGNORE,
+                             reduction="sum")
+    else:
+        each = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=IGNORE,
+                               reduction="none").view_as(labels)
+        ce = (each * weights[:, None, None, :]).sum()
     return ce / total[0].clamp_min(1), total[1], total[0]
 
 
@@ -91,9 +100,20 @@ def unroll_inputs(x_in: torch.Tensor, logits: torch.Tensor, labels: torch.Tensor
     return x2, labels2
 
 
+def token_weights(touch: torch.Tensor | None, touch_weight: float) -> torch.Tensor | None:
+    """(B, T') touch weights → the loss weight of each time step's tokens (None: all 1)."""
+    if touch is None or not touch_weight:
+        return None
+    return 1.0 + touch_weight * touch.float()
+
+
 def masked_training_loss(model, ids: torch.Tensor, token_lengths: torch.Tensor, text: TextFeatures,
-                         keys: torch.Tensor) -> dict[str, torch.Tensor]:
+                         keys: torch.Tensor, touch: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """``touch``: optional (B, T') per-time-step touch weights (ignored unless ``touch_weight`` > 0)."""
     cfg = model.cfg
+    weights = token_weights(touch, cfg.touch_weight)
+    if weights is not None:
+        weights = weights.to(ids.device)
     keys = keys.to(ids.device)
     valid = model.valid_mask(token_lengths, ids.shape[-1])
     ids = torch.where(valid, ids, torch.full_like(ids, model.pad_id))
@@ -103,13 +123,13 @@ def masked_training_loss(model, ids: torch.Tensor, token_lengths: torch.Tensor, 
     drop_cond = kr.uniform(keys, kr.STREAM_COND, 1)[:, 0] < cfg.cond_drop_prob
     with kr.scope(keys):
         logits = model(x_in, token_lengths, text, drop_cond)
-        ce1, correct1, count1 = _ce(model, logits, labels)
+        ce1, correct1, count1 = _ce(model, logits, labels, weights)
         out = {"loss": ce1, "ce1": ce1.detach(), "acc": correct1 / count1.clamp_min(1),
                "masked_tokens": count1, "interaction_frac": interaction.float().mean()}
         if cfg.step_unroll > 0:
             x2, labels2 = unroll_inputs(x_in, logits, labels, valid, model.mask_id)
             logits2 = model(x2, token_lengths, text, drop_cond)
-            ce2, correct2, count2 = _ce(model, logits2, labels2)
+            ce2, correct2, count2 = _ce(model, logits2, labels2, weights)
             out["loss"] = ce1 + cfg.step_unroll * ce2
             out["ce2"] = ce2.detach()
             out["acc"] = (out["acc"] + correct2 / count2.clamp_min(1)) / 2

@@ -298,8 +298,8 @@ class InterMTransformer(nn.Module):
         return self.head_out(modulate(layer_norm(F.gelu(self.head_dense(x))), shift, scale))
 
     def training_loss(self, ids: torch.Tensor, token_lengths: torch.Tensor, text: TextFeatures,
-                      keys: torch.Tensor) -> dict[str, torch.Tensor]:
+                      keys: torch.Tensor, touch: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Masked-token loss with BERT corruption and the step-unroll pass; see ``masking.py``."""
         from intermask.models.masking import masked_training_loss
 
-        return masked_training_loss(self, ids, token_lengths, text, keys)
+        return masked_training_loss(self, ids, token_lengths, text, keys, touch)
