@@ -204,13 +204,17 @@ def contact_distance(label: dict, x) -> float | None:
     return best
 
 
+def contact_limit(label: dict) -> float:
+    """The contact distance (m) under which a clip of this label's category touches."""
+    # Wrist joints stop short of the surface they touch: a palm on a chest or shoulder is 10–20 cm away.
+    return {"hug": 0.3, "push": 0.32, "pat_shoulder": 0.25}.get(label.get("category"), CONTACT_THRESHOLD)
+
+
 def check_contact(label: dict, x) -> bool | None:
     if not label.get("contact"):
         return None
     d = contact_distance(label, x)
-    # Wrist joints stop short of the surface they touch: a palm on a chest or shoulder is 10–20 cm away.
-    limit = {"hug": 0.3, "push": 0.32, "pat_shoulder": 0.25}.get(label.get("category"), CONTACT_THRESHOLD)
-    return None if d is None else d < limit
+    return None if d is None else d < contact_limit(label)
 
 
 def measured_count(label: dict, x) -> int | None:
