@@ -47,3 +47,16 @@ def test_replayed_ground_truth_misses_exactly_as_far_as_the_ground_truth(tmp_pat
     assert g["touch"] == pytest.approx(float(np.mean(np.array(want) < 0.2)))
     assert g["generated_quartiles_m"][1] == pytest.approx(float(np.median(want)), abs=1e-4)
     assert "| give |" in bench.markdown("ckpt", table)
+
+
+def test_a_push_is_measured_from_the_hands_of_whoever_pushes():
+    bench = load_bench("contact_gaps")
+    j = np.zeros((2, 40, 22, 3))
+    j[:, :, :, 1] = np.linspace(0, 1.6, 22)  # two upright stick figures, side by side
+    j[1, :, :, 0] = 1.0
+    # the second slot's hands reach the first's chest and push it away
+    j[1, 30:, list(control.WRISTS)] = j[0, 30:, control.SPINE3] + [0.05, 0.0, 0.0]
+    j[0, 30:, :, 0] -= np.linspace(0, 0.5, 10)[:, None]
+    label = {"category": "push", "contact": True, "actor": 0}
+    assert control.contact_distance(label, j) > 0.5  # the first slot's own hands never touch
+    assert bench.distance(label, j) < 0.2
