@@ -30,12 +30,10 @@ NEAR = 0.3  # m: a miss by at most 10 cm at the hands' 0.2 m limit
 def distance(label: dict, joints: np.ndarray) -> float | None:
     """The contact distance as the evaluation's check sees it: for a one-actor action (a push, a pat on the
     shoulder), the hands of the person who acts by the motion, whichever slot that is."""
-    from intermask.evaluation import acting_slot
+    from intermask.evaluation import acting_label
     from intermask.metrics import control
 
-    if label.get("actor") in (0, 1):
-        label = {**label, "actor": acting_slot(label, joints)}
-    return control.contact_distance(label, joints)
+    return control.contact_distance(acting_label(label, joints), joints)
 
 
 def gaps(model, labels, texts, gt, samples: int, seed: int, settings) -> dict:

@@ -168,6 +168,11 @@ def acting_slot(label: dict, joints: np.ndarray) -> int:
     return int(label["actor"]) if first is None else (0 if first else 1)
 
 
+def acting_label(label: dict, joints: np.ndarray) -> dict:
+    """``label`` with a one-actor label's actor set to the slot that acts by the motion (:func:`acting_slot`)."""
+    return {**label, "actor": acting_slot(label, joints)} if label.get("actor") in (0, 1) else label
+
+
 def control_checks(label: dict, joints: np.ndarray) -> dict[str, bool | None]:
     """The label's checks with the acting person chosen by the motion, not by the slot order.
 
@@ -180,7 +185,7 @@ def control_checks(label: dict, joints: np.ndarray) -> dict[str, bool | None]:
     """
     if label.get("actor") not in (0, 1):
         return control.check_all(label, joints)
-    res = control.check_all({**label, "actor": acting_slot(label, joints)}, joints)
+    res = control.check_all(acting_label(label, joints), joints)
     both = control.check_actor({**label, "actor": "both"}, joints)
     res["actor"] = None if both is None else (not both)
     return res
