@@ -144,7 +144,7 @@ def main() -> None:
 
     from intermask import edit as E
     from intermask import evaluation as EV
-    from intermask.api import InterMask
+    from intermask.api import InterMask, repo_relative
     from intermask.data.interhuman import InterHumanDataset
     from intermask.metrics import retrieval as R
     from intermask.metrics.seams import seam_jump, velocity_jumps
@@ -218,7 +218,7 @@ def main() -> None:
         seam_rows[str(n)] = {"seams": int(len(v)), "median": float(np.median(v)), "p90": float(np.percentile(v, 90)),
                              "max": float(v.max()), "within_gt_p99": float(np.mean(v <= gt_pct["p99"])),
                              "within_gt_p95": float(np.mean(v <= gt_pct["p95"]))}
-    result = publish({"checkpoint": str(model.checkpoint_dir), "data_root": args.data_root, "split": "test",
+    result = publish({"checkpoint": repo_relative(model.checkpoint_dir), "data_root": args.data_root, "split": "test",
              "pairs": len(pairs), "batch_size": batch, "person": None, "settings": settings.as_dict(),
              "seam_frames": E.SEAM_FRAMES,
              "retrieval": retrieval, "control": control,

@@ -121,11 +121,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = SamplingSettings.from_arguments(args)
 
-    from intermask.api import InterMask
+    from intermask.api import InterMask, repo_relative
 
     model = InterMask.from_pretrained(args.checkpoint)
     result = {"command": " ".join(["python bench/side_binding.py", *(argv if argv is not None else sys.argv[1:])]),
-              "checkpoint": str(model.checkpoint_dir), "samples": args.samples, "seed": args.seed,
+              "checkpoint": repo_relative(model.checkpoint_dir), "samples": args.samples, "seed": args.seed,
               "settings": settings.as_dict(), "actions": score(model, args.samples, args.seed, settings)}
     print(markdown(result))
     if args.out:

@@ -41,6 +41,13 @@ from intermask.validation import (MAX_MOTIONS_PER_CALL, MAX_SAMPLES, MIN_SECONDS
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CHECKPOINT = REPO_ROOT / "checkpoints" / "intersynth" / "intermask"
+
+
+def repo_relative(path: str | os.PathLike) -> str:
+    """``path`` relative to the repository when it lies inside it (as given otherwise): result files name the
+    checkpoints they measured so that the record reads the same from any clone."""
+    resolved = Path(path).resolve()
+    return resolved.relative_to(REPO_ROOT).as_posix() if resolved.is_relative_to(REPO_ROOT) else str(path)
 if TYPE_CHECKING:
     from intermask.streaming import ReactionFrame
 

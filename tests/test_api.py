@@ -184,3 +184,11 @@ def test_cli_generate_writes_files(model, tmp_path):
     bad = main(["generate", "--text", "a hug", "--seconds", "0", "--checkpoint", str(model.checkpoint_dir),
                 "--out", str(tmp_path / "bad")])
     assert bad == 2 and not (tmp_path / "bad").exists()  # nothing half-written
+
+
+def test_result_files_name_checkpoints_inside_the_repository_relative_to_it(tmp_path):
+    from intermask.api import DEFAULT_CHECKPOINT, repo_relative
+
+    assert repo_relative(DEFAULT_CHECKPOINT) == "checkpoints/intersynth/intermask"
+    # A checkpoint outside the clone keeps the path it was given.
+    assert repo_relative(tmp_path / "run" / "best") == str(tmp_path / "run" / "best")

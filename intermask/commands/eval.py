@@ -46,7 +46,7 @@ def protocol(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from intermask.api import DEFAULT_CHECKPOINT, REPO_ROOT
+    from intermask.api import DEFAULT_CHECKPOINT, REPO_ROOT, repo_relative
     from intermask.errors import InterMaskError
     from intermask.evaluation import evaluate, format_markdown, load_generator, write_json
     from intermask.models.evaluator import EvaluatorWithText
@@ -75,7 +75,8 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         result = evaluate(model, evaluator, args.data_root, cfg, settings, progress,
-                          info={"checkpoint": str(checkpoint), "evaluator": str(evaluator_dir), "quick": args.quick})
+                          info={"checkpoint": repo_relative(checkpoint), "evaluator": repo_relative(evaluator_dir),
+                                "quick": args.quick})
     finally:
         if bar is not None:
             bar.close()
