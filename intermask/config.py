@@ -88,8 +88,9 @@ class TransformerConfig:
     cond_drop_prob: float = 0.1
     interaction_mask_prob: float = 0.2
     step_unroll: float = 1.0
-    # Off (0) in every bundled model. A give or a fist bump touches for a few frames, within centimetres; the
-    # plain loss weighs those tokens like any other (docs/design-notes.md, "Training objective").
+    # Off (0) by default; 5 for the bundled model's last 1,200 steps. A give or a fist bump touches for a few
+    # frames, within centimetres; the plain loss weighs those tokens like any other (docs/design-notes.md,
+    # "Training objective").
     touch_weight: float = field(default=0.0, metadata={
         "help": "weigh the masked-token loss at time steps where a wrist is on the partner by 1 + this × the "
                 "touch weight (exp(-distance / 0.1 m), the VQ's touch term's); 0: off"})
