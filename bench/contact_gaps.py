@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from intermask import evaluation as E
-    from intermask.api import InterMask
+    from intermask.api import InterMask, repo_relative
 
     torch.set_num_threads(1)
     _, items, texts, gt = eval_clips.open_clips(args, replications=1)
@@ -111,8 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     for ckpt in args.checkpoint:
         model = InterMask.from_pretrained(ckpt)
         table = summary(gaps(model, labels, texts, gt, args.samples, args.sample_seed, settings))
-        result["checkpoints"][str(model.checkpoint_dir)] = table
-        print(markdown(str(model.checkpoint_dir), table), file=sys.stderr)
+        name = repo_relative(model.checkpoint_dir)
+        result["checkpoints"][name] = table
+        print(markdown(name, table), file=sys.stderr)
     publish(result, Path(args.out) if args.out else None)
     return 0
 
