@@ -546,6 +546,10 @@ def target_report(main: dict, baseline: dict | None = None) -> list[str]:
     r3, g3 = row["R_precision_top3"]["mean"], gt["R_precision_top3"]["mean"]
     out.append(f"R@3 within 0.05 of ground truth: {r3:.3f} vs {g3:.3f} — "
                + ("met" if g3 - r3 <= 0.05 else f"missed by {g3 - r3 - 0.05:.3f}"))
+    if row.get("MM_Dist", {}).get("mean") is not None and gt.get("MM_Dist", {}).get("mean") is not None:
+        mm, gmm = row["MM_Dist"]["mean"], gt["MM_Dist"]["mean"]
+        out.append(f"MM Dist within 10% of ground truth: {mm:.3f} vs {gmm:.3f} — "
+                   + ("met" if abs(mm - gmm) <= 0.1 * gmm else f"missed ({abs(mm - gmm) / gmm:.0%} off)"))
     if "FID" in halves and row.get("FID", {}).get("mean") is not None:
         fid, limit = row["FID"]["mean"], 3 * halves["FID"]["mean"]
         out.append(f"FID below 3× the GT-half FID: {fid:.1f} vs {limit:.1f} — "

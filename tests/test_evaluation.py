@@ -106,6 +106,20 @@ def test_eval_command_writes_every_metric_with_ci_and_gt_rows(setup, tmp_path, c
     assert "R@3 within 0.05 of ground truth" in report and "+0.0 points vs baseline" in report
 
 
+def test_target_check_reads_each_target_against_the_ground_truth():
+    from intermask.evaluation import target_report
+
+    def row(r3, mm):
+        return {"R_precision_top3": {"mean": r3}, "MM_Dist": {"mean": mm}}
+
+    result = {"protocol": {"react": False}, "rows": {"ground_truth": row(0.99, 1.75), "generated": row(0.95, 1.90)}}
+    assert target_report(result) == ["R@3 within 0.05 of ground truth: 0.950 vs 0.990 — met",
+                                      "MM Dist within 10% of ground truth: 1.900 vs 1.750 — met"]
+    result["rows"]["generated"] = row(0.90, 2.53)
+    assert target_report(result) == ["R@3 within 0.05 of ground truth: 0.900 vs 0.990 — missed by 0.040",
+                                      "MM Dist within 10% of ground truth: 2.530 vs 1.750 — missed (45% off)"]
+
+
 class GroundTruthGenerator:
     """Stands in for a model that reproduces the test set exactly: looks the GT up by (text, length)."""
 
