@@ -48,6 +48,8 @@ def repo_relative(path: str | os.PathLike) -> str:
     checkpoints they measured so that the record reads the same from any clone."""
     resolved = Path(path).resolve()
     return resolved.relative_to(REPO_ROOT).as_posix() if resolved.is_relative_to(REPO_ROOT) else str(path)
+
+
 if TYPE_CHECKING:
     from intermask.streaming import ReactionFrame
 
