@@ -325,8 +325,10 @@ def span_limits(motion_file):
 # About
 # --------------------------------------------------------------------------------------------------------
 def _settings_args(settings: SamplingSettings) -> str:
-    """The four sampling settings as positional endpoint arguments (the API example shows the defaults)."""
-    return ", ".join(repr(v) for v in settings.as_dict().values())
+    """The four sampling settings the endpoints take, as positional arguments (the API example shows the
+    defaults); the demo decodes with the default second pass."""
+    names = ("cond_scale", "time_steps", "topk_ratio", "temperature")
+    return ", ".join(repr(getattr(settings, name)) for name in names)
 
 
 def about_text() -> str:

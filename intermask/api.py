@@ -230,7 +230,7 @@ class InterMask:
                  cond_scale: float = _DEFAULT.cond_scale, time_steps: int = _DEFAULT.time_steps,
                  topk_ratio: float = _DEFAULT.topk_ratio, temperature: float = _DEFAULT.temperature,
                  foot_cleanup: bool = False, refine: bool = REFINE.default,
-                 progress: Progress | None = None) -> list[Interaction]:
+                 progress: Progress | None = None, second_pass: int = _DEFAULT.second_pass) -> list[Interaction]:
         """Text → interactions; one per (text, sample), texts outer. An empty text samples unconditionally.
 
         ``refine`` (on by default) makes the motion physically plausible (:mod:`intermask.motion.refine`);
@@ -245,7 +245,7 @@ class InterMask:
         if len(texts) * num_samples > MAX_MOTIONS_PER_CALL:
             raise InterMaskError(f"At most {MAX_MOTIONS_PER_CALL} motions per call; asked for "
                                  f"{len(texts) * num_samples}.")
-        settings = SamplingSettings(cond_scale, time_steps, topk_ratio, temperature)
+        settings = SamplingSettings(cond_scale, time_steps, topk_ratio, temperature, second_pass)
         frames = int(round(seconds * FPS))
         batch_texts = [t for t in texts for _ in range(num_samples)]
         decoded = self.sample_features(batch_texts, [frames] * len(batch_texts), seed, settings, progress)
@@ -338,9 +338,10 @@ class InterMask:
     def compose(self, timeline: Sequence[tuple[str, float]], seed: int = 0, cond_scale: float = _DEFAULT.cond_scale,
                 time_steps: int = _DEFAULT.time_steps, topk_ratio: float = _DEFAULT.topk_ratio,
                 temperature: float = _DEFAULT.temperature, foot_cleanup: bool = False,
-                refine: bool = REFINE.default, progress: Progress | None = None) -> Interaction:
+                refine: bool = REFINE.default, progress: Progress | None = None,
+                second_pass: int = _DEFAULT.second_pass) -> Interaction:
         """One long interaction from (text, seconds) segments (see :mod:`intermask.compose`)."""
-        settings = SamplingSettings(cond_scale, time_steps, topk_ratio, temperature)
+        settings = SamplingSettings(cond_scale, time_steps, topk_ratio, temperature, second_pass)
         clip = compose(self, timeline, seed=seed, settings=settings, progress=progress)
         return self._finish(clip, foot_cleanup, refine)
 
@@ -348,7 +349,7 @@ class InterMask:
              cond_scale: float = _DEFAULT.cond_scale, time_steps: int = _DEFAULT.time_steps,
              topk_ratio: float = _DEFAULT.topk_ratio, temperature: float = _DEFAULT.temperature,
              foot_cleanup: bool = False, refine: bool = REFINE.default,
-             progress: Progress | None = None) -> Interaction:
+             progress: Progress | None = None, second_pass: int = _DEFAULT.second_pass) -> Interaction:
         """``clip`` with the span [start, end) seconds regenerated from ``text``; everything else kept exactly.
 
         clip: an Interaction or a file (``.npz`` exchange file, ``.npy`` joints (2, T, 22, 3), two-person ``.bvh``);
@@ -364,7 +365,7 @@ class InterMask:
         """
         text = check_text(text)
         source = load_pair(clip)
-        settings = SamplingSettings(cond_scale, time_steps, topk_ratio, temperature)
+        settings = SamplingSettings(cond_scale, time_steps, topk_ratio, temperature, second_pass)
         plan = editing.plan_edit(source.num_frames, start, end, person, text, self.frames_per_token,
                                  self.max_tokens)
         return editing.edit(self, source, plan, text, seed, settings, foot_cleanup=bool(foot_cleanup),

@@ -48,7 +48,9 @@ def compose(model, timeline: Sequence[tuple[str, float]], seed: int, settings: S
     fpt = model.frames_per_token
     chunks = plan_chunks(timeline, model.max_tokens, fpt)
     gen = torch.Generator().manual_seed(int(seed))
-    steps = [settings.steps_for(model.pair_tokens(new_tokens)) for _, new_tokens, _ in chunks]
+    # Both persons' new tokens are free in every chunk, so a second pass re-decodes half of them.
+    steps = [settings.steps_for(model.pair_tokens(n)) + settings.second_pass_steps(model.pair_tokens(n) // 2)
+             for _, n, _ in chunks]
     steps_total = sum(steps)
     done = [0]
 

@@ -96,32 +96,24 @@ def _predict(model, ids: torch.Tensor, token_lengths: torch.Tensor, conditioning
     return pred, conf
 
 
-@torch.no_grad()
-def masked_decode(model, text: TextFeatures, token_lengths: torch.Tensor, num_time: int,
-                  settings: SamplingSettings, generator: torch.Generator, fixed: torch.Tensor | None = None,
-                  progress: Progress | None = None, conditioning=None) -> torch.Tensor:
-    """Fill every free, valid token of a (B, 2, G, T') map, G = ``model.groups``.
+def second_pass_tokens(free: torch.Tensor) -> torch.Tensor:
+    """(B, 2, G, T') bool: the second person's free tokens in the samples where both persons have free tokens, which
+    a second pass decodes again with everything else held (where the first person is given, the second was already
+    decoded given it)."""
+    both = free[:, 0].flatten(1).any(1) & free[:, 1].flatten(1).any(1)
+    redo = free & both[:, None, None, None]
+    redo[:, 0] = False
+    return redo
 
-    fixed: optional (B, 2, G, T') long tensor holding given codes and −1 where the model must decide.
-    conditioning: :func:`prepare_conditioning` of ``text`` with ``settings.cond_scale``, for callers that decode
-    many maps with one text (a stream decodes one per new token); ``text`` is then not read.
-    Returns codes (B, 2, G, T') with −1 at padded positions.
-    """
-    b = token_lengths.shape[0]
-    groups = model.groups
-    valid = valid_token_mask(token_lengths, num_time, groups)
-    given = valid & (fixed >= 0) if fixed is not None else torch.zeros_like(valid)
-    free = valid & ~given
-    ids = torch.full((b, 2, groups, num_time), model.pad_id, dtype=torch.long)
-    ids[free] = model.mask_id
-    if fixed is not None:
-        ids[given] = fixed[given]
+
+def _fill(model, ids: torch.Tensor, free: torch.Tensor, token_lengths: torch.Tensor, conditioning,
+          settings: SamplingSettings, steps: int, generator: torch.Generator,
+          progress: Progress | None) -> torch.Tensor:
+    """``steps`` rounds of masked decoding of the ``free`` tokens of ``ids`` (the others are read, never changed)."""
+    b = ids.shape[0]
     flat_free = free.reshape(b, -1)
     n_free = flat_free.sum(1)
     scores = torch.where(flat_free, 0.0, 1e5)
-    if conditioning is None:
-        conditioning = prepare_conditioning(model, text, settings.cond_scale)
-    steps = settings.steps_for(int(n_free.max()))
     for step, tau in enumerate(torch.linspace(0, 1, steps)):
         # Re-mask the k least confident free tokens of each sample (k follows the cosine schedule).
         k = torch.clamp(torch.round(cosine_schedule(tau) * n_free), min=1).long()
@@ -138,4 +130,42 @@ def masked_decode(model, text: TextFeatures, token_lengths: torch.Tensor, num_ti
         ids = flat.reshape(ids.shape)
         if progress is not None:
             progress(step + 1, steps)
+    return ids
+
+
+@torch.no_grad()
+def masked_decode(model, text: TextFeatures, token_lengths: torch.Tensor, num_time: int,
+                  settings: SamplingSettings, generator: torch.Generator, fixed: torch.Tensor | None = None,
+                  progress: Progress | None = None, conditioning=None) -> torch.Tensor:
+    """Fill every free, valid token of a (B, 2, G, T') map, G = ``model.groups``.
+
+    fixed: optional (B, 2, G, T') long tensor holding given codes and −1 where the model must decide.
+    conditioning: :func:`prepare_conditioning` of ``text`` with ``settings.cond_scale``, for callers that decode
+    many maps with one text (a stream decodes one per new token); ``text`` is then not read.
+    With ``settings.second_pass`` the second person's free tokens are decoded once more afterwards, with every other
+    code held (:func:`second_pass_tokens`): as in a reaction, that person is then made knowing the whole of the
+    first, instead of both being settled together round by round. ``progress`` counts the rounds of both passes.
+    Returns codes (B, 2, G, T') with −1 at padded positions.
+    """
+    b = token_lengths.shape[0]
+    groups = model.groups
+    valid = valid_token_mask(token_lengths, num_time, groups)
+    given = valid & (fixed >= 0) if fixed is not None else torch.zeros_like(valid)
+    free = valid & ~given
+    ids = torch.full((b, 2, groups, num_time), model.pad_id, dtype=torch.long)
+    ids[free] = model.mask_id
+    if fixed is not None:
+        ids[given] = fixed[given]
+    if conditioning is None:
+        conditioning = prepare_conditioning(model, text, settings.cond_scale)
+    redo = second_pass_tokens(free)
+    steps = settings.steps_for(int(free.reshape(b, -1).sum(1).max()))
+    second = settings.second_pass_steps(int(redo.reshape(b, -1).sum(1).max()))
+
+    def report(offset: int) -> Progress | None:
+        return None if progress is None else (lambda i, _n: progress(offset + i, steps + second))
+
+    ids = _fill(model, ids, free, token_lengths, conditioning, settings, steps, generator, report(0))
+    if second:
+        ids = _fill(model, ids, redo, token_lengths, conditioning, settings, second, generator, report(steps))
     return ids.masked_fill(~valid, -1)

@@ -6,6 +6,8 @@ checks it, the command-line flags and the app's sliders are built from it, and t
 
 Reactions decode only person B with person A's tokens given, and by default take half the generation steps
 (as the official code does): :meth:`SamplingSettings.for_reaction` is that rule, for the API and the evaluation.
+``second_pass`` (off by default) decodes person B once more as a reaction to the A of the first pass, whenever both
+persons are decoded (not in reactions, where A is given).
 
 What happens to decoded motion afterwards is a :class:`Switch`: ``REFINE`` (on by default: fixed bones, planted
 feet, no floor or body penetration, :mod:`intermask.motion.refine`) is read by the API's ``refine=`` default, the
@@ -86,6 +88,9 @@ class SamplingSettings(KnobSettings):
                               help="fraction of the codebook dropped before sampling")
     temperature: float = _knob(label="Temperature", default=1.0, low=0.0, high=10.0, step=0.05,
                                help="sampling temperature; 0 = greedy")
+    second_pass: int = _knob(label="Second pass (rounds)", default=0, low=0, high=100, step=1, whole=True,
+                             help="rounds that decode the second person again, with the first person's codes "
+                                  "held, once both are decoded (0 = off, one pass as in the paper)")
 
     # The free tokens ``time_steps`` rounds are meant for: 6.4 s of both persons (2 persons × 5 groups × 48 time
     # tokens of 4 frames at 30 fps). Not in the paper: decoded in 20 rounds, a 10 s clip (740 tokens) fills up to
@@ -99,10 +104,18 @@ class SamplingSettings(KnobSettings):
         10 s)."""
         return max(1, math.ceil(self.time_steps * max(1.0, free_tokens / self.STEP_TOKENS)))
 
+    def second_pass_steps(self, free_tokens: int) -> int:
+        """Rounds of the second pass for a second person with ``free_tokens`` tokens to fill (0 when off), scaled
+        like :meth:`steps_for`."""
+        if not self.second_pass or not free_tokens:
+            return 0
+        return dataclasses.replace(self, time_steps=self.second_pass).steps_for(free_tokens)
+
     def for_reaction(self, time_steps: int | None = None) -> "SamplingSettings":
-        """The settings a reaction decodes with: ``time_steps`` if given, else half of this object's steps."""
+        """The settings a reaction decodes with: ``time_steps`` if given, else half of this object's steps; no
+        second pass (the partner is given, so the reacting person is decoded once, given it)."""
         steps = max(1, self.time_steps // 2) if time_steps is None else time_steps
-        return dataclasses.replace(self, time_steps=steps)
+        return dataclasses.replace(self, time_steps=steps, second_pass=0)
 
     @classmethod
     def markdown_table(cls) -> str:
@@ -117,11 +130,14 @@ class SamplingSettings(KnobSettings):
     def add_arguments(cls, parser: argparse.ArgumentParser, reaction: bool = False, sweep: bool = False) -> None:
         """``--cond-scale``, ``--time-steps``, ``--topk-ratio``, ``--temperature`` with the knobs' defaults.
 
-        With ``reaction`` the steps default to None, meaning the reaction rule of :meth:`for_reaction`. With
+        With ``reaction`` the steps default to None, meaning the reaction rule of :meth:`for_reaction`, and there
+        is no ``--second-pass`` (a reaction decodes one person). With
         ``sweep`` each flag takes one or more values (a list; default: the knob's default alone), for commands that
         try every combination (:meth:`sweep`).
         """
         for name, knob in cls.knobs().items():
+            if name == "second_pass" and reaction:
+                continue
             default = knob.default
             extra = ""
             if name == "time_steps" and reaction:
@@ -143,7 +159,7 @@ class SamplingSettings(KnobSettings):
     @classmethod
     def from_arguments(cls, args: argparse.Namespace) -> "SamplingSettings":
         """The settings given on the command line (a None left by ``reaction`` becomes the default)."""
-        return cls(**{name: getattr(args, name) for name in cls.knobs() if getattr(args, name) is not None})
+        return cls(**{name: getattr(args, name) for name in cls.knobs() if getattr(args, name, None) is not None})
 
 
 @dataclass(frozen=True)

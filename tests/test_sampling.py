@@ -120,3 +120,35 @@ def test_long_maps_get_proportionally_more_rounds():
     masked_decode(model, text, torch.tensor([length]), length, SamplingSettings(time_steps=3),
                   torch.Generator().manual_seed(0), fixed=fixed, progress=lambda i, n: rounds.append(n))
     assert rounds == [3] * 3
+
+
+def test_a_second_pass_decodes_the_second_person_again_knowing_the_first():
+    one = decode(PeakedModel(margin=0.3), seed=3)
+    model = PeakedModel(margin=0.3)
+    rounds = []
+    text = ToyTextEncoder().encode(["a hug", "a push"])
+    settings = SamplingSettings(time_steps=6, topk_ratio=0.0, second_pass=4)
+    two = masked_decode(model, text, torch.tensor([5, 3]), 5, settings, torch.Generator().manual_seed(3),
+                        progress=lambda i, n: rounds.append((i, n)))
+    assert rounds == [(i, 10) for i in range(1, 11)]  # 6 rounds for both persons, then 4 for the second
+    assert torch.equal(two[:, 0], one[:, 0])  # the first person is the first pass's, untouched
+    assert not torch.equal(two[:, 1], one[:, 1])  # the second is sampled again
+    assert ((two[1] == -1) == (one[1] == -1)).all()  # padding stays padding
+    for fed, _ in model.calls[6:]:  # (both guidance branches in one batch: the first two rows are the samples)
+        held = fed[:2, 0]
+        assert torch.equal(held.masked_fill(held == model.pad_id, -1), one[:, 0])  # A held while B is redone
+    assert (model.calls[6][0][0, 1] == model.mask_id).all()  # the second pass starts B from scratch
+
+
+def test_no_second_pass_where_the_first_person_is_given():
+    fixed = torch.full((2, 2, 5, 5), -1)
+    fixed[:, 0] = 7
+    text = ToyTextEncoder().encode(["a", "b"])
+    runs = []
+    for second_pass in (0, 4):
+        model = PeakedModel(margin=0.3)
+        settings = SamplingSettings(time_steps=5, second_pass=second_pass)
+        ids = masked_decode(model, text, torch.tensor([5, 5]), 5, settings, torch.Generator().manual_seed(0),
+                            fixed=fixed)
+        runs.append((ids, len(model.calls)))
+    assert torch.equal(runs[0][0], runs[1][0]) and runs[0][1] == runs[1][1] == 5  # a reaction is decoded once

@@ -14,12 +14,21 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_defaults_and_the_reaction_rule():
     s = SamplingSettings()
-    assert s.as_dict() == {"cond_scale": 2.0, "time_steps": 20, "topk_ratio": 0.9, "temperature": 1.0}
+    assert s.as_dict() == {"cond_scale": 2.0, "time_steps": 20, "topk_ratio": 0.9, "temperature": 1.0,
+                           "second_pass": 0}
     assert s.for_reaction().time_steps == 10  # half the generation steps...
     assert SamplingSettings(time_steps=7).for_reaction().time_steps == 3
     assert SamplingSettings(time_steps=1).for_reaction().time_steps == 1  # ...never zero
     assert s.for_reaction(time_steps=4).time_steps == 4  # an explicit count wins
     assert s.for_reaction().cond_scale == s.cond_scale
+    assert SamplingSettings(second_pass=10).for_reaction().second_pass == 0  # the partner is given: one pass
+
+
+def test_second_pass_rounds_scale_like_the_first_and_are_none_when_off():
+    assert SamplingSettings().second_pass_steps(230) == 0
+    assert SamplingSettings(second_pass=10).second_pass_steps(230) == 10
+    assert SamplingSettings(second_pass=10).second_pass_steps(0) == 0  # nothing to decode again
+    assert SamplingSettings(second_pass=10).second_pass_steps(960) == 20  # twice the tokens of 6.4 s, twice the rounds
 
 
 @pytest.mark.parametrize("name, bad", [("cond_scale", -0.1), ("cond_scale", 20.5), ("time_steps", 0),
@@ -49,6 +58,8 @@ def test_command_line_flags_come_from_the_settings():
     reaction = argparse.ArgumentParser()
     SamplingSettings.add_arguments(reaction, reaction=True)
     assert reaction.parse_args([]).time_steps is None  # the API's react then applies the reaction rule
+    assert not hasattr(reaction.parse_args([]), "second_pass")  # a reaction decodes one person: no such flag
+    assert SamplingSettings.from_arguments(parser.parse_args(["--second-pass", "6"])).second_pass == 6
 
 
 def test_sweep_flags_take_several_values_and_give_every_checked_combination():

@@ -29,10 +29,11 @@ def add_sampling_arguments(parser: argparse.ArgumentParser, reaction: bool = Fal
 
 
 def sampling_kwargs(args: argparse.Namespace) -> dict:
-    """Keyword arguments of the API call; the API validates them (a None time-steps is the reaction default)."""
+    """Keyword arguments of the API call; the API validates them (a None time-steps is the reaction default; a
+    reaction has no --second-pass)."""
     from intermask.settings import SamplingSettings
 
-    knobs = {name: getattr(args, name) for name in SamplingSettings.knobs()}
+    knobs = {name: getattr(args, name) for name in SamplingSettings.knobs() if hasattr(args, name)}
     return dict(seed=args.seed, foot_cleanup=args.foot_cleanup, refine=args.refine, **knobs)
 
 
