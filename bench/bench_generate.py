@@ -62,7 +62,7 @@ def main() -> None:
             rows.append((f"generate {seconds:g} s, batch {batch}", statistics.median(ts), min(ts), max(ts)))
             print(rows[-1])
     [partner] = model.generate(text, seconds=3.0, seed=123, **sampling)
-    react_kwargs = {k: v for k, v in react_settings.as_dict().items() if k != "second_pass"}  # one person decoded
+    react_kwargs = {k: getattr(react_settings, k) for k in SamplingSettings.reaction_knobs()}
     ts = timings(lambda: model.react(partner, text="the other person waves back", **react_kwargs), args.repeats)
     rows.append((f"react 3 s ({react_settings.time_steps} steps)", statistics.median(ts), min(ts), max(ts)))
     print(rows[-1])

@@ -111,6 +111,11 @@ class SamplingSettings(KnobSettings):
             return 0
         return dataclasses.replace(self, time_steps=self.second_pass).steps_for(free_tokens)
 
+    @classmethod
+    def reaction_knobs(cls) -> list[str]:
+        """The settings a reaction takes: all but ``second_pass`` (the partner is given, one person is decoded)."""
+        return [name for name in cls.knobs() if name != "second_pass"]
+
     def for_reaction(self, time_steps: int | None = None) -> "SamplingSettings":
         """The settings a reaction decodes with: ``time_steps`` if given, else half of this object's steps; no
         second pass (the partner is given, so the reacting person is decoded once, given it)."""
@@ -136,7 +141,7 @@ class SamplingSettings(KnobSettings):
         try every combination (:meth:`sweep`).
         """
         for name, knob in cls.knobs().items():
-            if name == "second_pass" and reaction:
+            if reaction and name not in cls.reaction_knobs():
                 continue
             default = knob.default
             extra = ""

@@ -111,3 +111,7 @@ def test_every_intermask_variable_the_code_reads_is_documented():
     assert used <= set(environment.VARIABLES), used - set(environment.VARIABLES)
     with pytest.raises(KeyError):
         environment.get("INTERMASK_NOT_A_VARIABLE")
+
+
+def test_a_reaction_takes_every_setting_but_the_second_pass():
+    assert SamplingSettings.reaction_knobs() == ["cond_scale", "time_steps", "topk_ratio", "temperature"]

@@ -55,9 +55,8 @@ def run(args: argparse.Namespace) -> int:
 def stream_kwargs(args: argparse.Namespace) -> dict:
     from intermask.settings import SamplingSettings, StreamSettings
 
-    # A stream takes its rounds from its own settings and decodes only the reacting person (no second pass).
-    knobs = [n for n in SamplingSettings.knobs() if n not in ("time_steps", "second_pass")]
-    knobs += list(StreamSettings.knobs())
+    # A stream takes its rounds from its own settings.
+    knobs = [n for n in SamplingSettings.reaction_knobs() if n != "time_steps"] + list(StreamSettings.knobs())
     if args.seconds is not None or args.foot_cleanup:
         raise InterMaskError("--seconds and --foot-cleanup do not apply to --stream: a stream lasts as long as its "
                              "partner, and its frames are final when they are written.")
