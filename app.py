@@ -44,6 +44,7 @@ except ImportError:
         return fn
 
 log = logging.getLogger("intermask.app")
+SECOND_PASS = SamplingSettings.knob("second_pass")
 ROOT = Path(__file__).resolve().parent
 ASSETS = ROOT / "assets"
 MAX_UPLOAD_MB = 50
@@ -116,10 +117,11 @@ def _prompt(text, what: str = "description") -> str:
 @gpu
 @user_errors
 def generate(prompt, seconds, samples, seed, cond_scale, time_steps, topk_ratio, temperature, foot_cleanup, view,
-             refine=REFINE.default, progress=gr.Progress()):
+             refine=REFINE.default, second_pass=SECOND_PASS.default, progress=gr.Progress()):
     """Text → 1–4 interactions: (video ×4, None past the number of samples; GLB of sample 1; download files).
 
-    ``refine`` comes last so that API callers written before it existed keep working (and get the default)."""
+    ``refine`` and ``second_pass`` come last so that API callers written before they existed keep working (and
+    get the defaults)."""
     prompt = _prompt(prompt)
     samples = du.as_int(samples, "Number of samples", 1, 4)
     seed = du.as_int(seed, "Seed", 0, MAX_SEED)
@@ -127,7 +129,7 @@ def generate(prompt, seconds, samples, seed, cond_scale, time_steps, topk_ratio,
     progress(0.0, desc="generating")
     clips = MODELS.get().generate(prompt, seconds=seconds, num_samples=samples, seed=seed, cond_scale=cond_scale,
                                   time_steps=time_steps, topk_ratio=topk_ratio, temperature=temperature,
-                                  foot_cleanup=bool(foot_cleanup), refine=bool(refine),
+                                  second_pass=second_pass, foot_cleanup=bool(foot_cleanup), refine=bool(refine),
                                   progress=tracker(progress, 0.0, 0.3, "generating"))
     out = du.request_dir()
     results = []
@@ -266,9 +268,10 @@ def compose(timeline, seed, cond_scale, time_steps, view, progress=gr.Progress()
 @gpu
 @user_errors
 def edit(motion_file, start, end, person, prompt, seed, cond_scale, time_steps, topk_ratio, temperature, foot_cleanup,
-         view, refine=REFINE.default, progress=gr.Progress()):
+         view, refine=REFINE.default, second_pass=SECOND_PASS.default, progress=gr.Progress()):
     """An interaction with the span [start, end) s regenerated from a new description, for both people or one:
-    (before-and-after video, GLB of the result, files). ``refine`` refines only the regenerated frames."""
+    (before-and-after video, GLB of the result, files). ``refine`` refines only the regenerated frames;
+    ``second_pass`` applies only when both people are regenerated."""
     from intermask.motion.loaders import load_pair
     from intermask.render import CameraSettings, side_by_side
     from intermask.render.camera import auto_azimuth
@@ -284,8 +287,8 @@ def edit(motion_file, start, end, person, prompt, seed, cond_scale, time_steps, 
     before = load_pair(path)
     after = MODELS.get().edit(before, start=start, end=end, text=prompt or "", person=who, seed=seed,
                               cond_scale=cond_scale, time_steps=time_steps, topk_ratio=topk_ratio,
-                              temperature=temperature, foot_cleanup=bool(foot_cleanup), refine=bool(refine),
-                              progress=tracker(progress, 0.0, 0.3, "editing"))
+                              temperature=temperature, second_pass=second_pass, foot_cleanup=bool(foot_cleanup),
+                              refine=bool(refine), progress=tracker(progress, 0.0, 0.3, "editing"))
     out = du.request_dir()
     caption_before, caption_after = du.edit_captions(before.text or path.name, start, end, who, after.text)
     camera = CameraSettings(azimuth=auto_azimuth(before.joints))  # one viewpoint, so the two halves compare
@@ -325,8 +328,8 @@ def span_limits(motion_file):
 # About
 # --------------------------------------------------------------------------------------------------------
 def _settings_args(settings: SamplingSettings) -> str:
-    """The four sampling settings the endpoints take, as positional arguments (the API example shows the
-    defaults); the demo decodes with the default second pass."""
+    """The four sampling settings every endpoint takes in this place, as positional arguments (the API example
+    shows the defaults); the second pass, where an endpoint takes it, is its optional last argument."""
     names = ("cond_scale", "time_steps", "topk_ratio", "temperature")
     return ", ".join(repr(getattr(settings, name)) for name in names)
 
@@ -366,7 +369,8 @@ def about_text() -> str:
         "from gradio_client import Client, handle_file",
         "client = Client(\"http://127.0.0.1:7860/\")",
         "# prompt, seconds, samples, seed, guidance, time steps, top-k ratio, temperature, foot cleanup, view,",
-        f"# refine (optional, default {REFINE.default})",
+        f"# refine (optional, default {REFINE.default}), second pass rounds (optional, default "
+        f"{SECOND_PASS.default:g})",
         "v1, v2, v3, v4, glb, files = client.predict(\"They step forward and shake right hands.\", 3, 1, 0,",
         f"                                            {_settings_args(SamplingSettings())}, False, \"mesh, one view\",",
         "                                            api_name=\"/generate\")",
@@ -374,7 +378,7 @@ def about_text() -> str:
         f"                                   {_settings_args(SamplingSettings().for_reaction())}, False, "
         "\"mesh, one view\", api_name=\"/react\")",
         "# motion, start, end, who (both, A or B), new description, seed, settings, foot cleanup, view,",
-        "# refine (optional: only the regenerated frames; kept frames stay exact)",
+        "# refine (optional: only the regenerated frames; kept frames stay exact), second pass (optional)",
         "before_after, glb, files = client.predict(handle_file(\"sample_1.npz\"), 1.0, 2.5, \"both\",",
         f"    \"Both people hug each other.\", 0, {_settings_args(SamplingSettings())}, False, \"mesh, one view\",",
         "    api_name=\"/edit\")",
@@ -386,29 +390,34 @@ def about_text() -> str:
 # --------------------------------------------------------------------------------------------------------
 # Layout
 # --------------------------------------------------------------------------------------------------------
-def setting_slider(name: str, label: str, value: float | None = None) -> gr.Slider:
+def setting_slider(name: str, label: str, value: float | None = None, **kw) -> gr.Slider:
     """A slider over exactly the range the API accepts for one sampling setting (its default unless ``value``)."""
     knob = SamplingSettings.knob(name)
     return gr.Slider(knob.low, knob.slider_max, value=knob.default if value is None else value, step=knob.step,
-                     label=label)
+                     label=label, **kw)
 
 
 def seconds_slider(label: str = "Duration (seconds)", low: float = MIN_SECONDS, value: float = 3) -> gr.Slider:
     return gr.Slider(low, MAX_SECONDS, value=value, step=0.5, label=label)
 
 
-def sampling_controls(settings: SamplingSettings = SamplingSettings()):
-    """The Advanced panel."""
+def sampling_controls(settings: SamplingSettings = SamplingSettings(), second_pass: bool = True):
+    """The Advanced panel; ``second_pass=False`` leaves out its slider (a reaction decodes one person, once)."""
     with gr.Accordion("Advanced", open=False):
         cond_scale = setting_slider("cond_scale", "Guidance scale", settings.cond_scale)
         steps = setting_slider("time_steps", "Time steps", settings.time_steps)
         topk = setting_slider("topk_ratio", "Top-k ratio (fraction of codes dropped)", settings.topk_ratio)
         temperature = setting_slider("temperature", "Temperature (0 = greedy)", settings.temperature)
+        passes = [setting_slider("second_pass", "Second pass (rounds; 0 = off)", settings.second_pass,
+                                 info="Decodes the second person again as a reaction to the first: follows the "
+                                      "description a little more often, for these rounds on top of the time steps.")
+                  ] if second_pass else []
         foot = gr.Checkbox(value=False, label="Foot cleanup (lock feet during contacts)")
         refine = refine_checkbox()
         view = view_radio()
-    # The refine switch goes last in the endpoints' inputs, after the view, so older API calls stay valid.
-    return cond_scale, steps, topk, temperature, foot, view, refine
+    # Switches added after the first release go last in the endpoints' inputs, after the view, so older API calls
+    # stay valid.
+    return cond_scale, steps, topk, temperature, foot, view, refine, *passes
 
 
 def refine_checkbox() -> gr.Checkbox:
@@ -521,7 +530,7 @@ def build_demo() -> gr.Blocks:
                                           placeholder="the other one leans away to dodge")
                     r_seconds = seconds_slider(f"Duration (0 = the partner's, ≤ {MAX_SECONDS:g} s)", low=0, value=0)
                     r_seed = seed_row()
-                    r_controls = sampling_controls(SamplingSettings().for_reaction())
+                    r_controls = sampling_controls(SamplingSettings().for_reaction(), second_pass=False)
                     r_run = gr.Button("React", variant="primary", elem_id="react-run")
                     r_live = gr.Button("Live: react as the partner plays", elem_id="react-live-run")
                 with gr.Column(scale=2):

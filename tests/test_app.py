@@ -117,6 +117,18 @@ def test_refine_is_on_by_default_and_the_advanced_panel_turns_it_off(client):
     np.testing.assert_array_equal(older.joints, on.joints)
 
 
+def test_the_advanced_panel_second_pass_decodes_person_b_again(client):
+    def sample(args):
+        *_, files = call(client, *args, api_name="/generate")
+        return Interaction.load(next(f for f in files if f.endswith("sample_1.npz")))
+
+    off = sample(generate_args(seed=4, refine=False))  # a call without the argument: the default, off
+    on = sample([*generate_args(seed=4, refine=False), 2])
+    assert off.meta["second_pass"] == 0 and on.meta["second_pass"] == 2
+    np.testing.assert_array_equal(on.joints[0], off.joints[0])  # person A is the first pass's
+    assert not np.allclose(on.joints[1], off.joints[1])  # person B was decoded again
+
+
 def test_generate_mesh_two_views(client):
     v0, *_, files = call(client, *generate_args(seconds=1, view="mesh, two views"), api_name="/generate")
     n, h, w = video_shape(v0)
