@@ -19,7 +19,7 @@ import torch
 from intermask.motion.features import FPS, features_to_joints, features_to_rot6d
 from intermask.motion.frames import facing_frame
 from intermask.motion.interaction import Interaction
-from intermask.sampling import Progress, masked_decode
+from intermask.sampling import Progress, decode_rounds, masked_decode
 from intermask.settings import SamplingSettings
 from intermask.validation import check_timeline
 
@@ -48,9 +48,8 @@ def compose(model, timeline: Sequence[tuple[str, float]], seed: int, settings: S
     fpt = model.frames_per_token
     chunks = plan_chunks(timeline, model.max_tokens, fpt)
     gen = torch.Generator().manual_seed(int(seed))
-    # Both persons' new tokens are free in every chunk, so a second pass re-decodes half of them.
-    steps = [settings.steps_for(model.pair_tokens(n)) + settings.second_pass_steps(model.pair_tokens(n) // 2)
-             for _, n, _ in chunks]
+    # A chunk's free tokens: both persons' new ones (the context's are given).
+    steps = [sum(decode_rounds(settings, torch.ones(1, 2, model.groups, n, dtype=torch.bool))) for _, n, _ in chunks]
     steps_total = sum(steps)
     done = [0]
 

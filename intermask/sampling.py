@@ -106,6 +106,15 @@ def second_pass_tokens(free: torch.Tensor) -> torch.Tensor:
     return redo
 
 
+def decode_rounds(settings: SamplingSettings, free: torch.Tensor) -> tuple[int, int]:
+    """Rounds of the first and of the second pass that :func:`masked_decode` runs for maps whose free tokens are
+    ``free`` (B, 2, G, T') bool: what a progress bar counts before decoding starts."""
+    b = free.shape[0]
+    redo = second_pass_tokens(free)
+    return (settings.steps_for(int(free.reshape(b, -1).sum(1).max())),
+            settings.second_pass_steps(int(redo.reshape(b, -1).sum(1).max())))
+
+
 def _fill(model, ids: torch.Tensor, free: torch.Tensor, token_lengths: torch.Tensor, conditioning,
           settings: SamplingSettings, steps: int, generator: torch.Generator,
           progress: Progress | None) -> torch.Tensor:
@@ -158,14 +167,12 @@ def masked_decode(model, text: TextFeatures, token_lengths: torch.Tensor, num_ti
         ids[given] = fixed[given]
     if conditioning is None:
         conditioning = prepare_conditioning(model, text, settings.cond_scale)
-    redo = second_pass_tokens(free)
-    steps = settings.steps_for(int(free.reshape(b, -1).sum(1).max()))
-    second = settings.second_pass_steps(int(redo.reshape(b, -1).sum(1).max()))
+    steps, second = decode_rounds(settings, free)
 
     def report(offset: int) -> Progress | None:
         return None if progress is None else (lambda i, _n: progress(offset + i, steps + second))
 
     ids = _fill(model, ids, free, token_lengths, conditioning, settings, steps, generator, report(0))
     if second:
-        ids = _fill(model, ids, redo, token_lengths, conditioning, settings, second, generator, report(steps))
+        ids = _fill(model, ids, second_pass_tokens(free), token_lengths, conditioning, settings, second, generator, report(steps))
     return ids.masked_fill(~valid, -1)

@@ -116,6 +116,22 @@ def test_compose_length_and_seamless_joins(model):
     assert at_seams.max() <= np.percentile(jump, 99) + 1e-6
 
 
+def test_compose_progress_counts_the_rounds_of_both_passes(model):
+    from intermask.compose import plan_chunks
+
+    timeline = [("they hug", 2.0), ("they walk away", 9.0)]
+    totals = []
+    for second_pass in (0, 2):
+        calls = []
+        model.compose(timeline, seed=1, time_steps=3, second_pass=second_pass,
+                      progress=lambda i, n: calls.append((i, n)))
+        assert [i for i, _ in calls] == list(range(1, len(calls) + 1))  # one call per round
+        assert {n for _, n in calls} == {len(calls)}  # the total, known from the start
+        totals.append(len(calls))
+    chunks = len(plan_chunks(timeline, model.max_tokens, model.frames_per_token))
+    assert chunks > 1 and totals[1] == totals[0] + 2 * chunks  # each chunk's second person, once more in 2 rounds
+
+
 def test_compose_rejects_bad_timelines(model):
     for bad, words in [([], "empty"), ([("a", 0.2)], "Seconds"), ([("a", 30)] * 3, "60"), (["oops"], "pair")]:
         with pytest.raises(InterMaskError, match=words):

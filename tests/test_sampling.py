@@ -1,7 +1,7 @@
 """Masked iterative decoding with a stand-in model whose logits we control."""
 import torch
 
-from intermask.sampling import masked_decode, top_k_filter, valid_token_mask
+from intermask.sampling import decode_rounds, masked_decode, top_k_filter, valid_token_mask
 from intermask.settings import SamplingSettings
 from intermask.text.base import ToyTextEncoder
 
@@ -152,3 +152,15 @@ def test_no_second_pass_where_the_first_person_is_given():
                             fixed=fixed)
         runs.append((ids, len(model.calls)))
     assert torch.equal(runs[0][0], runs[1][0]) and runs[0][1] == runs[1][1] == 5  # a reaction is decoded once
+
+
+def test_decode_rounds_counts_both_passes_before_decoding():
+    settings = SamplingSettings(time_steps=20, second_pass=10)
+    both = torch.ones(1, 2, 5, 48, dtype=torch.bool)  # 6.4 s of both persons free
+    assert decode_rounds(settings, both) == (20, 10)
+    # 10 s: the joint pass scales up; the second person alone (375 tokens) is within the tokens 20 rounds are for.
+    assert decode_rounds(settings, torch.ones(1, 2, 5, 75, dtype=torch.bool)) == (32, 10)
+    reaction = both.clone()
+    reaction[:, 0] = False  # A given: B decoded once, in the rounds asked for
+    assert decode_rounds(settings, reaction) == (20, 0)
+    assert decode_rounds(SamplingSettings(), both) == (20, 0)  # off by default
