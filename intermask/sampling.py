@@ -174,5 +174,6 @@ def masked_decode(model, text: TextFeatures, token_lengths: torch.Tensor, num_ti
 
     ids = _fill(model, ids, free, token_lengths, conditioning, settings, steps, generator, report(0))
     if second:
-        ids = _fill(model, ids, second_pass_tokens(free), token_lengths, conditioning, settings, second, generator, report(steps))
+        ids = _fill(model, ids, second_pass_tokens(free), token_lengths, conditioning, settings, second, generator,
+                    report(steps))
     return ids.masked_fill(~valid, -1)
