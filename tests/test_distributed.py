@@ -234,8 +234,12 @@ def test_vq_init_from_keeps_the_source_weights_and_statistics(runs):
     assert learned and all(torch.equal(start[k], now[k]) for k in learned)
     # Its codes mean features under the source's normalisation, so the statistics come along unchanged.
     assert (source / "stats.npz").read_bytes() == (out / "vq_init" / "latest" / "stats.npz").read_bytes()
-    # Another codebook does not fit the weights: a one-line error, exit code 2.
-    assert train_vq.main([*args, "--nb-code", "64", "--out", str(out / "vq_misfit")]) == 2
+    # A codebook grows up to twice its size (split codes), never shrinks: a one-line error, exit code 2.
+    assert train_vq.main([*args, "--nb-code", "16", "--out", str(out / "vq_misfit")]) == 2
+    assert train_vq.main([*args, "--nb-code", "48", "--out", str(out / "vq_grown")]) == 0
+    grown = load_file(str(out / "vq_grown" / "latest" / "model.safetensors"))
+    assert grown["quantizer.codebook"].shape == (48, 16)
+    assert all(torch.equal(start[k], grown[k]) for k in learned)
     # A weight average is the transformer's: the codebook is a buffer the quantiser updates itself.
     assert train_vq.main([*args, "--ema-decay", "0.99", "--out", str(out / "vq_average")]) == 2
 

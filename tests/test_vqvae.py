@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from intermask.config import VQConfig, paper
+from intermask.errors import InterMaskError
 from intermask.models import keyed_random as kr
 from intermask.models.vqvae import VQVAE, GraphConv, from_joint_map, to_joint_map
 
@@ -189,6 +190,32 @@ def test_a_wider_encoder_starts_with_the_same_codes():
     narrow.eval(), wide.eval()
     torch.testing.assert_close(wide.encode(x), narrow.encode(x), rtol=0, atol=0)
     torch.testing.assert_close(wide(x)["recon"], narrow(x)["recon"], rtol=0, atol=1e-5)
+
+
+def test_a_larger_codebook_splits_the_old_codes_and_starts_where_they_were():
+    from intermask.models.quantizer import split_codes
+
+    x = torch.randn(4, 32, 262)
+    small = _trained(_model(dropout=0.0), x).eval()
+    large = _model(dropout=0.0, nb_code=48)
+    large.load_state_dict(large.grown_state(small.state_dict()))
+    large.eval()
+    old, new = small.quantizer, large.quantizer
+    # The 16 most used codes gained a twin each: the pairs sit a thousandth of a code's length apart, share the
+    # EMA count, and the EMA mean (code_sum / code_count) is still the code. The other 16 stay as they were.
+    twins = old.code_count.argsort(descending=True, stable=True)[:16]
+    kept = torch.ones(32, dtype=torch.bool).index_fill(0, twins, False)
+    assert torch.equal(new.codebook[:32][kept], old.codebook[kept])
+    gap = (new.codebook[32:] - new.codebook[twins]).norm(dim=1) / old.codebook[twins].norm(dim=1)
+    torch.testing.assert_close(gap, torch.full((16,), 2e-3), rtol=1e-3, atol=0)
+    torch.testing.assert_close(new.code_count[32:] + new.code_count[twins], old.code_count[twins])
+    torch.testing.assert_close(new.code_sum / new.code_count[:, None], new.codebook)
+    # Decoding barely moves, and every old id decodes as before.
+    torch.testing.assert_close(large(x)["recon"], small(x)["recon"], rtol=0, atol=1e-2)
+    ids = small.encode(x)
+    torch.testing.assert_close(large.decode(ids), small.decode(ids), rtol=0, atol=1e-2)
+    with pytest.raises(InterMaskError, match="can grow to 32-64 codes"):
+        split_codes(small.state_dict(), 80, prefix="quantizer.")
 
 
 def test_widening_refuses_to_shrink():

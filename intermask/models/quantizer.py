@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from intermask.errors import InterMaskError
 from intermask.models import keyed_random as kr
 from intermask.models.collective import LOCAL, Collective
 
@@ -105,3 +106,25 @@ class QuantizerEMA(nn.Module):
             perplexity = torch.exp(-(prob * torch.log(prob + 1e-7)).sum())
         commit = F.mse_loss(x, quant.detach())
         return x + (quant - x).detach(), ids, commit, perplexity
+
+
+@torch.no_grad()
+def split_codes(state: dict[str, torch.Tensor], nb_code: int, prefix: str = "") -> dict[str, torch.Tensor]:
+    """A trained quantiser's buffers (``prefix`` + codebook, code_sum, code_count) grown to ``nb_code`` codes (up
+    to twice as many) by splitting: each of the most used old codes gets a twin, the pair nudged apart along a
+    random direction by a thousandth of the code's length, sharing its EMA count. Every old id keeps its row, each
+    encoder vector still finds (nearly) the code it had, and EMA pulls the twins apart as they take different
+    halves of its vectors; a twin that gets none is reset like any dead code."""
+    book, count = state[prefix + "codebook"], state[prefix + "code_count"]
+    n = book.shape[0]
+    if not n <= nb_code <= 2 * n:
+        raise InterMaskError(f"a codebook of {n} codes can grow to {n}-{2 * n} codes (--nb-code), not {nb_code}.")
+    src = count.argsort(descending=True, stable=True)[:nb_code - n]
+    direction = torch.randn(len(src), book.shape[1], generator=torch.Generator().manual_seed(0))
+    nudge = direction * (1e-3 * book[src].norm(dim=1, keepdim=True) / direction.norm(dim=1, keepdim=True))
+    new_book = torch.cat([book, book[src] + nudge])
+    new_book[src] -= nudge
+    new_count = torch.cat([count, count[src] / 2])
+    new_count[src] /= 2
+    return {**state, prefix + "codebook": new_book, prefix + "code_count": new_count,
+            prefix + "code_sum": new_book * new_count[:, None]}

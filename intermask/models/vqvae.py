@@ -24,7 +24,7 @@ from intermask import skeleton as sk
 from intermask.config import VQConfig
 from intermask.models.collective import LOCAL, Collective
 from intermask.models.layers import Dropout
-from intermask.models.quantizer import QuantizerEMA
+from intermask.models.quantizer import QuantizerEMA, split_codes
 from intermask.models.vq_losses import reconstruction_losses
 from intermask.motion.features import FEATURE_DIM, POS, ROT, VEL
 
@@ -205,14 +205,18 @@ class VQVAE(nn.Module):
 
     def grown_parameters(self, source: Iterable[str] = ()) -> tuple[str, ...]:
         """Parameters that may be narrower in a checkpoint this model starts from (``--init-from``; ``source``
-        names its parameters): those of the encoder (``width``) and of the decoder (``decoder_width``). The
-        codebook cannot grow."""
+        names its parameters): those of the encoder (``width``) and of the decoder (``decoder_width``). A larger
+        codebook is grown by ``grown_state``."""
         return ("encoder.", "decoder.")
 
     def grown_state(self, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """A checkpoint's weights as this model starts from them: as they are (narrower ones are widened by the
-        caller, see ``grown_parameters``)."""
-        return state
+        """A checkpoint's weights as this model starts from them: a smaller codebook split up to ``nb_code`` codes
+        (:func:`split_codes`; every old id keeps its code), the rest as they are (narrower ones are widened by
+        the caller, see ``grown_parameters``)."""
+        book = state.get("quantizer.codebook")  # (absent with --reinit quantizer.)
+        if book is None or book.shape[0] == self.nb_code:
+            return state
+        return split_codes(state, self.nb_code, prefix="quantizer.")
 
     def freeze_codes(self) -> None:
         """Train the decoder only: the encoder's weights and the codebook stay as they are, so every clip keeps its
