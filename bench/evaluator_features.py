@@ -1,0 +1,122 @@
+"""Which part of the 262-d feature the evaluator's retrieval metrics read: VQ reconstructions of the test split
+scored with one part put back from the ground truth at a time.
+
+    python bench/evaluator_features.py --data-root data/intersynth --out results/evaluator_features.json
+
+R-precision, MM Dist and FID compare evaluator embeddings of motion features. A reconstruction that misses them
+(``bench/vq_ceiling.py``) may miss in where the persons stand, in joint positions, in velocities or in the local
+joint rotations; each row here replaces one of those in every reconstruction with the ground truth's (positions
+moved with the root, so the pose stays the reconstruction's), and the rows by joint replace only those joints'
+rotations. The part whose row returns to the ground truth's figures is the part that holds them down. Each
+rotation group's mean geodesic error (degrees) and the ground truth's spread of those rotations (the mean angle
+from their average) say how large a difference it is in the motion itself.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import eval_clips  # noqa: E402  (bench/eval_clips.py)
+from result_file import publish  # noqa: E402  (bench/result_file.py)
+from vq_ceiling import reconstruct  # noqa: E402  (bench/vq_ceiling.py)
+from intermask.motion.features import CONTACT, POS, ROT, VEL  # noqa: E402
+
+# Rotation groups by joint name; the feature holds the rotations of joints 1..21 (the pelvis has none).
+ROTATION_GROUPS = {"hips": ("left_hip", "right_hip"), "knees": ("left_knee", "right_knee"),
+                   "ankles and feet": ("left_ankle", "right_ankle", "left_foot", "right_foot"),
+                   "spine": ("spine1", "spine2", "spine3"),
+                   "neck, collars and head": ("neck", "left_collar", "right_collar", "head"),
+                   "shoulders": ("left_shoulder", "right_shoulder"), "elbows": ("left_elbow", "right_elbow"),
+                   "wrists": ("left_wrist", "right_wrist")}
+
+
+def rotation_columns(joints: tuple[str, ...]) -> np.ndarray:
+    from intermask.skeleton import JOINT_NAMES
+
+    return np.concatenate([np.arange(ROT.start + 6 * (JOINT_NAMES.index(j) - 1),
+                                     ROT.start + 6 * JOINT_NAMES.index(j)) for j in joints])
+
+
+def on_root(pose: np.ndarray, root: np.ndarray) -> np.ndarray:
+    """``pose`` (2, F, 262) moved, positions and velocities, onto the pelvis path of ``root``."""
+    shape = (*pose.shape[:2], 22, 3)
+    shift = root[..., POS].reshape(shape)[:, :, :1] - pose[..., POS].reshape(shape)[:, :, :1]
+    step = np.concatenate([shift[:, 1:] - shift[:, :-1], np.zeros_like(shift[:, :1])], axis=1)
+    out = pose.copy()
+    out[..., POS] = (pose[..., POS].reshape(shape) + shift).reshape(*pose.shape[:2], 66)
+    out[..., VEL] = (pose[..., VEL].reshape(shape) + step).reshape(*pose.shape[:2], 66)
+    return out
+
+
+def with_columns(x: np.ndarray, source: np.ndarray, columns) -> np.ndarray:
+    out = x.copy()
+    out[..., columns] = source[..., columns]
+    return out
+
+
+def angles_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Geodesic angle (degrees) between 6D rotations a and b (..., 6)."""
+    from intermask import skeleton as sk
+
+    ra, rb = sk.rot6d_to_matrix(a), sk.rot6d_to_matrix(b)
+    cos = (np.einsum("...ij,...ij->...", ra, rb) - 1) / 2
+    return np.degrees(np.arccos(np.clip(cos, -1, 1)))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--vq", default="checkpoints/intersynth/vq")
+    p.add_argument("--evaluator", default="checkpoints/intersynth/evaluator")
+    eval_clips.add_arguments(p, split="test", clips=128)
+    p.add_argument("--out", type=Path, default=None)
+    args = p.parse_args()
+
+    from tqdm import tqdm
+
+    from intermask import evaluation as E
+    from intermask.checkpoint import load_vq
+    from intermask.models.evaluator import EvaluatorWithText
+
+    vq, vq_cfg, norm = load_vq(args.vq)
+    evaluator = EvaluatorWithText.from_dir(args.evaluator)
+    cfg, items, texts, gt = eval_clips.open_clips(args, replications=1)
+    rec = [reconstruct(vq, norm, g, 2 ** vq_cfg.vq.down_t) for g in tqdm(gt, desc="reconstructing", unit="clip")]
+    e_text, e_gt = E.embed_texts(evaluator, texts), E.embed_motions(evaluator, gt)
+
+    variants = {"reconstruction": rec,
+                "ground-truth roots": [on_root(r, g) for r, g in zip(rec, gt)],
+                "ground-truth positions": [with_columns(r, g, POS) for r, g in zip(rec, gt)],
+                "ground-truth velocities": [with_columns(r, g, VEL) for r, g in zip(rec, gt)],
+                "ground-truth rotations": [with_columns(r, g, ROT) for r, g in zip(rec, gt)],
+                "ground-truth foot contacts": [with_columns(r, g, CONTACT) for r, g in zip(rec, gt)]}
+    variants.update({f"ground-truth {name} rotations": [with_columns(r, g, rotation_columns(joints))
+                                                       for r, g in zip(rec, gt)]
+                     for name, joints in ROTATION_GROUPS.items()})
+    rows = {"ground truth": E.distribution_row(e_text, e_gt, cfg, 0, None)}
+    for name, motions in tqdm(variants.items(), desc="scoring", unit="variant"):
+        rows[name] = E.distribution_row(e_text, E.embed_motions(evaluator, motions), cfg, 0, e_gt)
+
+    gt_rot = np.concatenate([g[..., ROT].reshape(-1, 21, 6) for g in gt])
+    rec_rot = np.concatenate([r[..., ROT].reshape(-1, 21, 6) for r in rec])
+    error, spread = angles_deg(rec_rot, gt_rot), angles_deg(gt_rot, np.broadcast_to(gt_rot.mean(0), gt_rot.shape))
+    from intermask.skeleton import JOINT_NAMES
+
+    rotations = {name: {"error_deg": float(error[:, idx].mean()), "ground_truth_spread_deg": float(spread[:, idx].mean())}
+                 for name, joints in ROTATION_GROUPS.items()
+                 for idx in [[JOINT_NAMES.index(j) - 1 for j in joints]]}
+    for name, row in rows.items():
+        print(f"{name:42s} R@3 {row['R_precision_top3']:.3f}  MM Dist {row['MM_Dist']:.3f}"
+              + (f"  FID {row['FID']:.1f}" if "FID" in row else ""))
+    for name, r in rotations.items():
+        print(f"{name:24s} rotation error {r['error_deg']:.2f} deg, ground-truth spread {r['ground_truth_spread_deg']:.2f} deg")
+    publish({"vq": args.vq, "evaluator": args.evaluator, "split": args.split, "clips": len(items), "rows": rows,
+             "rotations": rotations}, args.out)
+
+
+if __name__ == "__main__":
+    main()
