@@ -13,7 +13,6 @@ from their average) say how large a difference it is in the motion itself.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -21,9 +20,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import eval_clips  # noqa: E402  (bench/eval_clips.py)
 from result_file import publish  # noqa: E402  (bench/result_file.py)
-from vq_ceiling import reconstruct  # noqa: E402  (bench/vq_ceiling.py)
+from vq_ceiling import parse_arguments, reconstructed_clips  # noqa: E402  (bench/vq_ceiling.py)
 from intermask.motion.features import CONTACT, POS, ROT, VEL  # noqa: E402
 
 # Rotation groups by joint name; the feature holds the rotations of joints 1..21 (the pelvis has none).
@@ -69,23 +67,13 @@ def angles_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--vq", default="checkpoints/intersynth/vq")
-    p.add_argument("--evaluator", default="checkpoints/intersynth/evaluator")
-    eval_clips.add_arguments(p, split="test", clips=128)
-    p.add_argument("--out", type=Path, default=None)
-    args = p.parse_args()
+    args = parse_arguments(__doc__.splitlines()[0])
 
     from tqdm import tqdm
 
     from intermask import evaluation as E
-    from intermask.checkpoint import load_vq
-    from intermask.models.evaluator import EvaluatorWithText
 
-    vq, vq_cfg, norm = load_vq(args.vq)
-    evaluator = EvaluatorWithText.from_dir(args.evaluator)
-    cfg, items, texts, gt = eval_clips.open_clips(args, replications=1)
-    rec = [reconstruct(vq, norm, g, 2 ** vq_cfg.vq.down_t) for g in tqdm(gt, desc="reconstructing", unit="clip")]
+    evaluator, cfg, items, texts, gt, rec = reconstructed_clips(args)
     e_text, e_gt = E.embed_texts(evaluator, texts), E.embed_motions(evaluator, gt)
 
     variants = {"reconstruction": rec,

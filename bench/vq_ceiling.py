@@ -59,28 +59,39 @@ def contact_diagnosis(labels: list, j_gt: list, j_rec: list) -> dict:
                                                for k in keys}, "per_clip": rows}
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def parse_arguments(description: str) -> argparse.Namespace:
+    """--vq, --evaluator, the clips (``eval_clips``) and --out: what a script scoring reconstructions reads."""
+    p = argparse.ArgumentParser(description=description)
     p.add_argument("--vq", default="checkpoints/intersynth/vq")
     p.add_argument("--evaluator", default="checkpoints/intersynth/evaluator")
     eval_clips.add_arguments(p, split="test", clips=128)
     p.add_argument("--out", type=Path, default=None)
-    args = p.parse_args()
+    return p.parse_args()
 
+
+def reconstructed_clips(args: argparse.Namespace):
+    """(evaluator, EvalConfig, items, texts, ground-truth pairs, their reconstructions) of the clips ``args`` name."""
     from tqdm import tqdm
 
-    from intermask import evaluation as E
     from intermask.checkpoint import load_vq
-    from intermask.metrics import physics
     from intermask.models.evaluator import EvaluatorWithText
+
+    vq, vq_cfg, norm = load_vq(args.vq)
+    evaluator = EvaluatorWithText.from_dir(args.evaluator)
+    cfg, items, texts, gt = eval_clips.open_clips(args, replications=1)
+    rec = [reconstruct(vq, norm, g, 2 ** vq_cfg.vq.down_t) for g in tqdm(gt, desc="reconstructing", unit="clip")]
+    return evaluator, cfg, items, texts, gt, rec
+
+
+def main() -> None:
+    args = parse_arguments(__doc__.splitlines()[0])
+
+    from intermask import evaluation as E
+    from intermask.metrics import physics
     from intermask.motion.features import features_to_joints
     from intermask.skeleton import JOINT_NAMES
 
-    vq, vq_cfg, norm = load_vq(args.vq)
-    step = 2 ** vq_cfg.vq.down_t
-    evaluator = EvaluatorWithText.from_dir(args.evaluator)
-    cfg, items, texts, gt = eval_clips.open_clips(args, replications=1)
-    rec = [reconstruct(vq, norm, g, step) for g in tqdm(gt, desc="reconstructing", unit="clip")]
+    evaluator, cfg, items, texts, gt, rec = reconstructed_clips(args)
     e_text = E.embed_texts(evaluator, texts)
     e_gt, e_rec = E.embed_motions(evaluator, gt), E.embed_motions(evaluator, rec)
     labels = E.item_labels(items)

@@ -1,22 +1,13 @@
 """bench/evaluator_features.py puts one part of the ground truth's feature back into a reconstruction at a time."""
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 
+from fixtures import load_bench
 from intermask import skeleton as sk
 from intermask.motion.features import POS, ROT, VEL
 
-BENCH = Path(__file__).resolve().parents[1] / "bench"
-
 
 def _bench():
-    sys.path.insert(0, str(BENCH))  # the script imports its siblings
-    spec = importlib.util.spec_from_file_location("evaluator_features", BENCH / "evaluator_features.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("evaluator_features")
 
 
 def _walk(start: float, speed: float, frames: int = 8) -> np.ndarray:
