@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from result_file import publish  # noqa: E402  (bench/result_file.py)
 from vq_ceiling import parse_arguments, reconstructed_clips  # noqa: E402  (bench/vq_ceiling.py)
+from intermask import skeleton as sk  # noqa: E402
 from intermask.motion.features import CONTACT, POS, ROT, VEL  # noqa: E402
 
 # Rotation groups by joint name; the feature holds the rotations of joints 1..21 (the pelvis has none).
@@ -33,11 +34,13 @@ ROTATION_GROUPS = {"hips": ("left_hip", "right_hip"), "knees": ("left_knee", "ri
                    "wrists": ("left_wrist", "right_wrist")}
 
 
-def rotation_columns(joints: tuple[str, ...]) -> np.ndarray:
-    from intermask.skeleton import JOINT_NAMES
+def rotation_slots(joints: tuple[str, ...]) -> list[int]:
+    """Where the joints' rotations sit among the feature's 21 (joint 1, the left hip, first)."""
+    return [sk.JOINT_NAMES.index(j) - 1 for j in joints]
 
-    return np.concatenate([np.arange(ROT.start + 6 * (JOINT_NAMES.index(j) - 1),
-                                     ROT.start + 6 * JOINT_NAMES.index(j)) for j in joints])
+
+def rotation_columns(joints: tuple[str, ...]) -> np.ndarray:
+    return np.concatenate([np.arange(ROT.start + 6 * i, ROT.start + 6 * i + 6) for i in rotation_slots(joints)])
 
 
 def on_root(pose: np.ndarray, root: np.ndarray) -> np.ndarray:
@@ -59,8 +62,6 @@ def with_columns(x: np.ndarray, source: np.ndarray, columns) -> np.ndarray:
 
 def angles_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Geodesic angle (degrees) between 6D rotations a and b (..., 6)."""
-    from intermask import skeleton as sk
-
     ra, rb = sk.rot6d_to_matrix(a), sk.rot6d_to_matrix(b)
     cos = (np.einsum("...ij,...ij->...", ra, rb) - 1) / 2
     return np.degrees(np.arccos(np.clip(cos, -1, 1)))
@@ -92,16 +93,15 @@ def main() -> None:
     gt_rot = np.concatenate([g[..., ROT].reshape(-1, 21, 6) for g in gt])
     rec_rot = np.concatenate([r[..., ROT].reshape(-1, 21, 6) for r in rec])
     error, spread = angles_deg(rec_rot, gt_rot), angles_deg(gt_rot, np.broadcast_to(gt_rot.mean(0), gt_rot.shape))
-    from intermask.skeleton import JOINT_NAMES
-
-    rotations = {name: {"error_deg": float(error[:, idx].mean()), "ground_truth_spread_deg": float(spread[:, idx].mean())}
-                 for name, joints in ROTATION_GROUPS.items()
-                 for idx in [[JOINT_NAMES.index(j) - 1 for j in joints]]}
+    rotations = {name: {"error_deg": float(error[:, rotation_slots(joints)].mean()),
+                        "ground_truth_spread_deg": float(spread[:, rotation_slots(joints)].mean())}
+                 for name, joints in ROTATION_GROUPS.items()}
     for name, row in rows.items():
         print(f"{name:42s} R@3 {row['R_precision_top3']:.3f}  MM Dist {row['MM_Dist']:.3f}"
               + (f"  FID {row['FID']:.1f}" if "FID" in row else ""))
     for name, r in rotations.items():
-        print(f"{name:24s} rotation error {r['error_deg']:.2f} deg, ground-truth spread {r['ground_truth_spread_deg']:.2f} deg")
+        print(f"{name:24s} rotation error {r['error_deg']:.2f} deg, "
+              f"ground-truth spread {r['ground_truth_spread_deg']:.2f} deg")
     publish({"vq": args.vq, "evaluator": args.evaluator, "split": args.split, "clips": len(items), "rows": rows,
              "rotations": rotations}, args.out)
 
