@@ -7,7 +7,9 @@ R-precision, MM Dist and FID compare evaluator embeddings of motion features. A 
 (``bench/vq_ceiling.py``) may miss in where the persons stand, in joint positions, in velocities or in the local
 joint rotations; each row here replaces one of those in every reconstruction with the ground truth's (positions
 moved with the root, so the pose stays the reconstruction's), and the rows by joint replace only those joints'
-rotations. The part whose row returns to the ground truth's figures is the part that holds them down. Each
+rotations. The part whose row returns to the ground truth's figures is the part that holds them down. Two rows hold
+the trunk's rotations (spine, neck, collars, head) at each clip's mean, in the ground truth and in the
+reconstruction: what the evaluator makes of the trunk's frame-to-frame texture alone. Each
 rotation group's mean geodesic error (degrees) and the ground truth's spread of those rotations (the mean angle
 from their average) say how large a difference it is in the motion itself.
 """
@@ -60,6 +62,14 @@ def with_columns(x: np.ndarray, source: np.ndarray, columns) -> np.ndarray:
     return out
 
 
+def held_at_clip_mean(x: np.ndarray, columns) -> np.ndarray:
+    """``x`` (2, F, 262) with ``columns`` held at each person's mean over the clip: the motion without their
+    frame-to-frame texture."""
+    out = x.copy()
+    out[..., columns] = x[..., columns].mean(axis=1, keepdims=True)
+    return out
+
+
 def angles_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Geodesic angle (degrees) between 6D rotations a and b (..., 6)."""
     ra, rb = sk.rot6d_to_matrix(a), sk.rot6d_to_matrix(b)
@@ -86,6 +96,9 @@ def main() -> None:
     variants.update({f"ground-truth {name} rotations": [with_columns(r, g, rotation_columns(joints))
                                                        for r, g in zip(rec, gt)]
                      for name, joints in ROTATION_GROUPS.items()})
+    trunk = np.concatenate([rotation_columns(ROTATION_GROUPS[g]) for g in ("spine", "neck, collars and head")])
+    variants["ground truth, trunk rotations held at each clip's mean"] = [held_at_clip_mean(g, trunk) for g in gt]
+    variants["reconstruction, trunk rotations held at each clip's mean"] = [held_at_clip_mean(r, trunk) for r in rec]
     rows = {"ground truth": E.distribution_row(e_text, e_gt, cfg, 0, None)}
     for name, motions in tqdm(variants.items(), desc="scoring", unit="variant"):
         rows[name] = E.distribution_row(e_text, E.embed_motions(evaluator, motions), cfg, 0, e_gt)

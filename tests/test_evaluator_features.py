@@ -49,3 +49,14 @@ def test_angles_between_rotations_in_degrees():
     turn = sk.matrix_to_rot6d(np.array([[np.cos(0.1), -np.sin(0.1), 0], [np.sin(0.1), np.cos(0.1), 0], [0, 0, 1]]))
     still = sk.matrix_to_rot6d(np.eye(3))
     np.testing.assert_allclose(bench.angles_deg(turn[None], still[None]), [np.degrees(0.1)], rtol=1e-6)
+
+
+def test_holding_columns_at_the_clip_mean_keeps_their_mean_and_leaves_the_rest():
+    bench = _bench()
+    x = _walk(0.0, 0.02)
+    trunk = bench.rotation_columns(bench.ROTATION_GROUPS["spine"])
+    held = bench.held_at_clip_mean(x, trunk)
+    np.testing.assert_allclose(held[..., trunk].std(axis=1), 0, atol=1e-12)
+    np.testing.assert_allclose(held[..., trunk].mean(axis=1), x[..., trunk].mean(axis=1))
+    others = np.setdiff1d(np.arange(262), trunk)
+    assert np.array_equal(held[..., others], x[..., others])
