@@ -210,7 +210,7 @@ def test_a_larger_codebook_splits_the_old_codes_and_starts_where_they_were():
     torch.testing.assert_close(gap, torch.full((16,), 2e-3), rtol=1e-3, atol=0)
     torch.testing.assert_close(new.code_count[32:] + new.code_count[twins], old.code_count[twins])
     torch.testing.assert_close(new.code_sum / new.code_count[:, None], new.codebook)
-    # Decoding barely moves, and every old id decodes as before.
+    # Decoding barely moves, and every old id still decodes to (nearly) its old code.
     torch.testing.assert_close(large(x)["recon"], small(x)["recon"], rtol=0, atol=1e-2)
     ids = small.encode(x)
     torch.testing.assert_close(large.decode(ids), small.decode(ids), rtol=0, atol=1e-2)
@@ -219,7 +219,6 @@ def test_a_larger_codebook_splits_the_old_codes_and_starts_where_they_were():
 
 
 def test_widening_refuses_to_shrink():
-    from intermask.errors import InterMaskError
     from train.common import widened
 
     with pytest.raises(InterMaskError, match="cannot widen"):
