@@ -245,6 +245,13 @@ def replication(model, evaluator, dataset, indices: list[int], cfg: EvalConfig, 
                 progress: Progress | None = None) -> dict:
     """Everything measured in replication r: {"generated": {...}, "ground_truth": {...}, "gt_halves": {...},
     "control": {"generated": {...}, "ground_truth": {...}}, "physics": {...}, "seconds": s}."""
+    return replication_scored(model, [evaluator], dataset, indices, cfg, settings, r, progress)[0]
+
+
+def replication_scored(model, evaluators: list, dataset, indices: list[int], cfg: EvalConfig,
+                       settings: SamplingSettings, r: int, progress: Progress | None = None) -> list[dict]:
+    """Replication r generated once and scored by each evaluator: one :func:`replication` dict per evaluator,
+    identical but for the evaluator's rows (retrieval, FID, MM Dist, diversity, multimodality)."""
     t0 = time.time()
     items, texts, gt = clip_set(dataset, indices, r)
     n = len(items)
@@ -260,41 +267,46 @@ def replication(model, evaluator, dataset, indices: list[int], cfg: EvalConfig, 
 
     gen = generate_set(model, texts, gt, derive_seed(cfg.seed, r, 1), settings, cfg.gen_batch, cfg.react, tick,
                        cfg.refine, cfg.stream)
-    e_text = embed_texts(evaluator, texts)
-    e_gt, e_gen = embed_motions(evaluator, gt), embed_motions(evaluator, gen)
-
-    out: dict = {"replication": r}
-    out["ground_truth"] = distribution_row(e_text, e_gt, cfg, r, None)
-    out["generated"] = distribution_row(e_text, e_gen, cfg, r, e_gt)
-    half = np.random.default_rng(derive_seed(cfg.seed, r, 13)).permutation(n)
-    out["gt_halves"] = {"FID": R.fid(e_gt[half[: n // 2]], e_gt[half[n // 2:]]) if n >= 4 else float("nan")}
-
+    mm = []
     if mm_repeats:
         rep_texts = [texts[i] for i in mm_idx for _ in range(mm_repeats)]
         rep_gt = [gt[i] for i in mm_idx for _ in range(mm_repeats)]
         mm = generate_set(model, rep_texts, rep_gt, derive_seed(cfg.seed, r, 2), settings, cfg.gen_batch,
                           cfg.react, tick, cfg.refine, cfg.stream)
-        e_mm = embed_motions(evaluator, mm).reshape(len(mm_idx), mm_repeats, -1)
-        out["generated"]["MultiModality"] = R.multimodality(e_mm, np.random.default_rng(derive_seed(cfg.seed, r, 14)),
-                                                            _pairs(mm_repeats, cfg.mm_pairs))
 
+    shared: dict = {}
     labels = item_labels(items)
     joints_gt = [features_to_joints(g) for g in gt]
     joints_gen = [features_to_joints(g) for g in gen]
     if cfg.control and any(labels):
-        out["control"] = {"generated": control_scores(labels, joints_gen),
-                          "ground_truth": control_scores(labels, joints_gt)}
-        out["control_by_category"] = control_by_category(labels, joints_gen)
+        shared["control"] = {"generated": control_scores(labels, joints_gen),
+                             "ground_truth": control_scores(labels, joints_gt)}
+        shared["control_by_category"] = control_by_category(labels, joints_gen)
     if cfg.physics:
-        out["physics"] = {"generated": physics.aggregate([physics.summary(j, FPS) for j in joints_gen]),
-                          "ground_truth": physics.aggregate([physics.summary(j, FPS) for j in joints_gt])}
+        shared["physics"] = {"generated": physics.aggregate([physics.summary(j, FPS) for j in joints_gen]),
+                             "ground_truth": physics.aggregate([physics.summary(j, FPS) for j in joints_gt])}
     if cfg.react:  # B's continuity at the token seams a stream has (offline output measured at the same places)
         fpt = model.frames_per_token
         reference = float(np.percentile(np.concatenate([seams.velocity_jumps(j[1]) for j in joints_gt]), 95))
-        out["seams"] = {"generated": seams.seam_summary([j[1] for j in joints_gen], fpt, reference),
-                        "ground_truth": seams.seam_summary([j[1] for j in joints_gt], fpt, reference)}
-    out["seconds"] = time.time() - t0
-    return out
+        shared["seams"] = {"generated": seams.seam_summary([j[1] for j in joints_gen], fpt, reference),
+                           "ground_truth": seams.seam_summary([j[1] for j in joints_gt], fpt, reference)}
+
+    outs = []
+    for evaluator in evaluators:
+        e_text = embed_texts(evaluator, texts)
+        e_gt, e_gen = embed_motions(evaluator, gt), embed_motions(evaluator, gen)
+        out: dict = {"replication": r}
+        out["ground_truth"] = distribution_row(e_text, e_gt, cfg, r, None)
+        out["generated"] = distribution_row(e_text, e_gen, cfg, r, e_gt)
+        half = np.random.default_rng(derive_seed(cfg.seed, r, 13)).permutation(n)
+        out["gt_halves"] = {"FID": R.fid(e_gt[half[: n // 2]], e_gt[half[n // 2:]]) if n >= 4 else float("nan")}
+        if mm_repeats:
+            e_mm = embed_motions(evaluator, mm).reshape(len(mm_idx), mm_repeats, -1)
+            out["generated"]["MultiModality"] = R.multimodality(
+                e_mm, np.random.default_rng(derive_seed(cfg.seed, r, 14)), _pairs(mm_repeats, cfg.mm_pairs))
+        outs.append({**out, **shared})
+    seconds = time.time() - t0
+    return [{**out, "seconds": seconds} for out in outs]
 
 
 # ---------------------------------------------------------------------------------------------------- protocol
@@ -317,6 +329,16 @@ def open_test_set(data_root: str | os.PathLike, cfg: EvalConfig):
 def evaluate(model, evaluator, data_root: str | os.PathLike, cfg: EvalConfig, settings: SamplingSettings,
              progress: Progress | None = None, info: dict | None = None) -> dict:
     """Run the protocol; returns the results dict (see :func:`summarize` for its layout)."""
+    return evaluate_scored(model, [evaluator], data_root, cfg, settings, progress, [info or {}])[0]
+
+
+def evaluate_scored(model, evaluators: list, data_root: str | os.PathLike, cfg: EvalConfig,
+                    settings: SamplingSettings, progress: Progress | None = None,
+                    infos: list[dict] | None = None) -> list[dict]:
+    """The protocol's generations scored by several evaluators at the cost of one run: one results dict per
+    evaluator (``infos[i]`` merged into the i-th protocol); control and physics are the same in all."""
+    if not evaluators:
+        raise InterMaskError("evaluate_scored needs at least one evaluator.")
     if cfg.replications < 1:
         raise InterMaskError(f"--replications must be at least 1; got {cfg.replications}.")
     if cfg.batch_size < 3:
@@ -327,7 +349,7 @@ def evaluate(model, evaluator, data_root: str | os.PathLike, cfg: EvalConfig, se
     if cfg.gen_batch < 1 or cfg.mm_clips < 0 or cfg.mm_repeats < 0:
         raise InterMaskError("--gen-batch must be at least 1 and --mm-clips/--mm-repeats must not be negative.")
     dataset, indices = open_test_set(data_root, cfg)
-    reps = [replication(model, evaluator, dataset, indices, cfg, settings, r, progress)
+    reps = [replication_scored(model, evaluators, dataset, indices, cfg, settings, r, progress)
             for r in range(cfg.replications)]
     protocol = {**asdict(cfg), "data_root": str(data_root), "clips": len(indices),
                 "settings": settings.as_dict(),
@@ -337,9 +359,9 @@ def evaluate(model, evaluator, data_root: str | os.PathLike, cfg: EvalConfig, se
                 "multimodality_scaling": R.REPORTED_MULTIMODALITY,
                 "multimodality_scale": R.MULTIMODALITY_SCALES[R.REPORTED_MULTIMODALITY],
                 "diversity_pairs_used": _pairs(len(indices), cfg.diversity_pairs),
-                "mm_pairs_used": _pairs(cfg.mm_repeats, cfg.mm_pairs) if cfg.mm_repeats >= 2 else 0,
-                **(info or {})}
-    return summarize(reps, protocol)
+                "mm_pairs_used": _pairs(cfg.mm_repeats, cfg.mm_pairs) if cfg.mm_repeats >= 2 else 0}
+    infos = infos or [{} for _ in evaluators]
+    return [summarize([rep[i] for rep in reps], {**protocol, **infos[i]}) for i in range(len(evaluators))]
 
 
 def _ci(values: list[float]) -> dict:

@@ -15,7 +15,8 @@ from intermask.data.intersynth.writer import write_dataset
 from intermask.evaluation import (EvalConfig, control_checks, evaluate, format_markdown, generate_set,
                                   load_generator)
 from intermask.metrics import control
-from intermask.models.evaluator import EvaluatorConfig, EvaluatorWithText, TextMotionEvaluator, save_evaluator
+from intermask.models.evaluator import (EvaluatorConfig, EvaluatorWithText, TextMotionEvaluator, load_evaluator,
+                                        save_evaluator)
 from intermask.models.transformer import InterMTransformer
 from intermask.models.vqvae import VQVAE
 from intermask.settings import SamplingSettings
@@ -221,6 +222,32 @@ def test_refine_scores_refined_output_of_the_same_generations_and_keeps_a_given_
     reacted = generate_set(model, texts, gt, 7, s, gen_batch=2, react=True, refine=True)
     for g, f in zip(gt, reacted):
         assert f[0].tobytes() == g[0].tobytes()  # person A stays the ground truth's, bit for bit
+
+
+def test_several_evaluators_score_the_same_generations(setup, tmp_path, capsys):
+    """Two evaluators in one run: each writes the file one run with it alone writes; control and physics agree."""
+    root, ckpt, ev = setup
+    other = tmp_path / "floored"
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(1)
+        floored = TextMotionEvaluator(dataclasses.replace(load_evaluator(ev).cfg,
+                                                          rotation_floor_deg=2.0))
+    save_evaluator(floored, other)
+    both = [tmp_path / "a.json", tmp_path / "b.json"]
+    assert main(["eval", "--checkpoint", str(ckpt), "--evaluator", str(ev), str(other), "--data-root", str(root),
+                 "--out", *map(str, both), *ARGS]) == 0
+    alone = tmp_path / "alone.json"
+    assert main(["eval", "--checkpoint", str(ckpt), "--evaluator", str(other), "--data-root", str(root),
+                 "--out", str(alone), *ARGS]) == 0
+    a, b, c = (json.loads(p.read_text()) for p in (*both, alone))
+    assert a["control"] == b["control"] and a["physics"] == b["physics"]
+    assert a["rows"]["generated"]["FID"] != b["rows"]["generated"]["FID"]  # two evaluators, two embeddings
+    assert b["rows"] == c["rows"] and b["control"] == c["control"]  # as if scored alone
+    assert b["protocol"]["evaluator"].endswith("floored") and a["protocol"]["evaluator"].endswith("evaluator")
+    capsys.readouterr()
+    assert main(["eval", "--checkpoint", str(ckpt), "--evaluator", str(ev), str(other), "--data-root", str(root),
+                 "--out", str(alone), *ARGS]) == 2
+    assert "one --out file per --evaluator" in capsys.readouterr().err
 
 
 def test_eval_react_mode_reports_a_reaction_row(setup, tmp_path, capsys):

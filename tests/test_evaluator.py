@@ -147,3 +147,21 @@ def test_command_line_on_an_interhuman_tree(tmp_path):
     log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     assert log[-1]["step"] == 3 and "R_precision_top1" in log[-1]
     assert main(["--out", str(tmp_path / "x"), "--no-progress"]) == 2  # no --data-root: a message, not a trace
+
+
+def test_a_rotation_floor_keeps_rotations_the_data_barely_moves_from_weighing_like_metres():
+    still = torch.full((258,), 1e-4)  # a channel the training data never moves, in every slot
+    plain, floored = _model(), _model(rotation_floor_deg=2.0)
+    plain.set_input_stats(torch.zeros(258), still)
+    floored.set_input_stats(torch.zeros(258), still)
+    rot = slice(132, 258)
+    assert torch.all(plain.in_std[rot] == 1e-3)  # the old guard only: 0.06° of turn is one unit
+    torch.testing.assert_close(floored.in_std[rot], torch.full((126,), np.radians(2.0), dtype=torch.float32))
+    torch.testing.assert_close(floored.in_std[:132], plain.in_std[:132])  # positions and velocities as they were
+    # Half a degree of turn, which no one sees, is a quarter of a unit under the floor and over eight without.
+    turn = torch.zeros(1, 8, 2, 262)
+    turn[..., 140] = np.radians(0.5)
+    moved = lambda m: ((turn[..., :258] - m.in_mean) / m.in_std).abs().max().item()  # noqa: E731
+    assert moved(floored) < 0.26 and moved(plain) > 8.0
+    # Checkpoints from before the floor load without it, as they were trained.
+    assert EvaluatorConfig().rotation_floor_deg == 0.0

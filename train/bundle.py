@@ -6,7 +6,7 @@
 
 Drops the resumable training state (optimiser moments would triple the size), points ``vq_dir`` at the bundled
 VQ-VAE with a relative path so the bundle works from any clone, and keeps config.json, weights, stats and card.
-``--half`` stores the learned weights in float16 (half the size; buffers such as a VQ's codebook stay exact) for a
+``--half`` stores the learned weights in float16 (half the size; buffers such as a VQ's codebook or an evaluator's input statistics stay exact) for a
 bundle that would not fit the repository's size limit otherwise; the model still computes in float32.
 ``--metrics`` writes result files (from ``python -m intermask eval --out`` or ``bench/vq_reconstruction.py
 --out``) into the card's "## Metrics" section, with the command that produced each, so a card never holds a
@@ -96,11 +96,15 @@ def store_half(directory: Path) -> tuple[int, int]:
     from safetensors.torch import load_file, save_file
 
     from intermask.checkpoint import WEIGHTS, load_transformer, load_vq, read_json_config
+    from intermask.models.evaluator import KIND as EVALUATOR, load_evaluator
 
     kind = read_json_config(directory).get("kind")
-    if kind not in ("vq", "transformer"):
-        raise SystemExit(f"{directory}: float16 storage is for VQ and transformer checkpoints, not {kind!r}")
-    model = load_vq(directory)[0] if kind == "vq" else load_transformer(directory)[0]
+    loaders = {"vq": lambda d: load_vq(d)[0], "transformer": lambda d: load_transformer(d)[0],
+               EVALUATOR: load_evaluator}
+    if kind not in loaders:
+        raise SystemExit(f"{directory}: float16 storage is for VQ, transformer and evaluator checkpoints, "
+                         f"not {kind!r}")
+    model = loaders[kind](directory)
     learned = {name for name, _ in model.named_parameters()}
     path = directory / WEIGHTS
     before = path.stat().st_size

@@ -32,7 +32,7 @@ from intermask.models.evaluator import (PERSON_DIM, EvaluatorConfig, TextMotionE
 from train.common import command_line
 
 MODEL_FLAGS = ("latent_dim", "n_heads", "ff_size", "motion_layers", "text_layers", "out_dim", "dropout", "patch",
-               "symmetric", "init_scale", "text_encoder", "max_words")
+               "symmetric", "init_scale", "text_encoder", "max_words", "rotation_floor_deg")
 
 
 @dataclass

@@ -16,12 +16,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from intermask.evaluation import EvalConfig
 
     parser.add_argument("--checkpoint", default=None, help="transformer checkpoint directory (default: bundled)")
-    parser.add_argument("--evaluator", default=None,
-                        help="evaluator checkpoint directory (default: checkpoints/intersynth/evaluator)")
+    parser.add_argument("--evaluator", nargs="+", default=None, metavar="DIR",
+                        help="evaluator checkpoint directory (default: checkpoints/intersynth/evaluator); several "
+                             "score the same generations, each into its own --out file")
     parser.add_argument("--data-root", required=True, help="data set in the InterHuman layout (e.g. InterSynth)")
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: 2 replications, one R-precision batch of clips, small multimodality")
-    parser.add_argument("--out", default="results.json", help="JSON output file (default results.json)")
+    parser.add_argument("--out", nargs="+", default=["results.json"], metavar="FILE",
+                        help="JSON output file (default results.json), one per --evaluator")
     # The protocol's own settings (--split, --replications, --batch-size, --max-clips, --react, --no-control, ...):
     # one flag per EvalConfig field, so the parser and the protocol cannot drift apart.
     C.add_dataclass_arguments(parser, EvalConfig)
@@ -48,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
 
     from intermask.api import DEFAULT_CHECKPOINT, REPO_ROOT, repo_relative
     from intermask.errors import InterMaskError
-    from intermask.evaluation import evaluate, format_markdown, load_generator, write_json
+    from intermask.evaluation import evaluate_scored, format_markdown, load_generator, write_json
     from intermask.models.evaluator import EvaluatorWithText
 
     settings = SamplingSettings.from_arguments(args)
@@ -56,9 +58,13 @@ def run(args: argparse.Namespace) -> int:
     checkpoint = Path(args.checkpoint) if args.checkpoint else DEFAULT_CHECKPOINT
     if not Path(args.data_root).is_dir():
         raise InterMaskError(f"--data-root {args.data_root} is not a directory.")
-    evaluator_dir = Path(args.evaluator) if args.evaluator else REPO_ROOT / "checkpoints" / "intersynth" / "evaluator"
+    evaluator_dirs = ([Path(d) for d in args.evaluator] if args.evaluator
+                      else [REPO_ROOT / "checkpoints" / "intersynth" / "evaluator"])
+    if len(args.out) != len(evaluator_dirs):
+        raise InterMaskError(f"Give one --out file per --evaluator: {len(evaluator_dirs)} evaluator(s), "
+                             f"{len(args.out)} output file(s).")
     model = load_generator(checkpoint)
-    evaluator = EvaluatorWithText.from_dir(evaluator_dir)
+    evaluators = [EvaluatorWithText.from_dir(d) for d in evaluator_dirs]
 
     bar = None
     progress = None
@@ -74,14 +80,15 @@ def run(args: argparse.Namespace) -> int:
             bar.refresh()
 
     try:
-        result = evaluate(model, evaluator, args.data_root, cfg, settings, progress,
-                          info={"checkpoint": repo_relative(checkpoint), "evaluator": repo_relative(evaluator_dir),
-                                "quick": args.quick})
+        results = evaluate_scored(model, evaluators, args.data_root, cfg, settings, progress,
+                                  [{"checkpoint": repo_relative(checkpoint), "evaluator": repo_relative(d),
+                                    "quick": args.quick} for d in evaluator_dirs])
     finally:
         if bar is not None:
             bar.close()
-    # Recorded so that a model card quoting this file can name the command behind every number.
-    result["command"] = getattr(args, "command_line", None)
-    print(format_markdown(result), end="")
-    print(f"wrote {write_json(result, args.out)}")
+    for result, out in zip(results, args.out):
+        # Recorded so that a model card quoting this file can name the command behind every number.
+        result["command"] = getattr(args, "command_line", None)
+        print(format_markdown(result), end="")
+        print(f"wrote {write_json(result, out)}")
     return 0

@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from intermask.errors import InterMaskError
+from intermask.motion.features import ROT
 
 PERSON_DIM = 258  # 262-d features without the 4 foot contacts
 
@@ -52,6 +53,10 @@ class EvaluatorConfig:
     text_encoder: str = "minilm"  # the frozen encoder whose word features the text side reads
     text_dim: int = 384
     max_words: int = 32
+    # The least standard deviation, in degrees, that a 6D-rotation channel is divided by (0: none beyond the
+    # 1e-3 guard). A channel the data barely moves (InterSynth's toes and collars never turn; its spine breathes
+    # by under a degree) would otherwise make a rotation too small to see weigh as much as a metre of travel.
+    rotation_floor_deg: float = 0.0
 
 
 def sinusoidal_table(length: int, dim: int) -> torch.Tensor:
@@ -101,7 +106,10 @@ class TextMotionEvaluator(nn.Module):
     def set_input_stats(self, mean: torch.Tensor, std: torch.Tensor) -> None:
         """Per-dimension statistics (258,) of one person's de-normalised features, shared by both persons."""
         self.in_mean.copy_(torch.as_tensor(mean, dtype=torch.float32).reshape(PERSON_DIM))
-        self.in_std.copy_(torch.as_tensor(std, dtype=torch.float32).reshape(PERSON_DIM).clamp_min(1e-3))
+        std = torch.as_tensor(std, dtype=torch.float32).reshape(PERSON_DIM).clamp_min(1e-3)
+        # A 6D component moves by sin θ ≈ θ radians when its joint turns by θ, so the floor is that angle's radians.
+        std[ROT] = std[ROT].clamp_min(math.radians(self.cfg.rotation_floor_deg))
+        self.in_std.copy_(std)
 
     def encode_motion(self, motion: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """motion (B, T, 2, 262) or (B, 2, T, 262) de-normalised; lengths (B,) frames → (B, out_dim)."""
