@@ -521,15 +521,42 @@ def _model_row(result: dict) -> str:
     return "reaction" if result["protocol"].get("react") else "generated"
 
 
+def evaluator_floor(result: dict) -> float:
+    """The rotation floor (degrees) of the evaluator behind a result; files made before the floor existed were
+    scored without one."""
+    return float(result["protocol"].get("evaluator_config", {}).get("rotation_floor_deg", 0.0))
+
+
 def comparison_markdown(named: list[tuple[str, dict]]) -> str:
-    """One set of tables for several results (the ground-truth rows from the first): the README's results."""
+    """One set of tables for several results: the README's results. Retrieval and distribution figures are the
+    evaluator's, so there is one such table per evaluator (its ground-truth rows from its first result); control
+    and physics are not, so they have one table, where a second evaluator's file of the same run (the same
+    command) adds no row."""
     first = named[0][1]
-    gt, halves = first["rows"]["ground_truth"], first["rows"].get("ground_truth_halves", {})
-    lines = _table(["Model"] + [_HEAD[k] for k in RETRIEVAL_COLUMNS],
-                   [["Ground truth"] + [_cell(gt.get(k)) for k in RETRIEVAL_COLUMNS],
-                    ["GT half vs GT half"] + [_cell(halves.get(k)) for k in RETRIEVAL_COLUMNS]]
-                   + [[name] + [_cell(r["rows"][_model_row(r)].get(k)) for k in RETRIEVAL_COLUMNS]
-                      for name, r in named])
+    groups: dict[float, list[tuple[str, dict]]] = {}
+    for name, r in named:
+        groups.setdefault(evaluator_floor(r), []).append((name, r))
+    lines: list[str] = []
+    for floor, members in groups.items():
+        if len(groups) > 1:
+            lines += ([""] if lines else []) + [
+                f"Evaluator with a {floor:g}° rotation floor" if floor else
+                "Evaluator without a rotation floor (every result made before the floor existed)", ""]
+        head = members[0][1]
+        gt, halves = head["rows"]["ground_truth"], head["rows"].get("ground_truth_halves", {})
+        lines += _table(["Model"] + [_HEAD[k] for k in RETRIEVAL_COLUMNS],
+                        [["Ground truth"] + [_cell(gt.get(k)) for k in RETRIEVAL_COLUMNS],
+                         ["GT half vs GT half"] + [_cell(halves.get(k)) for k in RETRIEVAL_COLUMNS]]
+                        + [[name] + [_cell(r["rows"][_model_row(r)].get(k)) for k in RETRIEVAL_COLUMNS]
+                           for name, r in members])
+    seen: set[str] = set()
+    runs = []
+    for name, r in named:
+        if r.get("command") and r["command"] in seen:
+            continue
+        seen.add(r.get("command") or "")
+        runs.append((name, r))
+    named = runs
     if all(r.get("control") for _, r in named):
         attrs = [a for a in control.ATTRIBUTES if a in first["control"]["ground_truth"]]
         per_rep = max(first["protocol"]["replications"], 1)

@@ -244,6 +244,20 @@ def test_several_evaluators_score_the_same_generations(setup, tmp_path, capsys):
     assert a["rows"]["generated"]["FID"] != b["rows"]["generated"]["FID"]  # two evaluators, two embeddings
     assert b["rows"] == c["rows"] and b["control"] == c["control"]  # as if scored alone
     assert b["protocol"]["evaluator"].endswith("floored") and a["protocol"]["evaluator"].endswith("evaluator")
+    assert b["protocol"]["evaluator_config"]["rotation_floor_deg"] == 2.0
+    # On the results page each evaluator gets its retrieval table and ground-truth rows; the run's control and
+    # physics appear once. A file from before the floor existed (no evaluator_config) counts as unfloored.
+    older = json.loads(json.dumps(a))
+    del older["protocol"]["evaluator_config"]
+    older["command"] = "an earlier run"
+    (tmp_path / "old.json").write_text(json.dumps(older))
+    capsys.readouterr()
+    assert main(["results", f"Now={both[0]}", f"Now, floored={both[1]}", f"Before={tmp_path / 'old.json'}"]) == 0
+    report = capsys.readouterr().out
+    assert "Evaluator with a 2° rotation floor" in report and "Evaluator without a rotation floor" in report
+    assert report.count("| Ground truth |") == 2 + 2  # two retrieval tables, one control and one physics table
+    assert "| Now, floored |" in report.split("Control accuracy")[0]
+    assert "| Now, floored |" not in report.split("Control accuracy")[1]  # the same generations as "Now"
     capsys.readouterr()
     assert main(["eval", "--checkpoint", str(ckpt), "--evaluator", str(ev), str(other), "--data-root", str(root),
                  "--out", str(alone), *ARGS]) == 2

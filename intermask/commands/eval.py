@@ -46,6 +46,7 @@ def protocol(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
+    import dataclasses
     from pathlib import Path
 
     from intermask.api import DEFAULT_CHECKPOINT, REPO_ROOT, repo_relative
@@ -82,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         results = evaluate_scored(model, evaluators, args.data_root, cfg, settings, progress,
                                   [{"checkpoint": repo_relative(checkpoint), "evaluator": repo_relative(d),
-                                    "quick": args.quick} for d in evaluator_dirs])
+                                    "evaluator_config": dataclasses.asdict(e.model.cfg), "quick": args.quick}
+                                   for d, e in zip(evaluator_dirs, evaluators)])
     finally:
         if bar is not None:
             bar.close()
