@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from intermask.settings import SamplingSettings  # noqa: E402
 from result_file import publish  # noqa: E402  (bench/result_file.py)
+from intermask.api import DEFAULT_EVALUATOR, repo_relative  # noqa: E402
 
 SEAM_VARIANTS = (0, 4, 8, 12, 16)
 SEAM_REACH = 12  # frames into the span a seam's jump is looked for (the default cross-fade's length)
@@ -123,7 +124,7 @@ def markdown(result: dict) -> str:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--checkpoint", default=None, help="transformer checkpoint (default: the bundled one)")
-    p.add_argument("--evaluator", default="checkpoints/intersynth/evaluator")
+    p.add_argument("--evaluator", default=repo_relative(DEFAULT_EVALUATOR))
     p.add_argument("--data-root")
     p.add_argument("--clips", type=int, default=32)
     p.add_argument("--batch-size", type=int, default=None, help="R-precision batch (default 32, as the evaluation)")
@@ -144,7 +145,7 @@ def main() -> None:
 
     from intermask import edit as E
     from intermask import evaluation as EV
-    from intermask.api import InterMask, repo_relative
+    from intermask.api import InterMask
     from intermask.data.interhuman import InterHumanDataset
     from intermask.metrics import retrieval as R
     from intermask.metrics.seams import seam_jump, velocity_jumps

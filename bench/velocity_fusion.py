@@ -20,12 +20,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import eval_clips  # noqa: E402  (bench/eval_clips.py)
 from result_file import publish  # noqa: E402  (bench/result_file.py)
+from intermask.api import DEFAULT_EVALUATOR, repo_relative  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--checkpoint", default="checkpoints/intersynth/intermask")
-    p.add_argument("--evaluator", default="checkpoints/intersynth/evaluator")
+    p.add_argument("--evaluator", default=repo_relative(DEFAULT_EVALUATOR))
     eval_clips.add_arguments(p, split="val", clips=128)
     p.add_argument("--weights", type=float, nargs="+", default=[0.0, 0.25, 0.5, 1.0, 4.0, 16.0])
     p.add_argument("--out", type=Path, default=None)

@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import eval_clips  # noqa: E402  (bench/eval_clips.py)
 from result_file import publish  # noqa: E402  (bench/result_file.py)
+from intermask.api import DEFAULT_EVALUATOR, repo_relative  # noqa: E402
 from intermask.motion.features import fuse_velocities  # noqa: E402
 
 
@@ -63,7 +64,7 @@ def parse_arguments(description: str) -> argparse.Namespace:
     """--vq, --evaluator, the clips (``eval_clips``) and --out: what a script scoring reconstructions reads."""
     p = argparse.ArgumentParser(description=description)
     p.add_argument("--vq", default="checkpoints/intersynth/vq")
-    p.add_argument("--evaluator", default="checkpoints/intersynth/evaluator")
+    p.add_argument("--evaluator", default=repo_relative(DEFAULT_EVALUATOR))
     eval_clips.add_arguments(p, split="test", clips=128)
     p.add_argument("--out", type=Path, default=None)
     return p.parse_args()

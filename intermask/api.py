@@ -41,6 +41,8 @@ from intermask.validation import (MAX_MOTIONS_PER_CALL, MAX_SAMPLES, MIN_SECONDS
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CHECKPOINT = REPO_ROOT / "checkpoints" / "intersynth" / "intermask"
+# The evaluator every figure of the README is scored by (train/train_evaluator.py).
+DEFAULT_EVALUATOR = REPO_ROOT / "checkpoints" / "intersynth" / "evaluator"
 
 
 def repo_relative(path: str | os.PathLike) -> str:

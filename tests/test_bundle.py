@@ -161,3 +161,26 @@ def test_a_vq_bundled_with_velocity_fusion_decodes_through_it(tmp_path):
     # A shipped VQ's weight can be changed in place.
     bundle_main(["--dst", str(tmp_path / "plain" / "vq"), "--velocity-fusion", "2"])
     assert InterMask.from_pretrained(tmp_path / "plain" / "t2m").vq.cfg.velocity_fusion == 2.0
+
+
+def test_an_evaluator_bundles_in_half_precision_with_its_input_statistics_exact(tmp_path):
+    import torch
+    from safetensors.torch import load_file
+
+    from intermask.models.evaluator import EvaluatorConfig, TextMotionEvaluator, load_evaluator, save_evaluator
+
+    torch.manual_seed(0)
+    model = TextMotionEvaluator(EvaluatorConfig(latent_dim=32, n_heads=2, ff_size=64, motion_layers=1, text_layers=1,
+                                                out_dim=16, dropout=0.0, text_encoder="toy", text_dim=32,
+                                                max_words=8, rotation_floor_deg=2.0))
+    model.set_input_stats(torch.randn(258), torch.rand(258) * 0.01)
+    save_evaluator(model, tmp_path / "run")
+    bundle_main(["--src", str(tmp_path / "run"), "--dst", str(tmp_path / "ev"), "--half"])
+    stored = load_file(str(tmp_path / "ev" / "model.safetensors"))
+    assert stored["in_std"].dtype == torch.float32 and stored["motion_out.weight"].dtype == torch.float16
+    half = load_evaluator(tmp_path / "ev")
+    assert half.cfg.rotation_floor_deg == 2.0 and torch.equal(half.in_std, model.in_std)
+    motion, lengths = torch.randn(3, 24, 2, 262) * 0.05, torch.tensor([24, 17, 9])
+    with torch.no_grad():
+        torch.testing.assert_close(half.encode_motion(motion, lengths), model.eval().encode_motion(motion, lengths),
+                                   atol=2e-2, rtol=0)

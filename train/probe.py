@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
     import json
 
-    from intermask.api import REPO_ROOT, InterMask
+    from intermask.api import DEFAULT_EVALUATOR, InterMask
     from intermask.errors import InterMaskError
     from intermask.settings import SamplingSettings
 
@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="probe seeds (which clips, which samples); with several, each checkpoint's mean score and "
                         "range over them are printed last")
     SamplingSettings.add_arguments(p, sweep=True)
-    p.add_argument("--evaluator", default=str(REPO_ROOT / "checkpoints" / "intersynth" / "evaluator"))
+    p.add_argument("--evaluator", default=str(DEFAULT_EVALUATOR))
     p.add_argument("--out", default=None, help="write the results (a list of records) as JSON")
     p.add_argument("--no-progress", action="store_true", help="no tqdm bar")
     args = p.parse_args(argv)

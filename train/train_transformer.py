@@ -243,9 +243,10 @@ def run(args: argparse.Namespace) -> dict:
 
         probe = None
         if args.probe_every and d.is_main:
+            from intermask.api import DEFAULT_EVALUATOR
             from train.probe import Probe
 
-            evaluator = Path(args.evaluator or common.REPO_ROOT / "checkpoints" / "intersynth" / "evaluator")
+            evaluator = Path(args.evaluator or DEFAULT_EVALUATOR)
             probe = Probe(cfg.data.data_root, evaluator, clips=args.probe_clips, seed=args.seed)
         ckpt = common.Checkpoints(args, d, out, logger, save, best, probe=probing if probe is not None else None)
         model.train()

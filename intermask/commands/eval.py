@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     import dataclasses
     from pathlib import Path
 
-    from intermask.api import DEFAULT_CHECKPOINT, REPO_ROOT, repo_relative
+    from intermask.api import DEFAULT_CHECKPOINT, DEFAULT_EVALUATOR, repo_relative
     from intermask.errors import InterMaskError
     from intermask.evaluation import evaluate_scored, format_markdown, load_generator, write_json
     from intermask.models.evaluator import EvaluatorWithText
@@ -59,8 +59,7 @@ def run(args: argparse.Namespace) -> int:
     checkpoint = Path(args.checkpoint) if args.checkpoint else DEFAULT_CHECKPOINT
     if not Path(args.data_root).is_dir():
         raise InterMaskError(f"--data-root {args.data_root} is not a directory.")
-    evaluator_dirs = ([Path(d) for d in args.evaluator] if args.evaluator
-                      else [REPO_ROOT / "checkpoints" / "intersynth" / "evaluator"])
+    evaluator_dirs = [Path(d) for d in args.evaluator] if args.evaluator else [DEFAULT_EVALUATOR]
     if len(args.out) != len(evaluator_dirs):
         raise InterMaskError(f"Give one --out file per --evaluator: {len(evaluator_dirs)} evaluator(s), "
                              f"{len(args.out)} output file(s).")
