@@ -109,7 +109,8 @@ def main() -> None:
                                                                                        ("reconstruction", j_rec))}
     per_joint = np.mean([np.linalg.norm(g - r, axis=-1).reshape(-1, 22).mean(0) for g, r in zip(j_gt, j_rec)], 0)
     err = [np.linalg.norm(g - r, axis=-1).mean() for g, r in zip(j_gt, j_rec)]
-    publish({"vq": args.vq, "split": args.split, "clips": len(items), "rows": rows, "control": control,
+    publish({"vq": args.vq, "evaluator": args.evaluator, "split": args.split, "clips": len(items), "rows": rows,
+             "control": control,
              "control_by_category": by_category, "physics": phys, "mpjpe_m": float(np.mean(err)),
              "mpjpe_by_joint_m": dict(zip(JOINT_NAMES, map(float, per_joint))),
              "contact": contact_diagnosis(labels, j_gt, j_rec)}, args.out)

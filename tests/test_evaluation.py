@@ -251,13 +251,15 @@ def test_several_evaluators_score_the_same_generations(setup, tmp_path, capsys):
     del older["protocol"]["evaluator_config"]
     older["command"] = "an earlier run"
     (tmp_path / "old.json").write_text(json.dumps(older))
-    capsys.readouterr()
+    assert "rotation floor 2°" in capsys.readouterr().out  # each table names the evaluator behind it
     assert main(["results", f"Now={both[0]}", f"Now, floored={both[1]}", f"Before={tmp_path / 'old.json'}"]) == 0
     report = capsys.readouterr().out
     assert "Evaluator with a 2° rotation floor" in report and "Evaluator without a rotation floor" in report
     assert report.count("| Ground truth |") == 2 + 2  # two retrieval tables, one control and one physics table
     assert "| Now, floored |" in report.split("Control accuracy")[0]
     assert "| Now, floored |" not in report.split("Control accuracy")[1]  # the same generations as "Now"
+    # The target check gives the retrieval targets by both evaluators of that run, not by the earlier file's.
+    assert report.count("R@3 within 0.05 of ground truth") == 2 and "floored`)" in report
     capsys.readouterr()
     assert main(["eval", "--checkpoint", str(ckpt), "--evaluator", str(ev), str(other), "--data-root", str(root),
                  "--out", str(alone), *ARGS]) == 2

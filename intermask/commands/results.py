@@ -61,7 +61,8 @@ def ceiling_markdown(result: dict) -> str:
     attrs = [a for a in control["ground_truth"] if a in control["reconstruction"]]
     head = ["", "R@3", "FID", "MM Dist"] + [f"{a} %" for a in attrs] + [label for _, label in _CEILING_PHYSICS]
     lines = [f"`{result['vq']}` encodes and decodes {result['clips']} {result['split']} clips (both persons, whole "
-             f"clips; MPJPE {result['mpjpe_m']:.3f} m), scored like generated motion:", "",
+             f"clips; MPJPE {result['mpjpe_m']:.3f} m), scored like generated motion"
+             + (f" by the evaluator `{result['evaluator']}`:" if result.get("evaluator") else ":"), "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for who, label in (("ground_truth", "Ground truth"), ("reconstruction", "VQ reconstruction")):
         r = rows[who]
@@ -134,6 +135,29 @@ def page(named: list[tuple[str, dict]], targets: list[str], reconstruction: dict
     return "\n".join(out)
 
 
+RETRIEVAL_TARGETS = ("R@3", "MM Dist", "FID")  # the targets an evaluator scores (control and physics read joints)
+
+
+def with_other_evaluators(named: list[tuple[str, dict]], targets: list[str]) -> list[str]:
+    """The first result's target check, its retrieval lines followed by the same lines for every other listed file
+    of the same run (the same command: the same generations, scored by another evaluator), each naming its
+    evaluator."""
+    from intermask.evaluation import target_report
+
+    first = named[0][1]
+
+    def scored(lines: list[str], result: dict) -> list[str]:
+        evaluator = result["protocol"].get("evaluator")
+        return [f"{line} (evaluator `{evaluator}`)" if evaluator and line.startswith(RETRIEVAL_TARGETS) else line
+                for line in lines]
+
+    out = scored(targets, first)
+    others = [r for _, r in named[1:] if first.get("command") and r.get("command") == first["command"]]
+    at = max((i + 1 for i, line in enumerate(out) if line.startswith(RETRIEVAL_TARGETS)), default=0)
+    extra = [line for r in others for line in scored(target_report(r), r) if line.startswith(RETRIEVAL_TARGETS)]
+    return out[:at] + extra + out[at:]
+
+
 def _command(args: argparse.Namespace) -> str:
     """The command line that regenerates the page (what the page says it was made by)."""
     import shlex
@@ -157,7 +181,7 @@ def run(args: argparse.Namespace) -> int:
     paraphrase = _named(args.paraphrase, "`python -m intermask.paraphrase`", "control", "prompts")
     ceiling = _load(args.ceiling, "`bench/vq_ceiling.py`", "rows", "control", "physics") if args.ceiling else None
     baseline = _load(args.baseline, EVAL, "rows", "protocol") if args.baseline else None
-    targets = target_report(named[0][1], baseline)
+    targets = with_other_evaluators(named, target_report(named[0][1], baseline))
     reconstruction = (_load(args.reconstruction, "`bench/vq_reconstruction.py`", "quantised", "continuous")
                       if args.reconstruction else None)
     if args.out:
