@@ -5,6 +5,7 @@ original, each for a reason:
 - The features are standardised inside the model with per-dimension statistics stored as buffers (set from the
   training data), because world-scale positions, velocities and 6D rotations differ by orders of magnitude and
   a small model trained briefly on a CPU otherwise fits mostly the large ones. Inputs stay de-normalised.
+  ``rotation_floor_deg`` bounds how far a rotation channel that the data barely moves is magnified.
 - Person order is irrelevant by construction: each frame's token is mlp(A‖B) + mlp(B‖A). Data sets swap the two
   persons at random and a text rarely says which comes first; an exactly symmetric evaluator makes metrics
   independent of that coin flip. (``symmetric=False`` gives the original single Linear on A‖B.)
