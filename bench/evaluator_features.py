@@ -115,8 +115,8 @@ def main() -> None:
     for name, r in rotations.items():
         print(f"{name:24s} rotation error {r['error_deg']:.2f} deg, "
               f"ground-truth spread {r['ground_truth_spread_deg']:.2f} deg")
-    publish({"vq": args.vq, "evaluator": args.evaluator, "split": args.split, "clips": len(items), "rows": rows,
-             "rotations": rotations}, args.out)
+    publish({"vq": args.vq, "evaluator": args.evaluator, "codebook": not args.no_codebook, "split": args.split,
+             "clips": len(items), "rows": rows, "rotations": rotations}, args.out)
 
 
 if __name__ == "__main__":

@@ -31,15 +31,16 @@ from intermask.api import DEFAULT_EVALUATOR, repo_relative  # noqa: E402
 from intermask.motion.features import fuse_velocities  # noqa: E402
 
 
-def reconstruct(vq, norm, feats: np.ndarray, step: int) -> np.ndarray:
+def reconstruct(vq, norm, feats: np.ndarray, step: int, codebook: bool = True) -> np.ndarray:
     """De-normalised pair features (2, F, 262) → their VQ reconstruction (2, F, 262); ``step`` frames per token
     (the clip is padded to whole tokens by repeating its last frame, as reaction generation does), decoded as the
-    model decodes (with the checkpoint's velocity fusion)."""
+    model decodes (with the checkpoint's velocity fusion). ``codebook=False`` skips quantisation."""
     f = feats.shape[1]
     pad = -f % step
     x = np.concatenate([feats, np.repeat(feats[:, -1:], pad, axis=1)], axis=1) if pad else feats
     with torch.no_grad():
-        out = vq.decode(vq.encode(torch.from_numpy(norm.normalize(x).astype(np.float32))))
+        x = torch.from_numpy(norm.normalize(x).astype(np.float32))
+        out = vq.decode(vq.encode(x)) if codebook else vq.autoencode(x)
     return fuse_velocities(norm.denormalize(out.numpy())[:, :f].astype(np.float32), vq.cfg.velocity_fusion)
 
 
@@ -66,6 +67,8 @@ def parse_arguments(description: str) -> argparse.Namespace:
     p.add_argument("--vq", default="checkpoints/intersynth/vq")
     p.add_argument("--evaluator", default=repo_relative(DEFAULT_EVALUATOR))
     eval_clips.add_arguments(p, split="test", clips=128)
+    p.add_argument("--no-codebook", action="store_true",
+                   help="reconstruct without quantising (encoder straight into decoder): the codebook's share")
     p.add_argument("--out", type=Path, default=None)
     return p.parse_args()
 
@@ -80,7 +83,8 @@ def reconstructed_clips(args: argparse.Namespace):
     vq, vq_cfg, norm = load_vq(args.vq)
     evaluator = EvaluatorWithText.from_dir(args.evaluator)
     cfg, items, texts, gt = eval_clips.open_clips(args, replications=1)
-    rec = [reconstruct(vq, norm, g, 2 ** vq_cfg.vq.down_t) for g in tqdm(gt, desc="reconstructing", unit="clip")]
+    rec = [reconstruct(vq, norm, g, 2 ** vq_cfg.vq.down_t, codebook=not args.no_codebook)
+           for g in tqdm(gt, desc="reconstructing", unit="clip")]
     return evaluator, cfg, items, texts, gt, rec
 
 
@@ -109,7 +113,7 @@ def main() -> None:
                                                                                        ("reconstruction", j_rec))}
     per_joint = np.mean([np.linalg.norm(g - r, axis=-1).reshape(-1, 22).mean(0) for g, r in zip(j_gt, j_rec)], 0)
     err = [np.linalg.norm(g - r, axis=-1).mean() for g, r in zip(j_gt, j_rec)]
-    publish({"vq": args.vq, "evaluator": args.evaluator, "split": args.split, "clips": len(items), "rows": rows,
+    publish({"vq": args.vq, "evaluator": args.evaluator, "codebook": not args.no_codebook, "split": args.split, "clips": len(items), "rows": rows,
              "control": control,
              "control_by_category": by_category, "physics": phys, "mpjpe_m": float(np.mean(err)),
              "mpjpe_by_joint_m": dict(zip(JOINT_NAMES, map(float, per_joint))),

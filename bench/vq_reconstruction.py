@@ -38,7 +38,6 @@ def main() -> None:
 
     from intermask.checkpoint import load_vq
     from intermask.data.interhuman import InterHumanWindows
-    from intermask.models.vqvae import from_joint_map, to_joint_map
     from intermask.motion.features import features_to_joints
 
     vq, _, norm = load_vq(args.vq)
@@ -47,7 +46,7 @@ def main() -> None:
     x = torch.stack([torch.as_tensor(ds[int(i)]) for i in idx])
     with torch.no_grad():
         quantised = vq.decode(vq.encode(x))
-        continuous = from_joint_map(vq.decoder(vq.encoder(to_joint_map(x))))
+        continuous = vq.autoencode(x)
     gt = features_to_joints(norm.denormalize(x.numpy()))
     rows = {"quantised": errors(gt, features_to_joints(norm.denormalize(quantised.numpy()))),
             "continuous": errors(gt, features_to_joints(norm.denormalize(continuous.numpy())))}

@@ -33,6 +33,17 @@ def test_encode_decode_shapes():
     assert vq.encode(torch.randn(1, 30, 262)).shape == (1, 5, 7)  # T//4 tokens
 
 
+def test_autoencode_skips_only_the_codebook():
+    vq = _model().eval()
+    x = torch.randn(2, 32, 262)
+    out = vq.autoencode(x)
+    assert out.shape == x.shape
+    ids = vq.encode(x)
+    latents = vq.encoder(to_joint_map(x))  # (B, D, groups, T'): what the codebook would replace
+    torch.testing.assert_close(out, vq.decode_latents(latents.flatten(2).transpose(1, 2), ids.shape[-1]))
+    assert not torch.allclose(out, vq.decode(ids))  # a random codebook is far from the latents
+
+
 def test_joint_map_round_trip_keeps_all_but_contacts():
     x = torch.randn(2, 8, 262)
     back = from_joint_map(to_joint_map(x))

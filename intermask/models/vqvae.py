@@ -247,6 +247,12 @@ class VQVAE(nn.Module):
         z = self._latents(x)
         return self.quantizer.quantize(z).view(x.shape[0], self.groups, -1)
 
+    @torch.no_grad()
+    def autoencode(self, x: torch.Tensor) -> torch.Tensor:
+        """Normalised features (B, T, 262) → their reconstruction without the codebook (encoder straight into
+        decoder): what the model would give if quantising cost nothing."""
+        return from_joint_map(self.decoder(self.encoder(to_joint_map(x))))
+
     def decode_latents(self, q: torch.Tensor, t_tokens: int) -> torch.Tensor:
         z = q.transpose(1, 2).reshape(q.shape[0], -1, self.groups, t_tokens)
         return from_joint_map(self.decoder(z))
