@@ -551,13 +551,12 @@ def comparison_markdown(named: list[tuple[str, dict]]) -> str:
                          ["GT half vs GT half"] + [_cell(halves.get(k)) for k in RETRIEVAL_COLUMNS]]
                         + [[name] + [_cell(r["rows"][_model_row(r)].get(k)) for k in RETRIEVAL_COLUMNS]
                            for name, r in members])
-    seen: set[str] = set()
-    runs = []
+    runs, seen = [], set()
     for name, r in named:
-        if r.get("command") and r["command"] in seen:
-            continue
-        seen.add(r.get("command") or "")
-        runs.append((name, r))
+        if r.get("command") not in seen:
+            runs.append((name, r))
+        if r.get("command"):
+            seen.add(r["command"])
     named = runs
     if all(r.get("control") for _, r in named):
         attrs = [a for a in control.ATTRIBUTES if a in first["control"]["ground_truth"]]
@@ -587,6 +586,10 @@ def comparison_markdown(named: list[tuple[str, dict]]) -> str:
 # Physics metrics whose ground truth is ~0: "within 20%" is read as an absolute allowance instead.
 _PHYS_FLOOR = {"foot_skate_mps": 0.005, "ground_penetration_m": 0.005, "ground_penetration_frac": 0.01,
                "interpenetration_m": 0.005, "interpenetration_frac": 0.02, "bone_length_drift": 0.005}
+
+
+# How target_report's lines for the evaluator's targets begin (control and physics read joints, not the evaluator).
+RETRIEVAL_TARGETS = ("R@3", "MM Dist", "FID")
 
 
 def target_report(main: dict, baseline: dict | None = None) -> list[str]:

@@ -135,14 +135,11 @@ def page(named: list[tuple[str, dict]], targets: list[str], reconstruction: dict
     return "\n".join(out)
 
 
-RETRIEVAL_TARGETS = ("R@3", "MM Dist", "FID")  # the targets an evaluator scores (control and physics read joints)
-
-
 def with_other_evaluators(named: list[tuple[str, dict]], targets: list[str]) -> list[str]:
     """The first result's target check, its retrieval lines followed by the same lines for every other listed file
     of the same run (the same command: the same generations, scored by another evaluator), each naming its
     evaluator."""
-    from intermask.evaluation import target_report
+    from intermask.evaluation import RETRIEVAL_TARGETS, target_report
 
     first = named[0][1]
 
