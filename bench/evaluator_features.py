@@ -23,7 +23,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from result_file import publish  # noqa: E402  (bench/result_file.py)
-from vq_ceiling import parse_arguments, reconstructed_clips  # noqa: E402  (bench/vq_ceiling.py)
+from vq_ceiling import clips_scored, parse_arguments, reconstructed_clips  # noqa: E402  (bench/vq_ceiling.py)
 from intermask import skeleton as sk  # noqa: E402
 from intermask.motion.features import CONTACT, POS, ROT, VEL  # noqa: E402
 
@@ -115,8 +115,7 @@ def main() -> None:
     for name, r in rotations.items():
         print(f"{name:24s} rotation error {r['error_deg']:.2f} deg, "
               f"ground-truth spread {r['ground_truth_spread_deg']:.2f} deg")
-    publish({"vq": args.vq, "evaluator": args.evaluator, "codebook": not args.no_codebook, "split": args.split,
-             "clips": len(items), "rows": rows, "rotations": rotations}, args.out)
+    publish({**clips_scored(args, items), "rows": rows, "rotations": rotations}, args.out)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import eval_clips  # noqa: E402  (bench/eval_clips.py)
 from result_file import publish  # noqa: E402  (bench/result_file.py)
 from intermask.api import DEFAULT_EVALUATOR, repo_relative  # noqa: E402
-from intermask.motion.features import fuse_velocities  # noqa: E402
+from intermask.motion.features import FPS, fuse_velocities  # noqa: E402
 
 
 def reconstruct(vq, norm, feats: np.ndarray, step: int, codebook: bool = True) -> np.ndarray:
@@ -73,6 +73,12 @@ def parse_arguments(description: str) -> argparse.Namespace:
     return p.parse_args()
 
 
+def clips_scored(args: argparse.Namespace, items: list) -> dict:
+    """What a result file of reconstructions records about them: which VQ, evaluator, codebook use and clips."""
+    return {"vq": args.vq, "evaluator": args.evaluator, "codebook": not args.no_codebook, "split": args.split,
+            "clips": len(items)}
+
+
 def reconstructed_clips(args: argparse.Namespace):
     """(evaluator, EvalConfig, items, texts, ground-truth pairs, their reconstructions) of the clips ``args`` name."""
     from tqdm import tqdm
@@ -109,13 +115,12 @@ def main() -> None:
     # Which actions lose which attribute: the ceiling's counterpart of the evaluation's control_by_category.
     by_category = {cat: {a: {"correct": c, "total": t} for a, (c, t) in scores.items()}
                    for cat, scores in E.control_by_category(labels, j_rec).items()}
-    phys = {who: physics.aggregate([physics.summary(x, 30) for x in j]) for who, j in (("ground_truth", j_gt),
+    phys = {who: physics.aggregate([physics.summary(x, FPS) for x in j]) for who, j in (("ground_truth", j_gt),
                                                                                        ("reconstruction", j_rec))}
     per_joint = np.mean([np.linalg.norm(g - r, axis=-1).reshape(-1, 22).mean(0) for g, r in zip(j_gt, j_rec)], 0)
     err = [np.linalg.norm(g - r, axis=-1).mean() for g, r in zip(j_gt, j_rec)]
-    publish({"vq": args.vq, "evaluator": args.evaluator, "codebook": not args.no_codebook, "split": args.split, "clips": len(items), "rows": rows,
-             "control": control,
-             "control_by_category": by_category, "physics": phys, "mpjpe_m": float(np.mean(err)),
+    publish({**clips_scored(args, items), "rows": rows, "control": control, "control_by_category": by_category,
+             "physics": phys, "mpjpe_m": float(np.mean(err)),
              "mpjpe_by_joint_m": dict(zip(JOINT_NAMES, map(float, per_joint))),
              "contact": contact_diagnosis(labels, j_gt, j_rec)}, args.out)
 

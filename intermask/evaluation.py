@@ -469,8 +469,8 @@ def format_markdown(result: dict) -> str:
              f"{p['replications']} replication(s), mean ± 95% CI; R-precision and MM Dist within batches of "
              f"{p['batch_size']}; multimodality scaled as {p['multimodality_scaling']} "
              f"(×{p['multimodality_scale']:g}); {result['seconds_per_replication']:.1f} s per replication."
-             + (f" Evaluator `{p['evaluator']}`, rotation floor {evaluator_floor(result):g}°." if "evaluator_config" in p
-                else ""), ""]
+             + (f" Evaluator `{p['evaluator']}`, rotation floor {evaluator_floor(result):g}°."
+                if "evaluator_config" in p else ""), ""]
     rows = [[_ROW_NAMES.get(name, name)] + [_cell(metrics.get(k)) for k in RETRIEVAL_COLUMNS]
             for name, metrics in result["rows"].items()]
     lines += _table(["Method"] + [_HEAD[k] for k in RETRIEVAL_COLUMNS], rows)

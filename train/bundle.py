@@ -6,8 +6,9 @@
 
 Drops the resumable training state (optimiser moments would triple the size), points ``vq_dir`` at the bundled
 VQ-VAE with a relative path so the bundle works from any clone, and keeps config.json, weights, stats and card.
-``--half`` stores the learned weights in float16 (half the size; buffers such as a VQ's codebook or an evaluator's input statistics stay exact) for a
-bundle that would not fit the repository's size limit otherwise; the model still computes in float32.
+``--half`` stores the learned weights in float16 (half the size; buffers such as a VQ's codebook or an evaluator's
+input statistics stay exact) for a bundle that would not fit the repository's size limit otherwise; the model still
+computes in float32.
 ``--metrics`` writes result files (from ``python -m intermask eval --out`` or ``bench/vq_reconstruction.py
 --out``) into the card's "## Metrics" section, with the command that produced each, so a card never holds a
 number typed by hand.

@@ -108,7 +108,7 @@ class TextMotionEvaluator(nn.Module):
         """Per-dimension statistics (258,) of one person's de-normalised features, shared by both persons."""
         self.in_mean.copy_(torch.as_tensor(mean, dtype=torch.float32).reshape(PERSON_DIM))
         std = torch.as_tensor(std, dtype=torch.float32).reshape(PERSON_DIM).clamp_min(1e-3)
-        # A 6D component moves by sin θ ≈ θ radians when its joint turns by θ, so the floor is that angle's radians.
+        # A 6D component moves by sin θ ≈ θ when its joint turns by θ radians: the floor is that angle's radians.
         std[ROT] = std[ROT].clamp_min(math.radians(self.cfg.rotation_floor_deg))
         self.in_std.copy_(std)
 
