@@ -11,7 +11,8 @@ rotations. The part whose row returns to the ground truth's figures is the part 
 the trunk's rotations (spine, neck, collars, head) at each clip's mean, in the ground truth and in the
 reconstruction: what the evaluator makes of the trunk's frame-to-frame texture alone. Each
 rotation group's mean geodesic error (degrees) and the ground truth's spread of those rotations (the mean angle
-from their average) say how large a difference it is in the motion itself.
+from their average) say how large a difference it is in the motion itself; the correlation of the clip means
+says whether the reconstruction keeps each clip's posture of those joints at all.
 """
 from __future__ import annotations
 
@@ -77,6 +78,20 @@ def angles_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.degrees(np.arccos(np.clip(cos, -1, 1)))
 
 
+def posture_correlation(rec: list, gt: list, columns) -> float | None:
+    """Mean over the ``columns`` (that vary from clip to clip) of the correlation, across persons of clips, between
+    the reconstruction's clip-mean value and the ground truth's: whether the reconstruction keeps each clip's
+    posture (1) or puts every clip in the same one (0)."""
+    r = np.concatenate([x[..., columns].mean(axis=1) for x in rec])
+    g = np.concatenate([x[..., columns].mean(axis=1) for x in gt])
+    varying = g.std(0) > 1e-6
+    if not varying.any():
+        return None
+    # A column the reconstruction holds still for every clip keeps no posture: 0 (corrcoef would give NaN).
+    return float(np.mean([np.corrcoef(r[:, i], g[:, i])[0, 1] if r[:, i].std() > 1e-9 else 0.0
+                          for i in np.flatnonzero(varying)]))
+
+
 def main() -> None:
     args = parse_arguments(__doc__.splitlines()[0])
 
@@ -107,14 +122,17 @@ def main() -> None:
     rec_rot = np.concatenate([r[..., ROT].reshape(-1, 21, 6) for r in rec])
     error, spread = angles_deg(rec_rot, gt_rot), angles_deg(gt_rot, np.broadcast_to(gt_rot.mean(0), gt_rot.shape))
     rotations = {name: {"error_deg": float(error[:, rotation_slots(joints)].mean()),
-                        "ground_truth_spread_deg": float(spread[:, rotation_slots(joints)].mean())}
+                        "ground_truth_spread_deg": float(spread[:, rotation_slots(joints)].mean()),
+                        "clip_mean_correlation": posture_correlation(rec, gt, rotation_columns(joints))}
                  for name, joints in ROTATION_GROUPS.items()}
     for name, row in rows.items():
         print(f"{name:42s} R@3 {row['R_precision_top3']:.3f}  MM Dist {row['MM_Dist']:.3f}"
               + (f"  FID {row['FID']:.1f}" if "FID" in row else ""))
     for name, r in rotations.items():
+        corr = r["clip_mean_correlation"]
         print(f"{name:24s} rotation error {r['error_deg']:.2f} deg, "
-              f"ground-truth spread {r['ground_truth_spread_deg']:.2f} deg")
+              f"ground-truth spread {r['ground_truth_spread_deg']:.2f} deg, "
+              f"clip means' correlation {'-' if corr is None else f'{corr:.2f}'}")
     publish({**clips_scored(args, items), "rows": rows, "rotations": rotations}, args.out)
 
 

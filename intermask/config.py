@@ -65,6 +65,11 @@ class VQConfig:
     # velocity channel in the ground truth's contact frames (docs/design-notes.md, "Feet that stay planted").
     foot_lock: float = field(default=0.0, metadata={"help": "weight of the feet's speed error (m/s, L1) where the "
                                                            "ground-truth foot is in contact (0 = off)"})
+    # Nor this: the reconstructions' trunk posture (a lean of a degree or two over the spine) is uncorrelated with the
+    # ground truth's (r = 0.14 on test clips), and the evaluator reads it (docs/design-notes.md, "Trunk posture").
+    posture: float = field(default=0.0, metadata={"help": "weight of the error of the trunk's posture: its rotation "
+                                                         "features averaged over half-second spans (normalised "
+                                                         "units, L1; 0 = off)"})
     # Decoding, not training: the decoder predicts positions and velocities, and the paper reads positions only.
     velocity_fusion: float = field(default=0.0, metadata={
         "help": "when decoding, fit positions to the decoded positions and velocities together with this weight on "

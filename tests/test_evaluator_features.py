@@ -60,3 +60,22 @@ def test_holding_columns_at_the_clip_mean_keeps_their_mean_and_leaves_the_rest()
     np.testing.assert_allclose(held[..., trunk].mean(axis=1), x[..., trunk].mean(axis=1))
     others = np.setdiff1d(np.arange(262), trunk)
     assert np.array_equal(held[..., others], x[..., others])
+
+
+def test_posture_correlation_tells_kept_postures_from_one_posture_for_all():
+    bench = _bench()
+    spine = bench.rotation_columns(("spine1",))
+    rng = np.random.default_rng(1)
+    gt = [_walk(0.0, 0.01) for _ in range(12)]
+    for clip in gt:
+        clip[..., spine] = rng.normal(size=(2, 1, 6))  # each person holds a posture of their own
+    kept = [clip + rng.normal(size=clip.shape) * 0.01 for clip in gt]
+    same = [clip.copy() for clip in gt]
+    for clip in same:
+        clip[..., spine] = 0.5
+    assert bench.posture_correlation(kept, gt, spine) > 0.99
+    assert bench.posture_correlation(same, gt, spine) == 0.0
+    collar = bench.rotation_columns(("left_collar",))
+    for clip in gt:
+        clip[..., collar] = 0.0  # never turns: no posture to keep
+    assert bench.posture_correlation(kept, gt, collar) is None

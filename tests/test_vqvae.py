@@ -304,13 +304,35 @@ def test_the_foot_lock_term_is_the_feet_speed_error_in_the_ground_truths_contact
     assert float(foot_lock_terms(lifted, gt_vel, gt, gt_vel)[0]) == pytest.approx(0.0, abs=1e-3)
 
 
-def test_the_foot_lock_weight_enters_the_loss():
+def test_the_posture_term_reads_the_trunks_lean_and_not_its_texture():
+    from intermask.models.vq_losses import POSTURE_FRAMES, TRUNK_JOINTS, posture_error
+    from intermask.motion.features import ROT
+    from intermask import skeleton as sk
+
+    gt = torch.zeros(2, 2 * POSTURE_FRAMES, 262)
+    spine = ROT.start + 6 * (sk.JOINT_NAMES.index("spine2") - 1)
+    texture = gt.clone()
+    texture[:, :, spine] = torch.tensor([1.0, -1.0]).repeat(POSTURE_FRAMES)  # flickers about the right posture
+    assert float(posture_error(texture, gt)) == pytest.approx(0.0, abs=1e-6)
+
+    lean = gt.clone()
+    lean[:, :POSTURE_FRAMES, spine] = 0.7  # leans for the first half second only
+    assert float(posture_error(lean, gt)) == pytest.approx(0.7 / 2 / (6 * len(TRUNK_JOINTS)), rel=1e-5)
+    arm = gt.clone()
+    arm[..., ROT.start + 6 * (sk.JOINT_NAMES.index("left_shoulder") - 1)] = 1.0  # a limb is not the trunk
+    assert float(posture_error(arm, gt)) == 0.0
+    short = posture_error(lean[:, :5], gt[:, :5])  # a window shorter than the span is one span
+    assert float(short) == pytest.approx(0.7 / (6 * len(TRUNK_JOINTS)), rel=1e-5)
+
+
+@pytest.mark.parametrize("term", ["foot_lock", "posture"])
+def test_each_added_weight_enters_the_loss(term):
     x = torch.randn(2, 32, 262) * 0.01  # (no stats: metres = normalised units) feet low and slow: in contact
     losses = []
     for weight in (0.0, 2.0):
         with kr.scope(kr.sample_keys(0, 0, range(2))):
-            out = _model(foot_lock=weight)(x)
+            out = _model(**{term: weight})(x)
         losses.append({k: float(v.detach()) for k, v in out.items() if k.startswith("loss")})
-    assert losses[0]["loss_foot_lock"] > 0
-    assert losses[0]["loss_foot_lock"] == pytest.approx(losses[1]["loss_foot_lock"])
-    assert losses[1]["loss"] - losses[0]["loss"] == pytest.approx(2.0 * losses[0]["loss_foot_lock"], rel=1e-4)
+    assert losses[0][f"loss_{term}"] > 0
+    assert losses[0][f"loss_{term}"] == pytest.approx(losses[1][f"loss_{term}"])
+    assert losses[1]["loss"] - losses[0]["loss"] == pytest.approx(2.0 * losses[0][f"loss_{term}"], rel=1e-4)

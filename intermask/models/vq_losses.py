@@ -19,6 +19,13 @@ _WRISTS = list(sk.WRISTS)
 # Frames where the ground-truth wrists are this far apart (m) weigh 1/e as much in the hand-gap term as touching ones.
 HAND_GAP_SCALE = 0.1
 _FOOT_HEIGHTS = torch.tensor([sk.FOOT_HEIGHT_THRESHOLDS[0], sk.FOOT_HEIGHT_THRESHOLDS[1]] * 2)
+# The trunk: joints whose rotations set the posture (spine, neck, collars, head). The feature holds the rotations of
+# joints 1..21, so joint j's six columns start at ROT.start + 6 (j - 1).
+TRUNK_JOINTS = ("spine1", "spine2", "spine3", "neck", "left_collar", "right_collar", "head")
+_TRUNK_ROT = [ROT.start + 6 * (sk.JOINT_NAMES.index(j) - 1) + k for j in TRUNK_JOINTS for k in range(6)]
+# Posture is the trunk's rotation averaged over this many frames (half a second): leans and bows change no faster,
+# while what changes faster (breathing, sway) is texture no evaluator or viewer reads.
+POSTURE_FRAMES = 16
 
 
 def _positions(x: torch.Tensor) -> torch.Tensor:
@@ -89,6 +96,16 @@ def touch_error(pred_m: torch.Tensor, gt_m: torch.Tensor, weights: torch.Tensor)
     return (_norm(pred_m[..., _WRISTS, :] - gt_m[..., _WRISTS, :]) * weights).mean()
 
 
+def posture_error(pred: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
+    """Mean L1 (normalised units) between the trunk's rotation features of pred and gt (B, T, 262), each averaged
+    over consecutive POSTURE_FRAMES-frame spans (one shorter span covers a remainder). The per-frame terms barely
+    pull on a lean of a degree or two spread over the spine, since frame-to-frame texture of the same size cannot
+    be fitted and drowns it; averaged, the texture cancels and the posture is what is left to match."""
+    span = min(POSTURE_FRAMES, pred.shape[1])
+    mean = lambda x: F.avg_pool1d(x[..., _TRUNK_ROT].transpose(1, 2), span, span, ceil_mode=True)
+    return (mean(pred) - mean(gt)).abs().mean()
+
+
 def reconstruction_losses(pred: torch.Tensor, gt: torch.Tensor, mean: torch.Tensor, std: torch.Tensor,
                           touch: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """pred, gt (B, T, 262) normalised → local-mean loss terms plus the foot-contact (sum, count) pair and the
@@ -101,6 +118,7 @@ def reconstruction_losses(pred: torch.Tensor, gt: torch.Tensor, mean: torch.Tens
         "loss_explicit": F.smooth_l1_loss(pp, gp),
         "loss_vel": F.smooth_l1_loss(pp[:, 1:] - pp[:, :-1], gp[:, 1:] - gp[:, :-1]),
         "loss_bn": F.smooth_l1_loss(bone_lengths(pp), bone_lengths(gp)),
+        "loss_posture": posture_error(pred, gt),
     }
     pred_d, gt_d = pred * std + mean, gt * std + mean
     out["loss_geo"] = geodesic(pred_d[..., ROT].reshape(*pred.shape[:-1], 21, 6),

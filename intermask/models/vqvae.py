@@ -248,6 +248,15 @@ class VQVAE(nn.Module):
         return self.quantizer.quantize(z).view(x.shape[0], self.groups, -1)
 
     @torch.no_grad()
+    def latent_maps(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Normalised features (B, T, 262) → the encoder's latents and their nearest codes, each
+        (B, groups, T // frames_per_token, code_dim): what the codebook keeps of the encoding and what it drops."""
+        z = self._latents(x)
+        q = self.quantizer.dequantize(self.quantizer.quantize(z))
+        shape = (x.shape[0], self.groups, -1, z.shape[-1])
+        return z.reshape(shape), q.reshape(shape)
+
+    @torch.no_grad()
     def autoencode(self, x: torch.Tensor) -> torch.Tensor:
         """Normalised features (B, T, 262) → their reconstruction without the codebook (encoder straight into
         decoder): what the model would give if quantising cost nothing."""
@@ -295,7 +304,7 @@ class VQVAE(nn.Module):
                        + c.vel * out["loss_vel"] + c.bn * out["loss_bn"] + c.geo * out["loss_geo"]
                        + c.fc * out["loss_fc"] + c.hands * out["loss_hands"]
                        + c.hand_gap * out["loss_hand_gap"] + c.touch * out["loss_touch"]
-                       + c.foot_lock * out["loss_foot_lock"])
+                       + c.foot_lock * out["loss_foot_lock"] + c.posture * out["loss_posture"])
         out["perplexity"] = perplexity
         out["recon"] = recon
         out["ids"] = ids.view(x.shape[0], self.groups, -1)
