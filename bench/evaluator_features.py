@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from result_file import publish  # noqa: E402  (bench/result_file.py)
 from vq_ceiling import clips_scored, parse_arguments, reconstructed_clips  # noqa: E402  (bench/vq_ceiling.py)
 from intermask import skeleton as sk  # noqa: E402
+from intermask.motion import features  # noqa: E402
 from intermask.motion.features import CONTACT, POS, ROT, VEL  # noqa: E402
 
 # Rotation groups by joint name; the feature holds the rotations of joints 1..21 (the pelvis has none).
@@ -43,7 +44,7 @@ def rotation_slots(joints: tuple[str, ...]) -> list[int]:
 
 
 def rotation_columns(joints: tuple[str, ...]) -> np.ndarray:
-    return np.concatenate([np.arange(ROT.start + 6 * i, ROT.start + 6 * i + 6) for i in rotation_slots(joints)])
+    return np.array(features.rotation_columns(joints))
 
 
 def on_root(pose: np.ndarray, root: np.ndarray) -> np.ndarray:

@@ -306,11 +306,10 @@ def test_the_foot_lock_term_is_the_feet_speed_error_in_the_ground_truths_contact
 
 def test_the_posture_term_reads_the_trunks_lean_and_not_its_texture():
     from intermask.models.vq_losses import POSTURE_FRAMES, TRUNK_JOINTS, posture_error
-    from intermask.motion.features import ROT
-    from intermask import skeleton as sk
+    from intermask.motion.features import rotation_columns
 
     gt = torch.zeros(2, 2 * POSTURE_FRAMES, 262)
-    spine = ROT.start + 6 * (sk.JOINT_NAMES.index("spine2") - 1)
+    spine = rotation_columns(["spine2"])[0]
     texture = gt.clone()
     texture[:, :, spine] = torch.tensor([1.0, -1.0]).repeat(POSTURE_FRAMES)  # flickers about the right posture
     assert float(posture_error(texture, gt)) == pytest.approx(0.0, abs=1e-6)
@@ -319,7 +318,7 @@ def test_the_posture_term_reads_the_trunks_lean_and_not_its_texture():
     lean[:, :POSTURE_FRAMES, spine] = 0.7  # leans for the first half second only
     assert float(posture_error(lean, gt)) == pytest.approx(0.7 / 2 / (6 * len(TRUNK_JOINTS)), rel=1e-5)
     arm = gt.clone()
-    arm[..., ROT.start + 6 * (sk.JOINT_NAMES.index("left_shoulder") - 1)] = 1.0  # a limb is not the trunk
+    arm[..., rotation_columns(["left_shoulder"])] = 1.0  # a limb is not the trunk
     assert float(posture_error(arm, gt)) == 0.0
     short = posture_error(lean[:, :5], gt[:, :5])  # a window shorter than the span is one span
     assert float(short) == pytest.approx(0.7 / (6 * len(TRUNK_JOINTS)), rel=1e-5)

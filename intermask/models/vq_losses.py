@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from intermask import skeleton as sk
-from intermask.motion.features import POS, ROT, VEL
+from intermask.motion.features import POS, ROT, VEL, rotation_columns
 
 _PARENTS = torch.tensor(sk.PARENTS[1:])
 _FEET = [sk.FOOT_LEFT[0], sk.FOOT_LEFT[1], sk.FOOT_RIGHT[0], sk.FOOT_RIGHT[1]]
@@ -19,10 +19,9 @@ _WRISTS = list(sk.WRISTS)
 # Frames where the ground-truth wrists are this far apart (m) weigh 1/e as much in the hand-gap term as touching ones.
 HAND_GAP_SCALE = 0.1
 _FOOT_HEIGHTS = torch.tensor([sk.FOOT_HEIGHT_THRESHOLDS[0], sk.FOOT_HEIGHT_THRESHOLDS[1]] * 2)
-# The trunk: joints whose rotations set the posture (spine, neck, collars, head). The feature holds the rotations of
-# joints 1..21, so joint j's six columns start at ROT.start + 6 (j - 1).
+# The trunk: joints whose rotations set the posture (spine, neck, collars, head).
 TRUNK_JOINTS = ("spine1", "spine2", "spine3", "neck", "left_collar", "right_collar", "head")
-_TRUNK_ROT = [ROT.start + 6 * (sk.JOINT_NAMES.index(j) - 1) + k for j in TRUNK_JOINTS for k in range(6)]
+_TRUNK_ROT = rotation_columns(TRUNK_JOINTS)
 # Posture is the trunk's rotation averaged over this many frames (half a second): leans and bows change no faster,
 # while what changes faster (breathing, sway) is texture no evaluator or viewer reads.
 POSTURE_FRAMES = 16
@@ -102,8 +101,11 @@ def posture_error(pred: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
     pull on a lean of a degree or two spread over the spine, since frame-to-frame texture of the same size cannot
     be fitted and drowns it; averaged, the texture cancels and the posture is what is left to match."""
     span = min(POSTURE_FRAMES, pred.shape[1])
-    mean = lambda x: F.avg_pool1d(x[..., _TRUNK_ROT].transpose(1, 2), span, span, ceil_mode=True)
-    return (mean(pred) - mean(gt)).abs().mean()
+
+    def posture(x: torch.Tensor) -> torch.Tensor:
+        return F.avg_pool1d(x[..., _TRUNK_ROT].transpose(1, 2), span, span, ceil_mode=True)
+
+    return (posture(pred) - posture(gt)).abs().mean()
 
 
 def reconstruction_losses(pred: torch.Tensor, gt: torch.Tensor, mean: torch.Tensor, std: torch.Tensor,
