@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from result_file import publish  # noqa: E402  (bench/result_file.py)
 from vq_ceiling import clips_scored, parse_arguments, reconstructed_clips  # noqa: E402  (bench/vq_ceiling.py)
 from intermask import skeleton as sk  # noqa: E402
-from intermask.motion import features  # noqa: E402
-from intermask.motion.features import CONTACT, POS, ROT, VEL  # noqa: E402
+from intermask.models.vq_losses import TRUNK_JOINTS  # noqa: E402
+from intermask.motion.features import CONTACT, POS, ROT, VEL, rotation_columns, rotation_slots  # noqa: E402
 
 # Rotation groups by joint name; the feature holds the rotations of joints 1..21 (the pelvis has none).
 ROTATION_GROUPS = {"hips": ("left_hip", "right_hip"), "knees": ("left_knee", "right_knee"),
@@ -36,15 +36,6 @@ ROTATION_GROUPS = {"hips": ("left_hip", "right_hip"), "knees": ("left_knee", "ri
                    "neck, collars and head": ("neck", "left_collar", "right_collar", "head"),
                    "shoulders": ("left_shoulder", "right_shoulder"), "elbows": ("left_elbow", "right_elbow"),
                    "wrists": ("left_wrist", "right_wrist")}
-
-
-def rotation_slots(joints: tuple[str, ...]) -> list[int]:
-    """Where the joints' rotations sit among the feature's 21 (joint 1, the left hip, first)."""
-    return [sk.JOINT_NAMES.index(j) - 1 for j in joints]
-
-
-def rotation_columns(joints: tuple[str, ...]) -> np.ndarray:
-    return np.array(features.rotation_columns(joints))
 
 
 def on_root(pose: np.ndarray, root: np.ndarray) -> np.ndarray:
@@ -112,7 +103,7 @@ def main() -> None:
     variants.update({f"ground-truth {name} rotations": [with_columns(r, g, rotation_columns(joints))
                                                        for r, g in zip(rec, gt)]
                      for name, joints in ROTATION_GROUPS.items()})
-    trunk = np.concatenate([rotation_columns(ROTATION_GROUPS[g]) for g in ("spine", "neck, collars and head")])
+    trunk = rotation_columns(TRUNK_JOINTS)
     variants["ground truth, trunk rotations held at each clip's mean"] = [held_at_clip_mean(g, trunk) for g in gt]
     variants["reconstruction, trunk rotations held at each clip's mean"] = [held_at_clip_mean(r, trunk) for r in rec]
     rows = {"ground truth": E.distribution_row(e_text, e_gt, cfg, 0, None)}

@@ -23,10 +23,14 @@ ROT = slice(132, 258)
 CONTACT = slice(258, 262)
 
 
+def rotation_slots(joints) -> list[int]:
+    """Where the named joints' rotations sit among the feature's 21: it holds joints 1..21 (the pelvis has none)."""
+    return [sk.JOINT_NAMES.index(j) - 1 for j in joints]
+
+
 def rotation_columns(joints) -> list[int]:
-    """The feature columns of the named joints' 6D rotations. The feature holds the rotations of joints 1..21 (the
-    pelvis has none), so joint j's six columns start at ROT.start + 6 (j − 1)."""
-    return [ROT.start + 6 * (sk.JOINT_NAMES.index(j) - 1) + k for j in joints for k in range(6)]
+    """The feature columns of the named joints' 6D rotations."""
+    return [ROT.start + 6 * slot + k for slot in rotation_slots(joints) for k in range(6)]
 
 # (x, y, z)_Y-up = Z_TO_Y @ (x, y, z)_Z-up ; the first step of canonicalisation.
 Z_TO_Y = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
