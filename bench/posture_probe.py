@@ -8,6 +8,10 @@ token group), from the same latents snapped to their nearest codes (what the dec
 comparison, from the window's mean joint positions and velocities; it is fitted on windows of one split and
 scored (R², the share of the posture's variance across windows that it predicts) on windows of another. Where the
 latents predict a posture and their codes do not, the codebook is what drops it, whatever the decoder is taught.
+
+Where the data set has InterSynth's labels, two more sources say how much of a posture the text could give back:
+the clip's action (its label's category, one-hot), alone and beside the codes, what a decoder told the action
+would have to work from.
 """
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ from result_file import publish  # noqa: E402  (bench/result_file.py)
 from intermask.motion.features import POS, VEL  # noqa: E402
 
 SOURCES = ("latents", "codes", "positions and velocities")
+ACTION_SOURCES = ("action", "codes and action")
 
 
 def ridge_r2(fit_x: np.ndarray, fit_y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray,
@@ -51,6 +56,12 @@ def window_sources(vq, x: torch.Tensor, batch: int = 100) -> dict[str, np.ndarra
     return {name: np.concatenate(parts) for name, parts in out.items()}
 
 
+def add_action_sources(sources: dict[str, np.ndarray], actions: list[str], names: list[str]) -> None:
+    """Add ``ACTION_SOURCES`` to a window's sources: its clip's action one-hot over ``names``, and beside the codes."""
+    sources["action"] = np.array([[a == name for name in names] for a in actions], dtype=np.float64)
+    sources["codes and action"] = np.hstack([sources["codes"], sources["action"]])
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--vq", default="checkpoints/intersynth/vq")
@@ -64,19 +75,29 @@ def main() -> None:
     args = p.parse_args()
 
     from intermask.checkpoint import load_vq
-    from intermask.data.interhuman import InterHumanWindows
+    from intermask.data.interhuman import InterHumanWindows, read_label
 
     vq, _, norm = load_vq(args.vq)
     vq = vq.float()
     rng = np.random.default_rng(args.seed)
 
-    def windows(split: str, n: int) -> torch.Tensor:
+    def windows(split: str, n: int) -> tuple[torch.Tensor, list[str | None]]:
+        """n windows of the split and their clips' actions (None without labels)."""
         data = InterHumanWindows(args.data_root, split, norm, 64, 32)
         pick = rng.choice(len(data), min(n, len(data)), replace=False)
-        return torch.as_tensor(np.stack([data[int(i)] for i in pick])).float()
+        labels = [read_label(args.data_root, data.clip_id(int(i))) for i in pick]
+        actions = [label["category"] if label else None for label in labels]
+        return torch.as_tensor(np.stack([data[int(i)] for i in pick])).float(), actions
 
-    fit, test = windows(args.fit_split, args.fit_windows), windows(args.test_split, args.test_windows)
+    (fit, fit_actions), (test, test_actions) = (windows(args.fit_split, args.fit_windows),
+                                                windows(args.test_split, args.test_windows))
     fit_src, test_src = window_sources(vq, fit), window_sources(vq, test)
+    sources = SOURCES
+    if None not in fit_actions + test_actions:
+        names = sorted(set(fit_actions + test_actions))
+        add_action_sources(fit_src, fit_actions, names)
+        add_action_sources(test_src, test_actions, names)
+        sources = SOURCES + ACTION_SOURCES
     rows = {}
     for group, joints in ROTATION_GROUPS.items():
         cols = rotation_columns(joints)
@@ -85,11 +106,11 @@ def main() -> None:
         if not varying.any():
             continue
         rows[group] = {name: float(ridge_r2(fit_src[name], fit_y[:, varying], test_src[name],
-                                            test_y[:, varying]).mean()) for name in SOURCES}
-    print("| joint group | " + " | ".join(f"R² from {s}" for s in SOURCES) + " |")
-    print("|---|" + "---|" * len(SOURCES))
+                                            test_y[:, varying]).mean()) for name in sources}
+    print("| joint group | " + " | ".join(f"R² from {s}" for s in sources) + " |")
+    print("|---|" + "---|" * len(sources))
     for group, row in rows.items():
-        print(f"| {group} | " + " | ".join(f"{row[s]:.2f}" for s in SOURCES) + " |")
+        print(f"| {group} | " + " | ".join(f"{row[s]:.2f}" for s in sources) + " |")
     publish({"vq": args.vq, "fit": [args.fit_split, len(fit)], "test": [args.test_split, len(test)],
              "window_frames": 64, "rows": rows}, args.out)
 

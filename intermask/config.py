@@ -38,6 +38,12 @@ class VQConfig:
     sample_codebook_temp: float = 0.5  # Gumbel temperature of training-time code assignment
     gcn: bool = True  # graph-conv stem and head (edges offset per frame, see models/vqvae.py)
     gcn_official_bug: bool = False  # reproduce the official graph conv (only frame 0 has edges; models/vqvae.py)
+    # Not in the paper: the order of the joints along the map's joint axis. Each of the 5 token groups is centred on
+    # 4 neighbouring joints of that axis, and SMPL's order puts the spine's joints (3, 6, 9) among the legs' there
+    # (docs/design-notes.md, "Trunk posture"); changing it makes a new VQ (its codes mean other things).
+    joint_order: str = field(default="smpl", metadata={
+        "help": "order of the joints along the VQ map's joint axis: smpl (the paper's) or limbs (pelvis and spine, "
+                "left leg, right leg, then neck, collars, head and arms as in SMPL: a token group per body part)"})
     window_size: int = 64
     window_stride: int = 10
     # loss weights (the paper's; docs/design-notes.md, "VQ-VAE")

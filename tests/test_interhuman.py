@@ -168,6 +168,10 @@ def test_windows_and_statistics(tree):
         n = len(raw(root, cid)[0]) - 1
         expected += 4 * len(range(0, n - 32 + 1, 10))  # p1, p1 mirrored, p2, p2 mirrored
     assert len(windows) == expected
+    # each window knows its clip: clip 1's windows come first, then clip 2's, then clip 5's
+    clips = [windows.clip_id(i) for i in range(len(windows))]
+    assert clips == sorted(clips, key=int) and set(clips) == {"1", "2", "5"}
+    assert clips.count("1") == 4 * len(range(0, len(raw(root, "1")[0]) - 1 - 32 + 1, 10))
     w = windows[0]
     assert w.shape == (32, 262) and w.dtype == np.float32
     f1, _ = ft.pair_features(*raw(root, "1"))

@@ -35,3 +35,13 @@ def test_window_sources_average_each_token_group_over_time():
         "latents": (3, vq.groups * 8), "codes": (3, vq.groups * 8), "positions and velocities": (3, 132)}
     # (batches of 2 and of 3 may sum in another order: equal to float precision)
     np.testing.assert_allclose(sources["latents"], z.mean(2).flatten(1).numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_action_sources_are_a_one_hot_of_the_clip_action_alone_and_beside_the_codes():
+    probe = load_bench("posture_probe")
+    sources = {"codes": np.arange(6.0).reshape(3, 2)}
+    probe.add_action_sources(sources, ["hug", "wave", "hug"], ["bow", "hug", "wave"])
+    np.testing.assert_array_equal(sources["action"], [[0, 1, 0], [0, 0, 1], [0, 1, 0]])
+    np.testing.assert_array_equal(sources["codes and action"][:, :2], sources["codes"])
+    np.testing.assert_array_equal(sources["codes and action"][:, 2:], sources["action"])
+    assert set(probe.ACTION_SOURCES) <= set(sources)

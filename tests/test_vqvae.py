@@ -8,7 +8,8 @@ import torch
 from intermask.config import VQConfig, paper
 from intermask.errors import InterMaskError
 from intermask.models import keyed_random as kr
-from intermask.models.vqvae import VQVAE, GraphConv, from_joint_map, to_joint_map
+from intermask import skeleton as sk
+from intermask.models.vqvae import JOINT_ORDERS, VQVAE, GraphConv, from_joint_map, to_joint_map
 
 SMALL = VQConfig(nb_code=32, code_dim=16, width=16, dropout=0.1)
 
@@ -48,6 +49,45 @@ def test_joint_map_round_trip_keeps_all_but_contacts():
     x = torch.randn(2, 8, 262)
     back = from_joint_map(to_joint_map(x))
     assert torch.equal(back[..., :258], x[..., :258]) and (back[..., 258:] == 0).all()
+
+
+def test_limbs_order_gives_the_trunk_and_each_leg_a_token_group():
+    # Each of the 5 groups is centred on 4 neighbouring places of the joint axis (the last on 6).
+    names = [[sk.JOINT_NAMES[j] for j in JOINT_ORDERS["limbs"][a:b]] for a, b in ((0, 4), (4, 8), (8, 12), (12, 22))]
+    assert names[0] == ["pelvis", "spine1", "spine2", "spine3"]
+    assert names[1] == ["left_hip", "left_knee", "left_ankle", "left_foot"]
+    assert names[2] == ["right_hip", "right_knee", "right_ankle", "right_foot"]
+    assert names[3] == list(sk.JOINT_NAMES[12:])  # neck, collars, head, arms: as in SMPL's order
+
+
+@pytest.mark.parametrize("order", list(JOINT_ORDERS))
+def test_joint_map_in_any_order_puts_each_joint_in_its_place_and_back(order):
+    x = torch.randn(2, 8, 262)
+    m = to_joint_map(x, JOINT_ORDERS[order])
+    smpl = to_joint_map(x)
+    for place, joint in enumerate(JOINT_ORDERS[order]):
+        assert torch.equal(m[:, :, place], smpl[:, :, joint])
+    assert torch.equal(from_joint_map(m, JOINT_ORDERS[order]), from_joint_map(smpl))
+
+
+def test_graph_conv_in_another_order_is_the_same_conv_on_reordered_joints():
+    order = JOINT_ORDERS["limbs"]
+    torch.manual_seed(0)
+    smpl = GraphConv(4, 5)
+    limbs = GraphConv(4, 5, order=order)
+    limbs.load_state_dict(smpl.state_dict())
+    x = torch.randn(2, 4, 22, 3)
+    torch.testing.assert_close(limbs(x[:, :, list(order)]), smpl(x)[:, :, list(order)])
+
+
+def test_vq_in_limbs_order_is_a_vq_of_the_same_size_and_an_unknown_order_is_refused():
+    smpl, limbs = _model(), _model(joint_order="limbs")
+    assert sum(p.numel() for p in smpl.parameters()) == sum(p.numel() for p in limbs.parameters())
+    x = torch.randn(2, 32, 262)
+    assert limbs.eval().decode(limbs.encode(x)).shape == x.shape
+    assert not torch.allclose(limbs.autoencode(x), smpl.eval().autoencode(x))  # same weights, other joints
+    with pytest.raises(InterMaskError, match="joint_order"):
+        _model(joint_order="alphabetical")
 
 
 def test_graph_conv_is_per_frame_and_uses_neighbours():

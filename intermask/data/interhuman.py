@@ -348,12 +348,14 @@ class InterHumanWindows:
         self.normalizer = normalizer
         self.window = window
         self.sequences: list[np.ndarray] = []
+        self.clip_ids: list[str] = []  # the clip each sequence comes from
         self.touch: list[np.ndarray] | None = [] if touch else None
         for cid in split_ids(self.root, split):
             clip = load_clip(self.root, cid)
             if clip.f1.shape[0] >= window:
                 sequences = _single_sequences(clip, mirror)
                 self.sequences.extend(sequences)
+                self.clip_ids.extend([cid] * len(sequences))
                 if self.touch is not None:
                     self.touch.extend(_single_touch_weights(sequences))
         self.index = [(s, t) for s, seq in enumerate(self.sequences)
@@ -364,6 +366,10 @@ class InterHumanWindows:
 
     def __len__(self) -> int:
         return len(self.index)
+
+    def clip_id(self, index: int) -> str:
+        """The id of the clip that window ``index`` is cut from."""
+        return self.clip_ids[self.index[index][0]]
 
     def __getitem__(self, index: int) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         s, t = self.index[index]

@@ -3,7 +3,8 @@
 Input: normalised 262-d features (B, T, 262). Each joint gets [position 3 | velocity 3 | 6D rotation 6]
 (the root's rotation slot is zero), giving (B, 12, 22, T). Each of the ``down_t`` strided 4×4 convolutions
 halves both the joint and the time axis (22 → 11 → 5 joints and T → T/4 frames for the default 2); one codebook
-turns the (groups, T / frames_per_token) map into token ids, group-major. This module owns that token geometry:
+turns the (groups, T / frames_per_token) map into token ids, group-major. The joint axis follows SMPL's
+order unless ``VQConfig.joint_order`` names another (``JOINT_ORDERS``). This module owns that token geometry:
 :func:`frames_per_token` and :func:`token_groups` derive it from the config, everything else asks them.
 
 Graph convolution stem and head: SAGE convolutions with mean aggregation over the skeleton's bones, applied to
@@ -22,6 +23,7 @@ from torch import nn
 
 from intermask import skeleton as sk
 from intermask.config import VQConfig
+from intermask.errors import InterMaskError
 from intermask.models.collective import LOCAL, Collective
 from intermask.models.layers import Dropout
 from intermask.models.quantizer import QuantizerEMA, split_codes
@@ -32,12 +34,34 @@ NUM_JOINTS = sk.NUM_JOINTS
 JOINT_CHANNELS = 12
 
 
-def skeleton_mean_adjacency() -> torch.Tensor:
-    """(22, 22) row-normalised adjacency of the bones (both directions): A @ h is the neighbour mean."""
+def _limbs_order() -> tuple[int, ...]:
+    """Pelvis and spine, left leg, right leg, then the rest (neck, collars, head, arms) in SMPL order: with 4
+    joints per group centre, the first three token groups are centred on the trunk and on one leg each, and the
+    last two on what SMPL's order already gives them (neck, collars and head; the arms)."""
+    trunk = sk.KINEMATIC_CHAINS[2][:4]
+    right_leg, left_leg = sk.KINEMATIC_CHAINS[0][1:], sk.KINEMATIC_CHAINS[1][1:]
+    first = trunk + left_leg + right_leg
+    return first + tuple(j for j in range(NUM_JOINTS) if j not in first)
+
+
+# VQConfig.joint_order → the SMPL joint at each place of the map's joint axis.
+JOINT_ORDERS = {"smpl": tuple(range(NUM_JOINTS)), "limbs": _limbs_order()}
+
+
+def joint_order(cfg: VQConfig) -> tuple[int, ...]:
+    if cfg.joint_order not in JOINT_ORDERS:
+        raise InterMaskError(f"joint_order must be one of {', '.join(JOINT_ORDERS)}; got {cfg.joint_order!r}.")
+    return JOINT_ORDERS[cfg.joint_order]
+
+
+def skeleton_mean_adjacency(order: tuple[int, ...] = JOINT_ORDERS["smpl"]) -> torch.Tensor:
+    """(22, 22) row-normalised adjacency of the bones (both directions) between the places of ``order``:
+    A @ h is the neighbour mean."""
     a = torch.zeros(NUM_JOINTS, NUM_JOINTS)
     for j, p in enumerate(sk.PARENTS):
         if p >= 0:
             a[j, p] = a[p, j] = 1.0
+    a = a[list(order)][:, list(order)]
     return a / a.sum(1, keepdim=True)
 
 
@@ -67,13 +91,14 @@ FRAMES_PER_TOKEN = frames_per_token(VQConfig())
 class GraphConv(nn.Module):
     """SAGEConv(project=True, mean aggregation): out_i = W_l·mean_{j∈N(i)} ReLU(W_p x_j + b_p) + b_l + W_r x_i."""
 
-    def __init__(self, cin: int, cout: int, official_bug: bool = False):
+    def __init__(self, cin: int, cout: int, official_bug: bool = False,
+                 order: tuple[int, ...] = JOINT_ORDERS["smpl"]):
         super().__init__()
         self.proj = nn.Linear(cin, cin)
         self.lin_l = nn.Linear(cin, cout)
         self.lin_r = nn.Linear(cin, cout, bias=False)
         self.official_bug = official_bug
-        self.register_buffer("adj", skeleton_mean_adjacency(), persistent=False)
+        self.register_buffer("adj", skeleton_mean_adjacency(order), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = x.permute(0, 3, 2, 1)  # (B, T, J, C)
@@ -106,8 +131,9 @@ class Encoder(nn.Module):
         super().__init__()
         w = cfg.width
         if cfg.gcn:
-            self.stem = nn.ModuleList([GraphConv(JOINT_CHANNELS, w, cfg.gcn_official_bug),
-                                       GraphConv(w, w, cfg.gcn_official_bug)])
+            order = joint_order(cfg)
+            self.stem = nn.ModuleList([GraphConv(JOINT_CHANNELS, w, cfg.gcn_official_bug, order),
+                                       GraphConv(w, w, cfg.gcn_official_bug, order)])
         else:
             self.stem = nn.ModuleList([nn.Conv2d(JOINT_CHANNELS, w, 3, padding=1)])
         self.down = nn.ModuleList([nn.Sequential(nn.Conv2d(w, w, 4, 2, 1),
@@ -134,8 +160,9 @@ class Decoder(nn.Module):
             "conv": nn.Conv2d(w, w, 3, padding=1)}) for _ in range(cfg.down_t)])
         self.post = nn.Conv2d(w, w, 3, padding=1)
         if cfg.gcn:
-            self.head = nn.ModuleList([GraphConv(w, w, cfg.gcn_official_bug),
-                                       GraphConv(w, JOINT_CHANNELS, cfg.gcn_official_bug)])
+            order = joint_order(cfg)
+            self.head = nn.ModuleList([GraphConv(w, w, cfg.gcn_official_bug, order),
+                                       GraphConv(w, JOINT_CHANNELS, cfg.gcn_official_bug, order)])
         else:
             self.head = nn.ModuleList([nn.Conv2d(w, JOINT_CHANNELS, 3, padding=1)])
 
@@ -153,21 +180,30 @@ class Decoder(nn.Module):
         return x
 
 
-def to_joint_map(x: torch.Tensor) -> torch.Tensor:
-    """(B, T, 262) → (B, 12, 22, T): per joint [pos, vel, rot6d] with a zero rotation for the root."""
+def to_joint_map(x: torch.Tensor, order: tuple[int, ...] = JOINT_ORDERS["smpl"]) -> torch.Tensor:
+    """(B, T, 262) → (B, 12, 22, T): per joint [pos, vel, rot6d] with a zero rotation for the root, the joints
+    in ``order`` (SMPL joint ids)."""
     b, t, _ = x.shape
     pos = x[..., POS].reshape(b, t, NUM_JOINTS, 3)
     vel = x[..., VEL].reshape(b, t, NUM_JOINTS, 3)
     rot = F.pad(x[..., ROT].reshape(b, t, NUM_JOINTS - 1, 6), (0, 0, 1, 0))
-    return torch.cat([pos, vel, rot], dim=-1).permute(0, 3, 2, 1)
+    return torch.cat([pos, vel, rot], dim=-1)[:, :, list(order)].permute(0, 3, 2, 1)
 
 
-def from_joint_map(m: torch.Tensor) -> torch.Tensor:
-    """(B, 12, 22, T) → (B, T, 262); the 4 foot-contact dims are zeros (the mean, once de-normalised)."""
-    h = m.permute(0, 3, 2, 1)
+def from_joint_map(m: torch.Tensor, order: tuple[int, ...] = JOINT_ORDERS["smpl"]) -> torch.Tensor:
+    """(B, 12, 22, T) with the joints in ``order`` → (B, T, 262); the 4 foot-contact dims are zeros (the mean,
+    once de-normalised)."""
+    h = m.permute(0, 3, 2, 1)[:, :, _inverse(order)]
     b, t = h.shape[:2]
     return torch.cat([h[..., :3].reshape(b, t, -1), h[..., 3:6].reshape(b, t, -1),
                       h[:, :, 1:, 6:].reshape(b, t, -1), h.new_zeros(b, t, 4)], dim=-1)
+
+
+def _inverse(order: tuple[int, ...]) -> list[int]:
+    inverse = [0] * len(order)
+    for place, joint in enumerate(order):
+        inverse[joint] = place
+    return inverse
 
 
 class VQVAE(nn.Module):
@@ -181,6 +217,7 @@ class VQVAE(nn.Module):
     def __init__(self, cfg: VQConfig, mean=None, std=None):
         super().__init__()
         self.cfg = cfg
+        self.joint_order = joint_order(cfg)
         self.encoder = Encoder(cfg)
         self.quantizer = QuantizerEMA(cfg.nb_code, cfg.code_dim, cfg.mu, cfg.sample_codebook_temp)
         self.decoder = Decoder(cfg)
@@ -238,7 +275,7 @@ class VQVAE(nn.Module):
         self.quantizer.collective = collective
 
     def _latents(self, x: torch.Tensor) -> torch.Tensor:
-        z = self.encoder(to_joint_map(x))  # (B, D, groups, T')
+        z = self.encoder(to_joint_map(x, self.joint_order))  # (B, D, groups, T')
         return z.flatten(2).transpose(1, 2)  # (B, groups·T', D), group-major like the official code
 
     @torch.no_grad()
@@ -260,11 +297,11 @@ class VQVAE(nn.Module):
     def autoencode(self, x: torch.Tensor) -> torch.Tensor:
         """Normalised features (B, T, 262) → their reconstruction without the codebook (encoder straight into
         decoder): what the model would give if quantising cost nothing."""
-        return from_joint_map(self.decoder(self.encoder(to_joint_map(x))))
+        return from_joint_map(self.decoder(self.encoder(to_joint_map(x, self.joint_order))), self.joint_order)
 
     def decode_latents(self, q: torch.Tensor, t_tokens: int) -> torch.Tensor:
         z = q.transpose(1, 2).reshape(q.shape[0], -1, self.groups, t_tokens)
-        return from_joint_map(self.decoder(z))
+        return from_joint_map(self.decoder(z), self.joint_order)
 
     @torch.no_grad()
     def decode(self, ids: torch.Tensor) -> torch.Tensor:
