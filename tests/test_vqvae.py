@@ -5,10 +5,10 @@ import math
 import pytest
 import torch
 
+from intermask import skeleton as sk
 from intermask.config import VQConfig, paper
 from intermask.errors import InterMaskError
 from intermask.models import keyed_random as kr
-from intermask import skeleton as sk
 from intermask.models.vqvae import JOINT_ORDERS, VQVAE, GraphConv, from_joint_map, to_joint_map
 
 SMALL = VQConfig(nb_code=32, code_dim=16, width=16, dropout=0.1)

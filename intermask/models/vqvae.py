@@ -49,9 +49,18 @@ JOINT_ORDERS = {"smpl": tuple(range(NUM_JOINTS)), "limbs": _limbs_order()}
 
 
 def joint_order(cfg: VQConfig) -> tuple[int, ...]:
+    """The SMPL joint at each place of the config's map (an unknown ``joint_order`` is refused)."""
     if cfg.joint_order not in JOINT_ORDERS:
         raise InterMaskError(f"joint_order must be one of {', '.join(JOINT_ORDERS)}; got {cfg.joint_order!r}.")
     return JOINT_ORDERS[cfg.joint_order]
+
+
+def _places(order: tuple[int, ...]) -> list[int]:
+    """The place of each SMPL joint in ``order``: the inverse permutation."""
+    places = [0] * len(order)
+    for place, joint in enumerate(order):
+        places[joint] = place
+    return places
 
 
 def skeleton_mean_adjacency(order: tuple[int, ...] = JOINT_ORDERS["smpl"]) -> torch.Tensor:
@@ -187,23 +196,21 @@ def to_joint_map(x: torch.Tensor, order: tuple[int, ...] = JOINT_ORDERS["smpl"])
     pos = x[..., POS].reshape(b, t, NUM_JOINTS, 3)
     vel = x[..., VEL].reshape(b, t, NUM_JOINTS, 3)
     rot = F.pad(x[..., ROT].reshape(b, t, NUM_JOINTS - 1, 6), (0, 0, 1, 0))
-    return torch.cat([pos, vel, rot], dim=-1)[:, :, list(order)].permute(0, 3, 2, 1)
+    h = torch.cat([pos, vel, rot], dim=-1)
+    if order != JOINT_ORDERS["smpl"]:  # (no copy on the paper's layout, which every bundled VQ uses)
+        h = h[:, :, list(order)]
+    return h.permute(0, 3, 2, 1)
 
 
 def from_joint_map(m: torch.Tensor, order: tuple[int, ...] = JOINT_ORDERS["smpl"]) -> torch.Tensor:
     """(B, 12, 22, T) with the joints in ``order`` → (B, T, 262); the 4 foot-contact dims are zeros (the mean,
     once de-normalised)."""
-    h = m.permute(0, 3, 2, 1)[:, :, _inverse(order)]
+    h = m.permute(0, 3, 2, 1)
+    if order != JOINT_ORDERS["smpl"]:
+        h = h[:, :, _places(order)]
     b, t = h.shape[:2]
     return torch.cat([h[..., :3].reshape(b, t, -1), h[..., 3:6].reshape(b, t, -1),
                       h[:, :, 1:, 6:].reshape(b, t, -1), h.new_zeros(b, t, 4)], dim=-1)
-
-
-def _inverse(order: tuple[int, ...]) -> list[int]:
-    inverse = [0] * len(order)
-    for place, joint in enumerate(order):
-        inverse[joint] = place
-    return inverse
 
 
 class VQVAE(nn.Module):
