@@ -24,9 +24,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from evaluator_features import ROTATION_GROUPS, rotation_columns  # noqa: E402  (bench/evaluator_features.py)
+from evaluator_features import ROTATION_GROUPS  # noqa: E402  (bench/evaluator_features.py)
 from result_file import publish  # noqa: E402  (bench/result_file.py)
-from intermask.motion.features import POS, VEL  # noqa: E402
+from intermask.motion.features import POS, VEL, rotation_columns  # noqa: E402
 
 SOURCES = ("latents", "codes", "positions and velocities")
 ACTION_SOURCES = ("action", "codes and action")

@@ -32,6 +32,7 @@ def rotation_columns(joints) -> list[int]:
     """The feature columns of the named joints' 6D rotations."""
     return [ROT.start + 6 * slot + k for slot in rotation_slots(joints) for k in range(6)]
 
+
 # (x, y, z)_Y-up = Z_TO_Y @ (x, y, z)_Z-up ; the first step of canonicalisation.
 Z_TO_Y = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
 HAND_PARENT_WRIST = {"left": 20, "right": 21}
