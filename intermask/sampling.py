@@ -109,8 +109,11 @@ def second_pass_tokens(free: torch.Tensor) -> torch.Tensor:
 def decode_rounds(settings: SamplingSettings, free: torch.Tensor) -> tuple[int, int]:
     """Rounds of the first and of the second pass that :func:`masked_decode` runs for maps whose free tokens are
     ``free`` (B, 2, G, T') bool: what a progress bar counts before decoding starts."""
+    return _rounds(settings, free, second_pass_tokens(free))
+
+
+def _rounds(settings: SamplingSettings, free: torch.Tensor, redo: torch.Tensor) -> tuple[int, int]:
     b = free.shape[0]
-    redo = second_pass_tokens(free)
     return (settings.steps_for(int(free.reshape(b, -1).sum(1).max())),
             settings.second_pass_steps(int(redo.reshape(b, -1).sum(1).max())))
 
@@ -167,13 +170,14 @@ def masked_decode(model, text: TextFeatures, token_lengths: torch.Tensor, num_ti
         ids[given] = fixed[given]
     if conditioning is None:
         conditioning = prepare_conditioning(model, text, settings.cond_scale)
-    steps, second = decode_rounds(settings, free)
+    redo = second_pass_tokens(free)
+    steps, second = _rounds(settings, free, redo)
 
     def report(offset: int) -> Progress | None:
         return None if progress is None else (lambda i, _n: progress(offset + i, steps + second))
 
     ids = _fill(model, ids, free, token_lengths, conditioning, settings, steps, generator, report(0))
     if second:
-        ids = _fill(model, ids, second_pass_tokens(free), token_lengths, conditioning, settings, second, generator,
+        ids = _fill(model, ids, redo, token_lengths, conditioning, settings, second, generator,
                     report(steps))
     return ids.masked_fill(~valid, -1)

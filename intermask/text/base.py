@@ -40,6 +40,23 @@ class TextFeatures:
                             None if self.swapped is None else self.swapped.to(device))
 
     @staticmethod
+    def from_tokens(sentence: torch.Tensor, hidden: torch.Tensor, table: torch.Tensor, attention: torch.Tensor,
+                    max_words: int) -> "TextFeatures":
+        """Features of a tokenised batch: ``hidden`` (B, N, D) the encoder's token outputs, ``table`` (B, N, D) the
+        same tokens' input embeddings, ``attention`` (B, N) its attention mask; the first ``max_words`` tokens
+        become the word rows, zero where the mask is off and past the text."""
+        att = attention.bool()
+        b, n, d = hidden.shape
+        k = min(n, max_words)
+        words = torch.zeros(b, max_words, d)
+        static = torch.zeros(b, max_words, d)
+        mask = torch.zeros(b, max_words, dtype=torch.bool)
+        mask[:, :k] = att[:, :k]
+        words[:, :k] = hidden[:, :k].float() * mask[:, :k].unsqueeze(-1)
+        static[:, :k] = table[:, :k].float() * mask[:, :k].unsqueeze(-1)
+        return TextFeatures(sentence, words, mask, static)
+
+    @staticmethod
     def cat(parts: list["TextFeatures"]) -> "TextFeatures":
         width = max(p.words.shape[1] for p in parts)
 

@@ -141,17 +141,8 @@ class CLIPEncoder(TextEncoder):
         with torch.no_grad():
             out = self._model(input_ids=tok["input_ids"], attention_mask=tok["attention_mask"])
             table = self._model.get_input_embeddings()(tok["input_ids"])
-        hidden = out.last_hidden_state.float()
-        att = tok["attention_mask"].bool()
-        b, n, d = hidden.shape
-        k = min(n, self.max_words)
-        words = torch.zeros(b, self.max_words, d)
-        static = torch.zeros(b, self.max_words, d)
-        mask = torch.zeros(b, self.max_words, dtype=torch.bool)
-        mask[:, :k] = att[:, :k]
-        words[:, :k] = hidden[:, :k] * mask[:, :k].unsqueeze(-1)
-        static[:, :k] = table[:, :k].float() * mask[:, :k].unsqueeze(-1)
-        return TextFeatures(out.pooler_output.float(), words, mask, static)
+        return TextFeatures.from_tokens(out.pooler_output.float(), out.last_hidden_state, table,
+                                        tok["attention_mask"], self.max_words)
 
     def _encode_official(self, texts: list[str]) -> TextFeatures:
         rows = self._tokenizer(texts, truncation=True, max_length=self._context)["input_ids"]

@@ -80,12 +80,4 @@ class MiniLMEncoder(TextEncoder):
         w = att.float().unsqueeze(-1)
         sentence = (hidden * w).sum(1) / w.sum(1).clamp_min(1e-9)
         sentence = torch.nn.functional.normalize(sentence, dim=-1)
-        b, n, d = hidden.shape
-        k = min(n, self.max_words)
-        words = torch.zeros(b, self.max_words, d)
-        static = torch.zeros(b, self.max_words, d)
-        mask = torch.zeros(b, self.max_words, dtype=torch.bool)
-        mask[:, :k] = att[:, :k]
-        words[:, :k] = hidden[:, :k] * mask[:, :k].unsqueeze(-1)
-        static[:, :k] = table[:, :k].float() * mask[:, :k].unsqueeze(-1)
-        return TextFeatures(sentence.clone(), words, mask, static)
+        return TextFeatures.from_tokens(sentence.clone(), hidden, table, att, self.max_words)
