@@ -259,13 +259,15 @@ def test_vq_decoder_can_be_widened_and_trained_alone_keeping_every_code(runs):
     assert train_vq.main([*common, *VQ_ARGS, "--decoder-only", "--out", str(out / "vq_nocodes")]) == 2
 
 
-def test_tokenize_only_writes_the_token_caches_remap_reads(runs):
+def test_tokenize_only_writes_the_token_caches_remap_reads(runs, capsys):
     from train import remap
 
     root, out, common = runs
     args = [*common, *TR_ARGS, "--vq", str(out / "vq2" / "latest"), "--tokenize-only"]
     assert train_transformer.main([*args, "--out", str(out / "tok")]) == 0
     assert (out / "tok" / "tokens_train.safetensors").exists() and not (out / "tok" / "latest").exists()
+    said = capsys.readouterr().out  # the long step is announced and timed even without a progress bar
+    assert "tokenising the train split" in said and "tokenised the train split in" in said
     # The two caches tokenise the same clips, so the model trained on vq1's codes carries over to vq2's.
     assert remap.main(["--transformer", str(out / "t1" / "latest"),
                        "--old-tokens", str(out / "t1" / "tokens_train.safetensors"),

@@ -97,7 +97,13 @@ def token_sets(cfg: C.ModelConfig, vq, norm, out: Path, d, seed: int, progress: 
         path = out / f"tokens_{split}.safetensors"
         arrays = tk.load_or_build(path, ds, vq, norm, dc.max_frames, fingerprint, build=False)
         if arrays is None:  # every rank sees the same file, so all of them build it together
+            if d.is_main:  # (said even without a bar: on a CPU this takes long, once per VQ and clip list)
+                print(f"tokenising the {split} split of {dc.data_root} ({len(ds.ids)} clips and their mirror images) "
+                      f"into {path}", flush=True)
+            t0 = time.time()
             tk.build_shared(path, ds, vq, norm, dc.max_frames, fingerprint, d, progress)
+            if d.is_main:
+                print(f"tokenised the {split} split in {(time.time() - t0) / 60:.1f} min", flush=True)
             arrays = tk.load_or_build(path, ds, vq, norm, dc.max_frames, fingerprint, build=False)
         if arrays is None:
             raise InterMaskError(f"The token cache {path} does not match the {split} split of {dc.data_root}; "
