@@ -276,6 +276,21 @@ def test_tokenize_only_writes_the_token_caches_remap_reads(runs, capsys):
     assert (out / "remapped" / "model.safetensors").exists()
 
 
+def test_a_run_can_read_another_runs_token_cache_and_never_overwrites_it(runs, capsys):
+    root, out, common = runs
+    vq1 = ["--vq", str(out / "vq1" / "latest")]
+    cache = out / "t1" / "tokens_train.safetensors"
+    before = cache.stat().st_mtime_ns
+    capsys.readouterr()
+    args = [*common, *TR_ARGS, "--max-steps", "2", "--token-cache", str(out / "t1")]
+    assert train_transformer.main([*args, *vq1, "--out", str(out / "shared")]) == 0
+    assert "tokenising" not in capsys.readouterr().out  # t1's tokens were read, not made again
+    assert not (out / "shared" / "tokens_train.safetensors").exists() and cache.stat().st_mtime_ns == before
+    # Another VQ's codes would not match them: an error, not a rebuild over t1's cache.
+    assert train_transformer.main([*args, "--vq", str(out / "vq2" / "latest"), "--out", str(out / "shared2")]) == 2
+    assert "another VQ" in capsys.readouterr().err and cache.stat().st_mtime_ns == before
+
+
 def test_a_process_group_waits_for_every_rank_only_when_its_body_ends_normally(monkeypatch):
     from train import distributed
 

@@ -5,7 +5,7 @@
     torchrun --nproc_per_node=2 train/train_transformer.py --vq runs/vq/best --data-root ... --out runs/t2m
 
 Training items are whole clips (up to --max-frames), tokenised once by the frozen VQ into OUT/tokens_<split>
-(train/tokens.py) and batched by length; the frozen text encoder runs once per unique description (a cache,
+(train/tokens.py; --token-cache DIR reads an earlier run's instead) and batched by length; the frozen text encoder runs once per unique description (a cache,
 warmed before the first step). --probe-every N generates validation clips every N steps and keeps as best/ the
 checkpoint with the highest probe score (train/probe.py); without it, best/ has the lowest validation loss.
 N processes with the same --batch-size give the model of one process.
@@ -40,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--tokenize-only", action="store_true",
                         help="write OUT/tokens_<split>.safetensors with this VQ and stop (what train/remap.py reads "
                              "as --new-tokens before the run that starts from the remapped model)")
+    parser.add_argument("--token-cache", default=None, metavar="DIR",
+                        help="folder of the token caches (default: OUT); give an earlier run's to reuse its tokens "
+                             "(same VQ, data root and --max-frames), which it never overwrites")
     g = parser.add_argument_group("probe")
     g.add_argument("--probe-every", type=int, default=0,
                    help="generate and score validation clips every N steps (0: never); best/ then follows the score")
@@ -73,9 +76,9 @@ def text_cache(cfg: C.ModelConfig, datasets, out: Path, d, progress: bool = Fals
     return cache
 
 
-def token_sets(cfg: C.ModelConfig, vq, norm, out: Path, d, seed: int, progress: bool):
+def token_sets(cfg: C.ModelConfig, vq, norm, out: Path, d, seed: int, progress: bool, shared: bool = False):
     """Training and validation items of whole-clip token maps, tokenised once (every rank a share) and shared by
-    file."""
+    file in ``out``; a ``shared`` folder (another run's) is read, and written only where a cache is missing."""
     from intermask.data.interhuman import InterHumanDataset
     from train import tokens as tk
 
@@ -96,6 +99,9 @@ def token_sets(cfg: C.ModelConfig, vq, norm, out: Path, d, seed: int, progress: 
             continue
         path = out / f"tokens_{split}.safetensors"
         arrays = tk.load_or_build(path, ds, vq, norm, dc.max_frames, fingerprint, build=False)
+        if arrays is None and shared and path.exists():
+            raise InterMaskError(f"The token cache {path} was made with another VQ, data root or --max-frames; give "
+                                 "--token-cache a folder of its own (or none) instead of rebuilding another run's.")
         if arrays is None:  # every rank sees the same file, so all of them build it together
             if d.is_main:  # (said even without a bar: on a CPU this takes long, once per VQ and clip list)
                 print(f"tokenising the {split} split of {dc.data_root} ({len(ds.ids)} clips and their mirror images) "
@@ -187,9 +193,11 @@ def run(args: argparse.Namespace) -> dict:
             raise InterMaskError("--person-words needs --person-order-words: training swaps the persons at random, "
                                  "and the words that name them must swap with them.")
         show = d.is_main and not args.no_progress
-        train_set, val_set = token_sets(cfg, vq, norm, out, d, args.seed, show)
+        tokens = Path(args.token_cache) if args.token_cache else out
+        tokens.mkdir(parents=True, exist_ok=True)
+        train_set, val_set = token_sets(cfg, vq, norm, tokens, d, args.seed, show, shared=tokens != out)
         if args.tokenize_only:
-            return {"step": 0, "tokens": sorted(str(f) for f in out.glob("tokens_*.safetensors"))}
+            return {"step": 0, "tokens": sorted(str(f) for f in tokens.glob("tokens_*.safetensors"))}
         cache = text_cache(cfg, [s.dataset for s in (train_set, val_set) if s is not None], out, d, show)
         train = cfg.transformer_training
         plan = GlobalBatchPlan(len(train_set), train.batch_size, d.world_size, d.rank, args.seed,
