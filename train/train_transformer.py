@@ -5,8 +5,8 @@
     torchrun --nproc_per_node=2 train/train_transformer.py --vq runs/vq/best --data-root ... --out runs/t2m
 
 Training items are whole clips (up to --max-frames), tokenised once by the frozen VQ into OUT/tokens_<split>
-(train/tokens.py; --token-cache DIR reads an earlier run's instead) and batched by length; the frozen text encoder runs once per unique description (a cache,
-warmed before the first step). --probe-every N generates validation clips every N steps and keeps as best/ the
+(train/tokens.py; --token-cache DIR reads an earlier run's instead) and batched by length; the frozen text encoder
+runs once per unique description (a cache, warmed before the first step). --probe-every N generates validation clips every N steps and keeps as best/ the
 checkpoint with the highest probe score (train/probe.py); without it, best/ has the lowest validation loss.
 N processes with the same --batch-size give the model of one process.
 """
@@ -68,7 +68,10 @@ def text_cache(cfg: C.ModelConfig, datasets, out: Path, d, progress: bool = Fals
         texts |= {t.strip() for t in texts}
         if cfg.data.person_order_words or cfg.transformer.person_words:
             texts |= {swap_person_order(t) for t in texts}
+        t0 = time.time()
         cache.warm(sorted(texts), progress)
+        print(f"text features of {len(texts)} descriptions ({cfg.text.encoder}) ready in {time.time() - t0:.0f} s",
+              flush=True)
         cache.save(path)
     d.barrier()
     if not d.is_main:

@@ -6,8 +6,8 @@
 
 The union's training split holds the training clips of every root; its validation and test splits are those of
 the first root alone, so a model trained on the union is validated, probed and evaluated on exactly the clips a
-model trained on the first root is. Clips of the first root keep their ids (a checkpoint's results and a token
-cache of the first root still name the same clips); those of root k ≥ 2 are renamed ``u<k>_<id>``.
+model trained on the first root is. Clips of the first root keep their ids (results name the same clips either
+way); those of root k ≥ 2 are renamed ``u<k>_<id>``.
 """
 from __future__ import annotations
 
