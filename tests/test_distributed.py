@@ -153,8 +153,23 @@ def test_init_from_starts_from_the_given_weights_with_a_fresh_run(runs):
     assert train_transformer.main([*args, "--out", str(out / "init")]) == 0
     assert _max_delta(out / "t1" / "latest", out / "init" / "latest") == 0.0
     assert '"step": 2' in (out / "init" / "latest" / "train_state.json").read_text()
-    # Starting from weights and resuming a run are different things.
-    assert train_transformer.main([*args, "--out", str(out / "init"), "--resume"]) == 2
+
+
+def test_the_command_that_starts_a_run_from_weights_restarts_it_with_resume(runs, capsys):
+    """--init-from with --resume: the run's own checkpoint when it has one, else the --init-from weights; so a
+    long run stopped anywhere (even before its first save) is restarted by its own command plus --resume."""
+    root, out, common = runs
+    args = [*common, *TR_ARGS, "--vq", str(out / "vq1" / "latest"), "--max-steps", "4", "--lr", "1e-3",
+            "--init-from", str(out / "t1" / "latest")]
+    assert train_transformer.main([*args, "--out", str(out / "from_weights")]) == 0  # uninterrupted
+    assert train_transformer.main([*args, "--out", str(out / "restarted"), "--resume", "--stop-at", "2"]) == 0
+    assert "has no checkpoint yet, so the run starts from --init-from" in capsys.readouterr().out
+    assert '"step": 2' in (out / "restarted" / "latest" / "train_state.json").read_text()
+    assert train_transformer.main([*args, "--out", str(out / "restarted"), "--resume"]) == 0
+    assert "--resume: continuing from" in capsys.readouterr().out
+    assert '"step": 4' in (out / "restarted" / "latest" / "train_state.json").read_text()
+    assert _max_delta(out / "from_weights" / "latest", out / "restarted" / "latest") <= 1e-6
+    assert _max_delta(out / "t1" / "latest", out / "restarted" / "latest") > 1e-4  # it trained
 
 
 def test_init_from_can_grow_static_word_vectors_onto_an_older_checkpoint(runs):

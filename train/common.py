@@ -234,12 +234,27 @@ def end_step(args: argparse.Namespace, total: int) -> int:
 
 
 def resume_dir(args: argparse.Namespace, out: Path) -> Path | None:
+    """The checkpoint to continue from, or None for a new run.
+
+    ``--resume`` with ``--init-from`` means: continue this run if it has written a checkpoint, else start it from
+    the ``--init-from`` weights. The command that starts a long run, plus ``--resume``, then also restarts it
+    wherever it stopped (even before its first save). Whichever applies, ``args`` is left saying only that.
+    """
     if args.resume is None:
         return None
     path = out / "latest" if args.resume == "latest" else Path(args.resume)
-    if not (path / "config.json").exists():
-        raise InterMaskError(f"--resume: {path} is not a checkpoint directory written by training.")
-    return path
+    if (path / "config.json").exists():
+        if getattr(args, "init_from", None) is not None:
+            print(f"--resume: continuing from {path} (--init-from {args.init_from} was this run's start)",
+                  flush=True)
+            args.init_from = None
+        return path
+    if getattr(args, "init_from", None) is not None:
+        print(f"--resume: {path} has no checkpoint yet, so the run starts from --init-from {args.init_from}",
+              flush=True)
+        args.resume = None
+        return None
+    raise InterMaskError(f"--resume: {path} is not a checkpoint directory written by training.")
 
 
 def resumed_config(resume: Path | None, given: C.ModelConfig) -> C.ModelConfig:
@@ -274,8 +289,6 @@ def init_dir(args: argparse.Namespace) -> Path | None:
     if not (path / "config.json").exists() or not (path / "model.safetensors").exists():
         raise InterMaskError(f"--init-from: {path} is not a checkpoint directory (config.json and "
                              "model.safetensors).")
-    if getattr(args, "resume", None) is not None:
-        raise InterMaskError("--init-from starts a new run from weights; --resume continues a run. Give one.")
     return path
 
 
