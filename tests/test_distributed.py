@@ -25,6 +25,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from fixtures import write_interhuman_tree  # noqa: E402
+from intermask.data.interhuman import split_ids  # noqa: E402
 from train import train_transformer, train_vq  # noqa: E402
 
 STEPS = 6
@@ -304,6 +305,19 @@ def test_a_run_can_read_another_runs_token_cache_and_never_overwrites_it(runs, c
     # Another VQ's codes would not match them: an error, not a rebuild over t1's cache.
     assert train_transformer.main([*args, "--vq", str(out / "vq2" / "latest"), "--out", str(out / "shared2")]) == 2
     assert "another VQ" in capsys.readouterr().err and cache.stat().st_mtime_ns == before
+
+
+def test_a_new_cache_copies_the_clips_another_runs_cache_holds(runs, capsys):
+    root, out, common = runs
+    capsys.readouterr()
+    args = [*common, *TR_ARGS, "--vq", str(out / "vq1" / "latest"), "--tokenize-only",
+            "--reuse-tokens", str(out / "t1")]
+    assert train_transformer.main([*args, "--out", str(out / "reused")]) == 0
+    said = capsys.readouterr().out
+    clips = len(split_ids(root, "train"))
+    assert f"({clips} clips copied from {out / 't1' / 'tokens_train.safetensors'})" in said
+    mine, theirs = (load_file(str(d / "tokens_train.safetensors")) for d in (out / "reused", out / "t1"))
+    assert mine.keys() == theirs.keys() and all(torch.equal(mine[k], theirs[k]) for k in mine)
 
 
 def test_a_process_group_waits_for_every_rank_only_when_its_body_ends_normally(monkeypatch):

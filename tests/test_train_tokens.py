@@ -15,6 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fixtures import write_interhuman_tree, write_tiny_checkpoint  # noqa: E402
 from intermask.checkpoint import load_vq  # noqa: E402
 from intermask.data.interhuman import InterHumanDataset, mirror_features, split_ids  # noqa: E402
+from intermask.errors import InterMaskError  # noqa: E402
 from train import tokens as tk  # noqa: E402
 from train.distributed import GlobalBatchPlan  # noqa: E402
 
@@ -143,6 +144,42 @@ def test_processes_that_share_the_tokenising_write_the_file_one_process_writes(s
     assert sorted(p.name for p in tmp_path.iterdir()) == ["alone.safetensors", "shared.safetensors"]  # parts gone
     _, chunks = tk.plan_chunks(ds, 80, vq.frames_per_token)
     assert len(chunks) >= 2  # so that both ranks had a share
+
+
+def test_a_union_copies_the_codes_of_the_clips_an_earlier_cache_holds_and_encodes_only_the_new_ones(setup,
+                                                                                                     tmp_path):
+    import json
+    from types import SimpleNamespace
+
+    from safetensors.numpy import load_file, save_file
+
+    from train.union import union
+
+    tmp, vq, norm, first = setup
+    write_interhuman_tree(tmp_path / "b", n_clips=6, frames=(30, 95), seed=5)
+    union([tmp / "data", tmp_path / "b"], tmp_path / "union")
+    grown = InterHumanDataset(tmp_path / "union", "train", None, max_frames=80, mirror=True, swap=False, cache=False)
+    fp = tk.vq_fingerprint(vq)
+    donor = tmp_path / "first.safetensors"
+    tk.load_or_build(donor, first, vq, norm, 80, fp, build=True, progress=False)
+    alone = SimpleNamespace(rank=0, world_size=1, is_main=True, barrier=lambda: None)
+
+    path = tmp_path / "reused.safetensors"
+    copied = tk.build_shared(path, grown, vq, norm, 80, fp, alone, progress=False, donors=[donor])
+    assert copied == len(first.ids) and len(grown.ids) > copied  # only the second root's clips were encoded
+    fresh = tk.load_or_build(tmp_path / "fresh.safetensors", grown, vq, norm, 80, fp, build=True, progress=False)
+    reused = tk.load_or_build(path, grown, vq, norm, 80, fp, build=False)
+    assert reused is not None and all(np.array_equal(reused[k], fresh[k]) for k in fresh)
+
+    # A cache of another VQ (or crop length) cannot donate, and neither can one that does not list its clips.
+    with pytest.raises(InterMaskError, match="another VQ"):
+        tk.donated_maps([donor], grown, tk.clip_tokens(grown, 60, 4), fp, 60)
+    meta = {k: v for k, v in tk.read_meta(donor).items() if k != "ids"}
+    save_file(load_file(str(donor)), str(tmp_path / "old.safetensors"), metadata={"meta": json.dumps(meta)})
+    with pytest.raises(InterMaskError, match="clip ids"):
+        tk.donated_maps([tmp_path / "old.safetensors"], grown, tk.clip_tokens(grown, 80, 4), fp, 80)
+    # (such a cache still serves its own run)
+    assert tk.load_or_build(tmp_path / "old.safetensors", first, vq, norm, 80, fp, build=False) is not None
 
 
 def test_length_buckets_keep_each_item_once_and_batch_similar_lengths():

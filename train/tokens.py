@@ -6,12 +6,14 @@ the motion disagree, and token positions past the crop are never trained althoug
 
 Each training item is a clip or its mirror image, so two token maps are kept per clip, both in person 1's
 canonical frame. (The crop dataset also re-canonicalises on person 2 half of the time; encoding that variant too
-would double the tokenising time, 5.7 min for InterSynth's training split on a busy 2-core CPU, for a view the
-slot-order swap already mostly gives.) An item draws (from ``[seed, epoch, index]``, like the crop dataset) one description and the slot
-order; the codes are then only looked up, never recomputed.
+would double the tokenising time, 50 min for InterSynth's 6,400 training clips with the 256-channel encoder on
+2 CPU cores, for a view the slot-order swap already mostly gives.) An item draws (from ``[seed, epoch, index]``,
+like the crop dataset) one description and the slot order; the codes are then only looked up, never recomputed.
 
 The file (``tokens_<split>.safetensors``) holds one flat int16 code array with per-map offsets and lengths, and
-metadata naming the VQ weights and the data it came from; a mismatch rebuilds it.
+metadata naming the VQ weights and the data it came from (the clip ids too); a mismatch rebuilds it. A rebuild
+can copy the maps of clips that other caches hold by id (:func:`donated_maps`), so growing a data set only
+tokenises the new clips.
 """
 from __future__ import annotations
 
@@ -50,20 +52,28 @@ def _variant_features(clip, mirrored: bool, frames: int) -> tuple[np.ndarray, np
     return reframe(f1, f2, 0, frames)
 
 
+def clip_tokens(dataset: InterHumanDataset, max_frames: int, frames_per_token: int) -> np.ndarray:
+    """Each clip's token length. A clip longer than ``max_frames`` keeps its first ``max_frames`` raw frames, as the
+    evaluation's items do (InterSynth clips are at most 10 s); the last frames that do not fill a whole token are
+    dropped."""
+    return np.array([(min(dataset.frames(k), max_frames) - 1) // frames_per_token for k in range(len(dataset.ids))],
+                    dtype=np.int64)
+
+
+def chunked(tokens: np.ndarray, skip=frozenset()) -> list[list[int]]:
+    """The clips (but those in ``skip``) in encoding chunks: equal token lengths, at most 64 per VQ call."""
+    by_len: dict[int, list[int]] = {}
+    for k, t in enumerate(tokens):
+        if k not in skip:
+            by_len.setdefault(int(t), []).append(k)
+    return [ks[i:i + 64] for _, ks in sorted(by_len.items()) for i in range(0, len(ks), 64)]
+
+
 def plan_chunks(dataset: InterHumanDataset, max_frames: int, frames_per_token: int
                 ) -> tuple[np.ndarray, list[list[int]]]:
-    """Each clip's token length, and the clips in encoding chunks: equal token lengths, at most 64 per VQ call.
-
-    A clip longer than ``max_frames`` keeps its first ``max_frames`` raw frames, as the evaluation's items do
-    (InterSynth clips are at most 10 s); the last frames that do not fill a whole token are dropped.
-    """
-    n = len(dataset.ids)
-    tokens = np.zeros(n, dtype=np.int64)
-    by_len: dict[int, list[int]] = {}
-    for k in range(n):
-        tokens[k] = (min(dataset.frames(k), max_frames) - 1) // frames_per_token
-        by_len.setdefault(int(tokens[k]), []).append(k)
-    return tokens, [ks[i:i + 64] for _, ks in sorted(by_len.items()) for i in range(0, len(ks), 64)]
+    """Each clip's token length (:func:`clip_tokens`) and all clips in encoding chunks (:func:`chunked`)."""
+    tokens = clip_tokens(dataset, max_frames, frames_per_token)
+    return tokens, chunked(tokens)
 
 
 @torch.no_grad()
@@ -282,8 +292,53 @@ def collate(items: list[dict]) -> dict:
 
 
 def _meta(dataset: InterHumanDataset, fingerprint: str, max_frames: int) -> dict:
+    """What a cache is valid for; ``ids`` (the clips in order) lets another cache copy its maps by clip id. A cache
+    written before ids were recorded still matches (:func:`_same`), it just cannot donate."""
     return {"format": FORMAT, "vq": fingerprint, "split": dataset.split, "clips": len(dataset.ids),
-            "ids_hash": hashlib.sha256("\n".join(dataset.ids).encode()).hexdigest()[:16], "max_frames": max_frames}
+            "ids_hash": hashlib.sha256("\n".join(dataset.ids).encode()).hexdigest()[:16], "max_frames": max_frames,
+            "ids": list(dataset.ids)}
+
+
+def _same(have: dict, want: dict) -> bool:
+    return {k: v for k, v in have.items() if k != "ids"} == {k: v for k, v in want.items() if k != "ids"}
+
+
+def read_meta(path: Path) -> dict:
+    from safetensors import safe_open
+
+    with safe_open(str(path), "np") as fh:
+        return json.loads((fh.metadata() or {}).get("meta", "{}"))
+
+
+def donated_maps(donors, dataset: InterHumanDataset, tokens: np.ndarray, fingerprint: str, max_frames: int
+                 ) -> dict[int, np.ndarray]:
+    """{clip: token maps (VARIANTS, 2, groups, T')} copied from the caches ``donors`` for clips of ``dataset`` with
+    the same id and token length, the first donor holding a clip winning.
+
+    A clip's id stands for its motion: give caches of the same clips (e.g. the training split a union extends,
+    train/union.py keeps its first root's ids), made with the same VQ and ``max_frames`` (checked)."""
+    from safetensors.numpy import load_file
+
+    index = {cid: k for k, cid in enumerate(dataset.ids)}
+    maps: dict[int, np.ndarray] = {}
+    for path in donors:
+        meta = read_meta(path)
+        if meta.get("format") != FORMAT or meta.get("vq") != fingerprint or meta.get("max_frames") != max_frames:
+            raise InterMaskError(f"The token cache {path} was made with another VQ or --max-frames (or is not a "
+                                 "token cache), so its codes cannot be reused.")
+        if "ids" not in meta:
+            raise InterMaskError(f"The token cache {path} was written before caches recorded their clip ids, so its "
+                                 "clips cannot be matched; rebuild it to reuse it.")
+        arrays = load_file(str(path))
+        codes, offsets, lengths = arrays["codes"], arrays["offsets"], arrays["tokens"]
+        for j, cid in enumerate(meta["ids"]):
+            k = index.get(cid)
+            t = int(lengths[j * VARIANTS])
+            if k is None or k in maps or t != tokens[k]:
+                continue
+            maps[k] = np.stack([codes[:, o:o + t].reshape(2, -1, t)
+                                for o in offsets[j * VARIANTS:(j + 1) * VARIANTS]])
+    return maps
 
 
 def load_or_build(path: Path, dataset: InterHumanDataset, vq, normalizer, max_frames: int, fingerprint: str,
@@ -291,14 +346,10 @@ def load_or_build(path: Path, dataset: InterHumanDataset, vq, normalizer, max_fr
     """The cached arrays at ``path`` if they match (VQ weights, clip list, max_frames); else build and save them
     when ``build`` (rank 0), or return None (other ranks wait for rank 0 and call again)."""
     from safetensors.numpy import load_file
-    from safetensors import safe_open
 
     want = _meta(dataset, fingerprint, max_frames)
-    if path.exists():
-        with safe_open(str(path), "np") as fh:
-            have = json.loads((fh.metadata() or {}).get("meta", "{}"))
-        if have == want:
-            return load_file(str(path))
+    if path.exists() and _same(read_meta(path), want):
+        return load_file(str(path))
     if not build:
         return None
     arrays = encode_split(dataset, vq, normalizer, max_frames, progress)
@@ -314,14 +365,17 @@ def _save(path: Path, arrays: dict[str, np.ndarray], meta: dict) -> None:
 
 
 def build_shared(path: Path, dataset: InterHumanDataset, vq, normalizer, max_frames: int, fingerprint: str, d,
-                 progress: bool = True) -> None:
-    """Write the cache at ``path`` with every process of ``d`` (train.distributed.Dist) encoding a share.
+                 progress: bool = True, donors=()) -> int:
+    """Write the cache at ``path`` with every process of ``d`` (train.distributed.Dist) encoding a share; returns
+    how many clips were copied from the caches ``donors`` (:func:`donated_maps`) instead of encoded.
 
     Rank r encodes chunks r, r + N, … (:func:`plan_chunks`: the chunks, and so every VQ call, are those of one
     process), leaves them in ``<path>.part<r>.npz``, and rank 0 puts them together: the file is the one a single
     process writes, and each process makes 1/N of the VQ calls. Returns when the file is there, on every rank.
     """
-    tokens, chunks = plan_chunks(dataset, max_frames, vq.frames_per_token)
+    tokens = clip_tokens(dataset, max_frames, vq.frames_per_token)
+    donated = donated_maps(donors, dataset, tokens, fingerprint, max_frames) if donors else {}
+    chunks = chunked(tokens, skip=donated.keys())
     mine = encode_chunks(dataset, vq, normalizer, max_frames, chunks[d.rank::d.world_size], progress)
     part = lambda r: path.with_name(f"{path.name}.part{r}.npz")  # noqa: E731
     if d.world_size > 1 and not d.is_main:
@@ -334,5 +388,6 @@ def build_shared(path: Path, dataset: InterHumanDataset, vq, normalizer, max_fra
             with np.load(part(r)) as z:
                 mine.update((int(k), z[k]) for k in z.files)
             part(r).unlink()
-        _save(path, pack(tokens, mine), _meta(dataset, fingerprint, max_frames))
+        _save(path, pack(tokens, {**donated, **mine}), _meta(dataset, fingerprint, max_frames))
     d.barrier()
+    return len(donated)

@@ -5,9 +5,10 @@
     torchrun --nproc_per_node=2 train/train_transformer.py --vq runs/vq/best --data-root ... --out runs/t2m
 
 Training items are whole clips (up to --max-frames), tokenised once by the frozen VQ into OUT/tokens_<split>
-(train/tokens.py; --token-cache DIR reads an earlier run's instead) and batched by length; the frozen text encoder
-runs once per unique description (a cache, warmed before the first step). --probe-every N generates validation clips every N steps and keeps as best/ the
-checkpoint with the highest probe score (train/probe.py); without it, best/ has the lowest validation loss.
+(train/tokens.py; --token-cache DIR reads an earlier run's instead, --reuse-tokens DIR copies the clips its caches
+hold) and batched by length; the frozen text encoder runs once per unique description (a cache, warmed before the
+first step). --probe-every N generates validation clips every N steps and keeps as best/ the checkpoint with the
+highest probe score (train/probe.py); without it, best/ has the lowest validation loss.
 N processes with the same --batch-size give the model of one process.
 """
 from __future__ import annotations
@@ -43,6 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--token-cache", default=None, metavar="DIR",
                         help="folder of the token caches (default: OUT); give an earlier run's to reuse its tokens "
                              "(same VQ, data root and --max-frames), which it never overwrites")
+    parser.add_argument("--reuse-tokens", nargs="+", default=(), metavar="DIR",
+                        help="when a cache must be built, copy the codes of clips (by id) that these runs' caches "
+                             "already hold (same VQ and --max-frames) instead of encoding them: e.g. the run on "
+                             "data a union (train/union.py) extends, so only the new clips are tokenised")
     g = parser.add_argument_group("probe")
     g.add_argument("--probe-every", type=int, default=0,
                    help="generate and score validation clips every N steps (0: never); best/ then follows the score")
@@ -79,9 +84,11 @@ def text_cache(cfg: C.ModelConfig, datasets, out: Path, d, progress: bool = Fals
     return cache
 
 
-def token_sets(cfg: C.ModelConfig, vq, norm, out: Path, d, seed: int, progress: bool, shared: bool = False):
+def token_sets(cfg: C.ModelConfig, vq, norm, out: Path, d, seed: int, progress: bool, shared: bool = False,
+               donors=()):
     """Training and validation items of whole-clip token maps, tokenised once (every rank a share) and shared by
-    file in ``out``; a ``shared`` folder (another run's) is read, and written only where a cache is missing."""
+    file in ``out``; a ``shared`` folder (another run's) is read, and written only where a cache is missing.
+    ``donors`` are run folders whose caches give the codes of the clips they hold (``--reuse-tokens``)."""
     from intermask.data.interhuman import InterHumanDataset
     from train import tokens as tk
 
@@ -110,9 +117,11 @@ def token_sets(cfg: C.ModelConfig, vq, norm, out: Path, d, seed: int, progress: 
                 print(f"tokenising the {split} split of {dc.data_root} ({len(ds.ids)} clips and their mirror images) "
                       f"into {path}", flush=True)
             t0 = time.time()
-            tk.build_shared(path, ds, vq, norm, dc.max_frames, fingerprint, d, progress)
+            given = [f for f in (Path(r) / path.name for r in donors) if f.exists()]
+            copied = tk.build_shared(path, ds, vq, norm, dc.max_frames, fingerprint, d, progress, donors=given)
             if d.is_main:
-                print(f"tokenised the {split} split in {(time.time() - t0) / 60:.1f} min", flush=True)
+                reused = f" ({copied} clips copied from {', '.join(map(str, given))})" if given else ""
+                print(f"tokenised the {split} split in {(time.time() - t0) / 60:.1f} min{reused}", flush=True)
             arrays = tk.load_or_build(path, ds, vq, norm, dc.max_frames, fingerprint, build=False)
         if arrays is None:
             raise InterMaskError(f"The token cache {path} does not match the {split} split of {dc.data_root}; "
@@ -198,7 +207,8 @@ def run(args: argparse.Namespace) -> dict:
         show = d.is_main and not args.no_progress
         tokens = Path(args.token_cache) if args.token_cache else out
         tokens.mkdir(parents=True, exist_ok=True)
-        train_set, val_set = token_sets(cfg, vq, norm, tokens, d, args.seed, show, shared=tokens != out)
+        train_set, val_set = token_sets(cfg, vq, norm, tokens, d, args.seed, show, shared=tokens != out,
+                                        donors=args.reuse_tokens)
         if args.tokenize_only:
             return {"step": 0, "tokens": sorted(str(f) for f in tokens.glob("tokens_*.safetensors"))}
         cache = text_cache(cfg, [s.dataset for s in (train_set, val_set) if s is not None], out, d, show)
