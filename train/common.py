@@ -233,8 +233,8 @@ def end_step(args: argparse.Namespace, total: int) -> int:
     return min(total, args.stop_at) if args.stop_at else total
 
 
-def resume_dir(args: argparse.Namespace, out: Path) -> Path | None:
-    """The checkpoint to continue from, or None for a new run.
+def resume_dir(args: argparse.Namespace, out: Path, say: bool = True) -> Path | None:
+    """The checkpoint to continue from, or None for a new run (``say``: print which, when both flags are given).
 
     ``--resume`` with ``--init-from`` means: continue this run if it has written a checkpoint, else start it from
     the ``--init-from`` weights. The command that starts a long run, plus ``--resume``, then also restarts it
@@ -245,13 +245,15 @@ def resume_dir(args: argparse.Namespace, out: Path) -> Path | None:
     path = out / "latest" if args.resume == "latest" else Path(args.resume)
     if (path / "config.json").exists():
         if getattr(args, "init_from", None) is not None:
-            print(f"--resume: continuing from {path} (--init-from {args.init_from} was this run's start)",
-                  flush=True)
+            if say:
+                print(f"--resume: continuing from {path} (--init-from {args.init_from} was this run's start)",
+                      flush=True)
             args.init_from = None
         return path
     if getattr(args, "init_from", None) is not None:
-        print(f"--resume: {path} has no checkpoint yet, so the run starts from --init-from {args.init_from}",
-              flush=True)
+        if say:
+            print(f"--resume: {path} has no checkpoint yet, so the run starts from --init-from {args.init_from}",
+                  flush=True)
         args.resume = None
         return None
     raise InterMaskError(f"--resume: {path} is not a checkpoint directory written by training.")
@@ -377,7 +379,7 @@ def open_run(args: argparse.Namespace, d) -> tuple[Path, Path | None]:
     if d.is_main:
         out.mkdir(parents=True, exist_ok=True)
     d.barrier()
-    return out, resume_dir(args, out)
+    return out, resume_dir(args, out, say=d.is_main)
 
 
 def seeded(seed: int, build: Callable):

@@ -94,6 +94,9 @@ def token_sets(cfg: C.ModelConfig, vq, norm, out: Path, d, seed: int, progress: 
 
     dc = cfg.data
     oversample = tk.parse_oversample(dc.oversample)  # a typo fails here, before minutes of tokenising
+    missing = [str(r) for r in donors if not Path(r).is_dir()]
+    if missing:
+        raise InterMaskError(f"--reuse-tokens: no such run folder: {', '.join(missing)}.")
     fingerprint = tk.vq_fingerprint(vq)
     sets = []
     for split in ("train", "val"):
