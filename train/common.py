@@ -243,20 +243,19 @@ def resume_dir(args: argparse.Namespace, out: Path, say: bool = True) -> Path | 
     if args.resume is None:
         return None
     path = out / "latest" if args.resume == "latest" else Path(args.resume)
-    if (path / "config.json").exists():
-        if getattr(args, "init_from", None) is not None:
-            if say:
-                print(f"--resume: continuing from {path} (--init-from {args.init_from} was this run's start)",
-                      flush=True)
-            args.init_from = None
+    found, init = (path / "config.json").exists(), getattr(args, "init_from", None)
+    if init is None:
+        if not found:
+            raise InterMaskError(f"--resume: {path} is not a checkpoint directory written by training.")
         return path
-    if getattr(args, "init_from", None) is not None:
-        if say:
-            print(f"--resume: {path} has no checkpoint yet, so the run starts from --init-from {args.init_from}",
-                  flush=True)
-        args.resume = None
-        return None
-    raise InterMaskError(f"--resume: {path} is not a checkpoint directory written by training.")
+    if say:
+        print(f"--resume: continuing from {path} (--init-from {init} was this run's start)" if found else
+              f"--resume: {path} has no checkpoint yet, so the run starts from --init-from {init}", flush=True)
+    if found:
+        args.init_from = None
+        return path
+    args.resume = None
+    return None
 
 
 def resumed_config(resume: Path | None, given: C.ModelConfig) -> C.ModelConfig:
